@@ -1,0 +1,1 @@
+# shimkit_generate() - filled by codegen work
