@@ -99,7 +99,11 @@ char *sk_full_name_to_lower(sk_ctx *ctx, const char *full_name, const sk_file *f
 char *sk_full_name_to_upper(sk_ctx *ctx, const char *full_name, const sk_file *file);
 /** True for C11 and C++ keywords and names the standard headers define as macros. */
 bool sk_is_reserved(const char *name);
-/** The handler member for a method: snake_case, a trailing _ when reserved. */
+/**
+ * The C name of a method, used for its handler member and in its function
+ * names: snake_case, plus a trailing _ when it is a C/C++ keyword, a
+ * standard macro, or a name shimkit uses itself (register, service, methods).
+ */
 char *sk_member_name(sk_ctx *ctx, const char *method_name);
 /** "a/b.proto" -> "a/b". */
 char *sk_strip_proto(sk_ctx *ctx, const char *filename);
@@ -150,7 +154,7 @@ typedef struct sk_method_info {
   const char *name;         /* "Say" */
   const char *path;         /* "/pkg.Svc/Say" */
   const char *member;       /* "say" (escaped when reserved) */
-  const char *snake;        /* "say" (never escaped: it follows a prefix) */
+  const char *snake;        /* same as member: used in function names */
   const char *upper;        /* "SAY" */
   const char *kind;         /* "SHIMKIT_METHOD_UNARY" ... */
   bool client_streaming;    /* stream request */

@@ -141,6 +141,6 @@ else
   echo "$lock_hash" >"$node_stamp"
 fi
 
-log "done: grpcurl=$("$ROOT/.tools/bin/grpcurl" -version 2>&1 | head -1)," \
+log "done: grpcurl $GRPCURL_VERSION," \
   "python=$("$ROOT/.venv/bin/python" -c 'import grpc; print("grpcio", grpc.__version__)')," \
   "node=$(node --version)"

@@ -6,6 +6,7 @@
  * the rest of a block. Allocations are aligned to max_align_t and zeroed
  * (shimkit_call_alloc promises zeroed memory; protobuf-c does not mind).
  */
+#define _POSIX_C_SOURCE 200809L
 #include <stdalign.h>
 #include <stdint.h>
 #include <stdlib.h>

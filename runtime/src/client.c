@@ -57,7 +57,7 @@ struct shimkit_client_call {
   const char *error_string;        /* core's debug string, gpr_free'd */
 
   bool start_pending;  /* start batch open, to pluck in finish */
-  bool status_pending; /* status batch open, to pluck in finish */
+  bool status_pending; /* status batch open, to pluck at the end of the stream or in finish */
   bool send_closed;    /* close_send done (send side only) */
   bool send_failed;    /* a send failed: the call has ended (send side only) */
   bool recv_done;      /* end of stream seen (recv side only) */
@@ -542,6 +542,15 @@ int shimkit_client_call_recv(shimkit_client_call *call, ProtobufCMessage **messa
   }
   grpc_byte_buffer *bb;
   int rc = recv_raw(call, &bb);
+  if (rc == 0) {
+    /* The trailers are in, so the status is at hand: a stream that ended
+     * with an error (deadline, server error) reads -1, not a clean end. */
+    if (call->status_pending) {
+      pluck(call, TAG_STATUS);
+      call->status_pending = false;
+    }
+    return call->status == GRPC_STATUS_OK && call->local_code == SHIMKIT_OK ? 0 : -1;
+  }
   if (rc != 1) {
     return rc;
   }
@@ -584,8 +593,6 @@ shimkit_code shimkit_client_call_finish(shimkit_client_call *call) {
   if (call->status_pending) {
     pluck(call, TAG_STATUS);
     call->status_pending = false;
-  } else if (call->local_code == SHIMKIT_OK) {
-    set_local(call, SHIMKIT_INTERNAL, "%s: no status received", call->method->path);
   }
   shimkit_code code = report(call);
   destroy(call);

@@ -6,6 +6,7 @@
  * message cannot make the logger allocate. The level comes from
  * $SHIMKIT_LOG_LEVEL the first time it is needed, unless the program set one.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>

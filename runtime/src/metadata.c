@@ -6,6 +6,7 @@
  * call per entry. The list has a hard maximum number of entries, and keys
  * and values are validated here (see metadata_internal.h for why).
  */
+#define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,0 +1,110 @@
+"""Starts the echo shim as a real child process on a free loopback port.
+
+The program comes from $SHIMKIT_ECHO_SHIM (a path, or a command line, so that
+a stand-in such as bench/peers/python/echo_server.py can be used while the C
+shim does not build). It is started with --listen 127.0.0.1:0 plus the given
+arguments; start() waits for its "listening on HOST:PORT" line on stderr.
+"""
+import os
+import re
+import shlex
+import signal
+import subprocess
+import threading
+import time
+
+LISTENING = re.compile(r"listening on (\S+?):(\d+)\b")
+
+
+def shim_command():
+    cmd = os.environ.get("SHIMKIT_ECHO_SHIM")
+    if not cmd:
+        raise RuntimeError("SHIMKIT_ECHO_SHIM is not set: point it at build/services/echo/echo_shim")
+    return shlex.split(cmd)
+
+
+class Shim:
+    def __init__(self, *args, start_timeout=30.0):
+        self.args = list(args)
+        self.start_timeout = start_timeout
+        self.proc = None
+        self.port = None
+        self.lines = []
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self._reader = None
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self):
+        argv = shim_command() + ["--listen", "127.0.0.1:0"] + self.args
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True, errors="replace")
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + self.start_timeout
+        while not self._ready.wait(0.05):
+            if self.proc.poll() is not None:
+                self._reader.join(2)
+                raise RuntimeError(f"shim exited with {self.proc.returncode} before listening:\n{self.log()}")
+            if time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"shim did not print 'listening on' within {self.start_timeout} s:\n{self.log()}")
+        return self
+
+    def _read(self):
+        for line in self.proc.stderr:
+            with self._lock:
+                self.lines.append(line.rstrip("\n"))
+            if not self._ready.is_set():
+                m = LISTENING.search(line)
+                if m:
+                    self.port = int(m.group(2))
+                    self._ready.set()
+
+    @property
+    def target(self):
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout):
+        """Exit code, or raises subprocess.TimeoutExpired."""
+        rc = self.proc.wait(timeout)
+        if self._reader:
+            self._reader.join(5)
+        return rc
+
+    def stop(self, timeout=30.0):
+        """SIGTERM, then waits; returns the exit code (SIGKILL and an error if it hangs)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise RuntimeError(f"shim did not exit within {timeout} s of SIGTERM:\n{self.log()}")
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def log(self):
+        with self._lock:
+            return "\n".join(self.lines)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.kill()

@@ -1,0 +1,125 @@
+"""Shims of their own: size limits, killed clients, drain on SIGTERM, health Watch."""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def connect(shim, stubs):
+    ch = grpc.insecure_channel(shim.target)
+    grpc.channel_ready_future(ch).result(timeout=20)
+    return ch, stubs[1].EchoStub(ch)
+
+
+def test_oversized_message_is_resource_exhausted(new_shim, stubs, pb2):
+    shim = new_shim("--max-message-bytes", "1024")
+    ch, stub = connect(shim, stubs)
+    with ch:
+        with pytest.raises(grpc.RpcError) as e:
+            stub.Say(pb2.EchoRequest(message="x" * 4096), timeout=10)
+        assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        # Under the limit still works, on the same connection.
+        assert stub.Say(pb2.EchoRequest(message="small"), timeout=10).message == "small"
+    assert shim.stop() == 0
+
+
+def test_client_killed_mid_stream_server_keeps_serving(new_shim, stubs, pb2):
+    shim = new_shim()
+    child = subprocess.Popen([sys.executable, os.path.join(HERE, "stream_client.py"), shim.target],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = child.stdout.readline()  # the client prints once it has its first replies
+        assert line.startswith("streaming"), f"client said {line!r}; stderr: {child.stderr.read()}"
+    finally:
+        child.kill()  # SIGKILL: no goodbye on the wire, just a closed socket
+        child.wait(10)
+    assert child.returncode == -signal.SIGKILL
+    ch, stub = connect(shim, stubs)
+    with ch:
+        for i in range(5):
+            assert stub.Say(pb2.EchoRequest(message=f"after kill {i}"), timeout=10).message == f"after kill {i}"
+        assert list(r.index for r in stub.Expand(pb2.ExpandRequest(message="e", count=3), timeout=10)) == [0, 1, 2]
+    assert shim.alive()
+    assert shim.stop() == 0
+
+
+def test_sigterm_lets_in_flight_call_finish(new_shim, stubs, pb2):
+    shim = new_shim("--drain-grace-ms", "5000")
+    ch, stub = connect(shim, stubs)
+    with ch:
+        assert stub.Say(pb2.EchoRequest(message="warm"), timeout=10).message == "warm"
+        fut = stub.Say.future(pb2.EchoRequest(message="in flight", delay_ms=1000), timeout=30)
+        time.sleep(0.3)  # the call is on the server (the connection is up already)
+        shim.signal(signal.SIGTERM)
+        reply = fut.result(timeout=30)
+        assert reply.message == "in flight"
+        assert shim.wait(30) == 0, shim.log()
+        # A new connection is refused once the shim is gone.
+        with pytest.raises(grpc.RpcError) as e:
+            stub.Say(pb2.EchoRequest(message="late"), timeout=5)
+        assert e.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+def test_sigterm_past_grace_cuts_the_call_off(new_shim, stubs, pb2):
+    shim = new_shim("--drain-grace-ms", "500")
+    ch, stub = connect(shim, stubs)
+    with ch:
+        assert stub.Say(pb2.EchoRequest(message="warm"), timeout=10).message == "warm"
+        started = time.monotonic()
+        fut = stub.Say.future(pb2.EchoRequest(message="too slow", delay_ms=10000), timeout=60)
+        time.sleep(0.3)
+        shim.signal(signal.SIGTERM)
+        with pytest.raises(grpc.RpcError) as e:
+            fut.result(timeout=60)
+        assert e.value.code() in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE), e.value
+        rc = shim.wait(30)
+        # It did not wait for the 10 s handler to finish by itself.
+        assert time.monotonic() - started < 10.0, "the shim waited for the handler instead of cutting it off"
+        assert rc == 0, shim.log()
+
+
+def test_health_watch_sees_not_serving_on_sigterm(new_shim):
+    shim = new_shim("--drain-grace-ms", "3000")
+    ch = grpc.insecure_channel(shim.target)
+    with ch:
+        health = health_pb2_grpc.HealthStub(ch)
+        watch = health.Watch(health_pb2.HealthCheckRequest(service=""), timeout=60)
+        first = next(watch)
+        assert first.status == health_pb2.HealthCheckResponse.SERVING
+        shim.signal(signal.SIGTERM)
+        statuses = []
+        try:
+            for resp in watch:
+                statuses.append(resp.status)
+                if resp.status == health_pb2.HealthCheckResponse.NOT_SERVING:
+                    break
+        except grpc.RpcError:
+            pass  # the stream may end after NOT_SERVING; what matters is that it was seen
+        assert health_pb2.HealthCheckResponse.NOT_SERVING in statuses, statuses
+        watch.cancel()
+        assert shim.wait(30) == 0, shim.log()
+
+
+def test_health_watch_of_unknown_service(new_shim):
+    shim = new_shim()
+    ch = grpc.insecure_channel(shim.target)
+    with ch:
+        health = health_pb2_grpc.HealthStub(ch)
+        watch = health.Watch(health_pb2.HealthCheckRequest(service="no.such.Service"), timeout=30)
+        assert next(watch).status == health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
+        watch.cancel()
+    assert shim.stop() == 0
+
+
+def test_sigterm_when_idle_exits_zero_and_logs(new_shim):
+    shim = new_shim()
+    assert shim.stop() == 0
+    assert "listening on" in shim.log()
