@@ -14,7 +14,7 @@ set -euo pipefail
 # Pinned versions of the Go tools (Python and Node pins live in their own files).
 GRPCURL_VERSION=v1.9.3
 GHZ_VERSION=v0.120.0
-PROTOC_GEN_GO_VERSION=v1.36.11
+PROTOC_GEN_GO_VERSION=v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION=v1.6.0
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

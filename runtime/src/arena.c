@@ -44,8 +44,7 @@ void shimkit__arena_init(shimkit__arena *a, size_t limit) {
 
 static shimkit__arena_block *new_block(shimkit__arena *a, size_t size) {
   size_t total = sizeof(shimkit__arena_block) + size;
-  if (size > SIZE_MAX - sizeof(shimkit__arena_block) || a->used > a->limit ||
-      total > a->limit - a->used) {
+  if (size > SIZE_MAX - sizeof(shimkit__arena_block) || a->used > a->limit || total > a->limit - a->used) {
     return NULL;
   }
   shimkit__arena_block *b = malloc(total);

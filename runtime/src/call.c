@@ -41,8 +41,7 @@ static void record_event(shimkit_call *c, const grpc_event *ev) {
     c->op_done = true;
     c->op_ok = ev->success;
   } else {
-    shimkit_log(SHIMKIT_LOG_WARN, "server", "worker %d: unexpected event tag %p",
-                c->worker->index, ev->tag);
+    shimkit_log(SHIMKIT_LOG_WARN, "server", "worker %d: unexpected event tag %p", c->worker->index, ev->tag);
   }
 }
 
@@ -54,14 +53,12 @@ bool shimkit__call_wait_op(shimkit_call *c, const grpc_op *ops, size_t n) {
   c->op_ok = 0;
   grpc_call_error err = grpc_call_start_batch(c->core, ops, n, SHIMKIT__TAG_OP(c->worker), NULL);
   if (err != GRPC_CALL_OK) {
-    shimkit_log(SHIMKIT_LOG_ERROR, "server", "%s: gRPC refused a batch (call error %d)", c->method,
-                (int)err);
+    shimkit_log(SHIMKIT_LOG_ERROR, "server", "%s: gRPC refused a batch (call error %d)", c->method, (int)err);
     c->broken = true;
     return false;
   }
   while (!c->op_done) {
-    grpc_event ev =
-        grpc_completion_queue_next(c->worker->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    grpc_event ev = grpc_completion_queue_next(c->worker->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     if (ev.type == GRPC_QUEUE_SHUTDOWN) {
       c->broken = true; /* cannot happen while the worker holds a call; be safe */
       return false;
@@ -76,8 +73,7 @@ bool shimkit__call_wait_op(shimkit_call *c, const grpc_op *ops, size_t n) {
 
 void shimkit__call_poll(shimkit_call *c) {
   while (!c->close_done) {
-    grpc_event ev =
-        grpc_completion_queue_next(c->worker->cq, gpr_time_0(GPR_CLOCK_REALTIME), NULL);
+    grpc_event ev = grpc_completion_queue_next(c->worker->cq, gpr_time_0(GPR_CLOCK_REALTIME), NULL);
     if (ev.type != GRPC_OP_COMPLETE) {
       return;
     }
@@ -92,9 +88,8 @@ void shimkit__call_poll(shimkit_call *c) {
  * call's failure set (RESOURCE_EXHAUSTED for too big, INVALID_ARGUMENT for
  * bytes that do not decode, RESOURCE_EXHAUSTED for out of memory).
  */
-int shimkit__call_decode(shimkit_call *c, grpc_byte_buffer *bb,
-                         const ProtobufCMessageDescriptor *desc, ProtobufCAllocator *alloc,
-                         ProtobufCMessage **out) {
+int shimkit__call_decode(shimkit_call *c, grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc,
+                         ProtobufCAllocator *alloc, ProtobufCMessage **out) {
   size_t max = (size_t)c->srv->opts.max_receive_bytes;
   const uint8_t *data = NULL;
   size_t len = 0;
@@ -103,17 +98,17 @@ int shimkit__call_decode(shimkit_call *c, grpc_byte_buffer *bb,
   if (bb->type == GRPC_BB_RAW && bb->data.raw.compression == GRPC_COMPRESS_NONE &&
       bb->data.raw.slice_buffer.count == 1) {
     /* The common case: one uncompressed slice, decoded in place. */
-    grpc_slice single = bb->data.raw.slice_buffer.slices[0];
-    data = GRPC_SLICE_START_PTR(single);
-    len = GRPC_SLICE_LENGTH(single);
+    /* By pointer: a small slice keeps its bytes inline, inside the struct. */
+    const grpc_slice *single = &bb->data.raw.slice_buffer.slices[0];
+    data = GRPC_SLICE_START_PTR(*single);
+    len = GRPC_SLICE_LENGTH(*single);
     if (len > max) {
       goto too_big;
     }
   } else {
     grpc_byte_buffer_reader reader;
     if (!grpc_byte_buffer_reader_init(&reader, bb)) {
-      shimkit_call_error(c, SHIMKIT_INVALID_ARGUMENT, "request to %s could not be decompressed",
-                         c->method);
+      shimkit_call_error(c, SHIMKIT_INVALID_ARGUMENT, "request to %s could not be decompressed", c->method);
       c->fail_code = SHIMKIT_INVALID_ARGUMENT;
       return -1;
     }
@@ -155,8 +150,7 @@ int shimkit__call_decode(shimkit_call *c, grpc_byte_buffer *bb,
     }
     if (oom) {
       free(copy);
-      shimkit_call_error(c, SHIMKIT_RESOURCE_EXHAUSTED, "out of memory reading a request to %s",
-                         c->method);
+      shimkit_call_error(c, SHIMKIT_RESOURCE_EXHAUSTED, "out of memory reading a request to %s", c->method);
       c->fail_code = SHIMKIT_RESOURCE_EXHAUSTED;
       return -1;
     }
@@ -169,17 +163,15 @@ int shimkit__call_decode(shimkit_call *c, grpc_byte_buffer *bb,
     msg = protobuf_c_message_unpack(desc, alloc, len, data == NULL ? (const uint8_t *)"" : data);
   } else {
     free(copy);
-    shimkit_call_error(c, SHIMKIT_INVALID_ARGUMENT,
-                       "request to %s nests messages deeper than %d levels", c->method,
-                       SHIMKIT__PROTO_DEPTH_MAX);
+    shimkit_call_error(c, SHIMKIT_INVALID_ARGUMENT, "request to %s nests messages deeper than %d levels",
+                       c->method, SHIMKIT__PROTO_DEPTH_MAX);
     c->fail_code = SHIMKIT_INVALID_ARGUMENT;
     return -1;
   }
   free(copy);
   if (msg == NULL) {
-    shimkit_call_error(c, SHIMKIT_INVALID_ARGUMENT,
-                       "request to %s (%zu bytes) does not decode as %s", c->method, len,
-                       desc->name);
+    shimkit_call_error(c, SHIMKIT_INVALID_ARGUMENT, "request to %s (%zu bytes) does not decode as %s",
+                       c->method, len, desc->name);
     c->fail_code = SHIMKIT_INVALID_ARGUMENT;
     return -1;
   }
@@ -188,8 +180,7 @@ int shimkit__call_decode(shimkit_call *c, grpc_byte_buffer *bb,
 
 too_big:
   shimkit_call_error(c, SHIMKIT_RESOURCE_EXHAUSTED,
-                     "request to %s is larger than the server's limit of %zu bytes", c->method,
-                     max);
+                     "request to %s is larger than the server's limit of %zu bytes", c->method, max);
   c->fail_code = SHIMKIT_RESOURCE_EXHAUSTED;
   return -1;
 }
@@ -200,8 +191,8 @@ int shimkit__call_encode(shimkit_call *c, const ProtobufCMessage *msg, grpc_byte
   size_t size = protobuf_c_message_get_packed_size(msg);
   if (size > max) {
     shimkit_call_error(c, SHIMKIT_RESOURCE_EXHAUSTED,
-                       "response of %s is %zu bytes, over the server's limit of %zu bytes",
-                       c->method, size, max);
+                       "response of %s is %zu bytes, over the server's limit of %zu bytes", c->method, size,
+                       max);
     c->fail_code = SHIMKIT_RESOURCE_EXHAUSTED;
     return -1;
   }
@@ -272,8 +263,8 @@ size_t shimkit_call_metadata_count(const shimkit_call *call) {
   return call != NULL ? call->n_req_md : 0;
 }
 
-int shimkit_call_metadata_at(const shimkit_call *call, size_t i, const char **key,
-                             const char **value, size_t *len) {
+int shimkit_call_metadata_at(const shimkit_call *call, size_t i, const char **key, const char **value,
+                             size_t *len) {
   if (call == NULL || i >= call->n_req_md) {
     return -1;
   }
@@ -312,7 +303,7 @@ static shimkit_code add_md(shimkit_call *c, grpc_metadata **arr, size_t *n, cons
       !shimkit__metadata_value_valid(key, value, len)) {
     shimkit_log(SHIMKIT_LOG_WARN, "server", "%s: handler metadata %.64s refused: %s", c->method,
                 key != NULL ? key : "(null)",
-                !shimkit__metadata_key_valid(key) ? "not a valid header name"
+                !shimkit__metadata_key_valid(key)     ? "not a valid header name"
                 : shimkit__metadata_key_reserved(key) ? "reserved for gRPC"
                                                       : "value not printable ASCII (use a -bin key)");
     return SHIMKIT_INVALID_ARGUMENT;
@@ -347,8 +338,7 @@ bool shimkit__call_add_details_trailer(shimkit_call *c) {
     return true;
   }
   if (c->trail_md == NULL) {
-    c->trail_md =
-        shimkit__arena_alloc(c->arena, (SHIMKIT__RESPONSE_MD_MAX + 1) * sizeof(grpc_metadata));
+    c->trail_md = shimkit__arena_alloc(c->arena, (SHIMKIT__RESPONSE_MD_MAX + 1) * sizeof(grpc_metadata));
     if (c->trail_md == NULL) {
       return false;
     }
@@ -360,8 +350,8 @@ bool shimkit__call_add_details_trailer(shimkit_call *c) {
   return true;
 }
 
-shimkit_code shimkit_call_add_initial_metadata(shimkit_call *call, const char *key,
-                                               const void *value, size_t len) {
+shimkit_code shimkit_call_add_initial_metadata(shimkit_call *call, const char *key, const void *value,
+                                               size_t len) {
   if (call == NULL) {
     return SHIMKIT_INVALID_ARGUMENT;
   }
@@ -371,8 +361,8 @@ shimkit_code shimkit_call_add_initial_metadata(shimkit_call *call, const char *k
   return add_md(call, &call->init_md, &call->n_init_md, key, value, len);
 }
 
-shimkit_code shimkit_call_add_trailing_metadata(shimkit_call *call, const char *key,
-                                                const void *value, size_t len) {
+shimkit_code shimkit_call_add_trailing_metadata(shimkit_call *call, const char *key, const void *value,
+                                                size_t len) {
   if (call == NULL) {
     return SHIMKIT_INVALID_ARGUMENT;
   }

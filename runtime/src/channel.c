@@ -71,8 +71,7 @@ static grpc_channel_credentials *tls_credentials(const shimkit_channel_tls *tls)
     return NULL;
   }
   if ((tls->cert_file == NULL) != (tls->key_file == NULL)) {
-    shimkit_log(SHIMKIT_LOG_ERROR, "client",
-                "mutual TLS needs both cert_file and key_file (got only one)");
+    shimkit_log(SHIMKIT_LOG_ERROR, "client", "mutual TLS needs both cert_file and key_file (got only one)");
     return NULL;
   }
   grpc_channel_credentials *creds = NULL;
@@ -117,8 +116,7 @@ shimkit_channel *shimkit_channel_new(const char *target, const shimkit_channel_t
   ch->max_receive = max_receive_bytes > 0 ? max_receive_bytes : SHIMKIT__DEFAULT_MAX_RECEIVE;
   grpc_init();
 
-  grpc_channel_credentials *creds =
-      tls != NULL ? tls_credentials(tls) : grpc_insecure_credentials_create();
+  grpc_channel_credentials *creds = tls != NULL ? tls_credentials(tls) : grpc_insecure_credentials_create();
   if (creds == NULL) {
     grpc_shutdown();
     free(ch);

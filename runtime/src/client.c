@@ -7,9 +7,17 @@
  * A unary call is one batch with all six operations. A streaming call starts
  * two batches at once and keeps them open: {send initial metadata, receive
  * initial metadata} and {receive status}; send/close/recv are one batch each,
- * plucked before they return. finish() closes the send side and reads off
- * any unread messages (the core hands out the status only after the last
- * message was taken), then plucks the two open batches and reports.
+ * plucked before they return. When recv meets the end of the stream the
+ * trailers are in, so it plucks the status too and reads -1 for a stream
+ * that ended in an error. finish() closes the send side and reads off any
+ * unread messages (the core hands out the status only after the last
+ * message was taken), then plucks what is still open and reports.
+ *
+ * The status: the server's code and message, with grpc-status-details-bin
+ * as details; a failure found here (a response that does not decode) wins
+ * over the wire's OK and reads INTERNAL. Out-pointers given in the options
+ * are cleared and refilled, so one shimkit_status ({0}-initialised) or one
+ * metadata list can be reused across calls without leaking.
  *
  * send and recv touch disjoint fields, so one thread may send while another
  * receives (a bidi call); cancel may come from any thread.
@@ -22,6 +30,7 @@
 #include <grpc/support/time.h>
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -63,8 +72,10 @@ struct shimkit_client_call {
   bool recv_done;      /* end of stream seen (recv side only) */
   bool recv_failed;    /* a receive failed or did not decode (recv side only) */
 
-  shimkit_code local_code; /* a failure found here (bad response bytes), overrides the wire */
-  char *local_message;     /* its message, heap */
+  shimkit_code local_code;    /* a failure found here (bad response bytes), overrides the wire */
+  char *local_message;        /* its message, heap */
+  gpr_timespec deadline;      /* the call's deadline (monotonic; infinite for none) */
+  atomic_bool cancelled_here; /* shimkit_client_call_cancel() was called (any thread) */
 
   shimkit_metadata *initial_out;  /* caller's, filled at finish */
   shimkit_metadata *trailing_out; /* caller's, filled at finish */
@@ -197,8 +208,7 @@ static void fill_status(shimkit_status *out, shimkit_code code, const char *mess
 }
 
 /* Reports a call that never reached the wire. */
-static shimkit_code fail_early(const shimkit_call_options *opts, shimkit_code code,
-                               const char *message) {
+static shimkit_code fail_early(const shimkit_call_options *opts, shimkit_code code, const char *message) {
   if (opts != NULL) {
     if (opts->initial_out != NULL) {
       shimkit_metadata_clear(opts->initial_out);
@@ -245,8 +255,7 @@ static void destroy(shimkit_client_call *c) {
  * and sets *code and *why (static strings).
  */
 static shimkit_client_call *create(shimkit_channel *channel, const shimkit_method_desc *method,
-                                   const shimkit_call_options *opts, shimkit_code *code,
-                                   const char **why) {
+                                   const shimkit_call_options *opts, shimkit_code *code, const char **why) {
   *code = SHIMKIT_INVALID_ARGUMENT;
   if (channel == NULL || method == NULL || method->path == NULL || method->request == NULL ||
       method->response == NULL) {
@@ -260,6 +269,8 @@ static shimkit_client_call *create(shimkit_channel *channel, const shimkit_metho
     return NULL;
   }
   c->method = method;
+  c->deadline = deadline_from(opts);
+  atomic_init(&c->cancelled_here, false);
   c->status_details = grpc_empty_slice();
   grpc_metadata_array_init(&c->initial_md);
   grpc_metadata_array_init(&c->trailing_md);
@@ -295,8 +306,7 @@ static shimkit_client_call *create(shimkit_channel *channel, const shimkit_metho
     return NULL;
   }
   c->core = grpc_channel_create_call(channel->core, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
-                                     grpc_slice_from_static_string(method->path), NULL,
-                                     deadline_from(opts), NULL);
+                                     grpc_slice_from_static_string(method->path), NULL, c->deadline, NULL);
   if (c->core == NULL) {
     *code = SHIMKIT_INTERNAL;
     *why = "gRPC could not create the call";
@@ -330,14 +340,21 @@ static shimkit_code report(shimkit_client_call *c) {
   } else {
     message = slice_strdup(c->status_details);
   }
+  /* When the server's copy of the deadline fires before ours, it resets the
+   * stream and the core reads that as CANCELLED; it is still our deadline. */
+  if (code == SHIMKIT_CANCELLED && c->local_code == SHIMKIT_OK && !atomic_load(&c->cancelled_here) &&
+      gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), c->deadline) >= 0) {
+    code = SHIMKIT_DEADLINE_EXCEEDED;
+    free(message);
+    message = copy_string("Deadline Exceeded");
+  }
   if (code != SHIMKIT_OK && c->error_string != NULL) {
-    shimkit_log(SHIMKIT_LOG_DEBUG, "client", "%s: %s (%s)", c->method->path,
-                shimkit_code_name(code), c->error_string);
+    shimkit_log(SHIMKIT_LOG_DEBUG, "client", "%s: %s (%s)", c->method->path, shimkit_code_name(code),
+                c->error_string);
   }
   copy_metadata(c->initial_out, &c->initial_md);
   copy_metadata(c->trailing_out, &c->trailing_md);
-  fill_status(c->status_out, code, c->local_code != SHIMKIT_OK ? c->local_message : message,
-              &c->trailing_md);
+  fill_status(c->status_out, code, c->local_code != SHIMKIT_OK ? c->local_message : message, &c->trailing_md);
   free(message);
   return code;
 }
@@ -350,8 +367,7 @@ shimkit_code shimkit_unary_call(shimkit_channel *channel, const shimkit_method_d
   if (response != NULL) {
     *response = NULL;
   }
-  if (response == NULL || request == NULL || method == NULL ||
-      request->descriptor != method->request) {
+  if (response == NULL || request == NULL || method == NULL || request->descriptor != method->request) {
     return fail_early(opts, SHIMKIT_INVALID_ARGUMENT,
                       "unary call needs a request of the method's input type and a response pointer");
   }
@@ -392,8 +408,7 @@ shimkit_code shimkit_unary_call(shimkit_channel *channel, const shimkit_method_d
 
   if (c->status == GRPC_STATUS_OK) {
     if (resp == NULL) {
-      set_local(c, SHIMKIT_INTERNAL, "%s: server ended the call OK without a response message",
-                method->path);
+      set_local(c, SHIMKIT_INTERNAL, "%s: server ended the call OK without a response message", method->path);
     } else {
       *response = unpack(method->response, resp);
       if (*response == NULL) {
@@ -416,14 +431,14 @@ shimkit_code shimkit_unary_call(shimkit_channel *channel, const shimkit_method_d
 
 /* ---- streaming --------------------------------------------------------------- */
 
-shimkit_client_call *shimkit_client_call_start(shimkit_channel *channel,
-                                               const shimkit_method_desc *method,
+shimkit_client_call *shimkit_client_call_start(shimkit_channel *channel, const shimkit_method_desc *method,
                                                const shimkit_call_options *opts) {
   shimkit_code code;
   const char *why;
   shimkit_client_call *c = create(channel, method, opts, &code, &why);
   if (c == NULL) {
-    shimkit_log(SHIMKIT_LOG_ERROR, "client", "%s: %s", method != NULL && method->path != NULL ? method->path : "?", why);
+    shimkit_log(SHIMKIT_LOG_ERROR, "client", "%s: %s",
+                method != NULL && method->path != NULL ? method->path : "?", why);
     return NULL;
   }
   grpc_op ops[2];
@@ -466,8 +481,8 @@ int shimkit_client_call_send(shimkit_client_call *call, const ProtobufCMessage *
     return -1;
   }
   if (message->descriptor != call->method->request) {
-    shimkit_log(SHIMKIT_LOG_ERROR, "client", "%s: sent a %s, the method takes %s",
-                call->method->path, message->descriptor->name, call->method->request->name);
+    shimkit_log(SHIMKIT_LOG_ERROR, "client", "%s: sent a %s, the method takes %s", call->method->path,
+                message->descriptor->name, call->method->request->name);
     return -1;
   }
   grpc_byte_buffer *bb = pack(message);
@@ -475,8 +490,7 @@ int shimkit_client_call_send(shimkit_client_call *call, const ProtobufCMessage *
   memset(&op, 0, sizeof(op));
   op.op = GRPC_OP_SEND_MESSAGE;
   op.data.send_message.send_message = bb;
-  int ok = grpc_call_start_batch(call->core, &op, 1, TAG_SEND, NULL) == GRPC_CALL_OK &&
-           pluck(call, TAG_SEND);
+  int ok = grpc_call_start_batch(call->core, &op, 1, TAG_SEND, NULL) == GRPC_CALL_OK && pluck(call, TAG_SEND);
   grpc_byte_buffer_destroy(bb);
   if (!ok) {
     call->send_failed = true;
@@ -496,8 +510,7 @@ int shimkit_client_call_close_send(shimkit_client_call *call) {
   grpc_op op;
   memset(&op, 0, sizeof(op));
   op.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-  if (grpc_call_start_batch(call->core, &op, 1, TAG_CLOSE, NULL) != GRPC_CALL_OK ||
-      !pluck(call, TAG_CLOSE)) {
+  if (grpc_call_start_batch(call->core, &op, 1, TAG_CLOSE, NULL) != GRPC_CALL_OK || !pluck(call, TAG_CLOSE)) {
     call->send_failed = true;
     return -1;
   }
@@ -517,8 +530,7 @@ static int recv_raw(shimkit_client_call *call, grpc_byte_buffer **bb) {
   memset(&op, 0, sizeof(op));
   op.op = GRPC_OP_RECV_MESSAGE;
   op.data.recv_message.recv_message = bb;
-  if (grpc_call_start_batch(call->core, &op, 1, TAG_RECV, NULL) != GRPC_CALL_OK ||
-      !pluck(call, TAG_RECV)) {
+  if (grpc_call_start_batch(call->core, &op, 1, TAG_RECV, NULL) != GRPC_CALL_OK || !pluck(call, TAG_RECV)) {
     if (*bb != NULL) {
       grpc_byte_buffer_destroy(*bb);
       *bb = NULL;
@@ -559,8 +571,7 @@ int shimkit_client_call_recv(shimkit_client_call *call, ProtobufCMessage **messa
   if (*message == NULL) {
     set_local(call, SHIMKIT_INTERNAL, "%s: response does not decode as %s", call->method->path,
               call->method->response->name);
-    grpc_call_cancel_with_status(call->core, GRPC_STATUS_INTERNAL,
-                                 "response message does not decode", NULL);
+    grpc_call_cancel_with_status(call->core, GRPC_STATUS_INTERNAL, "response message does not decode", NULL);
     call->recv_failed = true;
     return -1;
   }
@@ -569,6 +580,7 @@ int shimkit_client_call_recv(shimkit_client_call *call, ProtobufCMessage **messa
 
 void shimkit_client_call_cancel(shimkit_client_call *call) {
   if (call != NULL && call->core != NULL) {
+    atomic_store(&call->cancelled_here, true);
     grpc_call_cancel(call->core, NULL);
   }
 }

@@ -124,8 +124,7 @@ void shimkit__health_set(struct shimkit_health *h, const char *service, shimkit_
       }
       if (grown == NULL) {
         pthread_mutex_unlock(&h->mu);
-        shimkit_log(SHIMKIT_LOG_WARN, "health", "health table full; status of \"%s\" not kept",
-                    service);
+        shimkit_log(SHIMKIT_LOG_WARN, "health", "health table full; status of \"%s\" not kept", service);
         return;
       }
       h->entries = grown;

@@ -28,8 +28,7 @@ static char *read_pem(const char *path, const char *what) {
   }
   FILE *f = fopen(path, "rb");
   if (f == NULL) {
-    shimkit_log(SHIMKIT_LOG_ERROR, "server", "cannot open TLS %s %s: %s", what, path,
-                strerror(errno));
+    shimkit_log(SHIMKIT_LOG_ERROR, "server", "cannot open TLS %s %s: %s", what, path, strerror(errno));
     return NULL;
   }
   char *buf = malloc(PEM_MAX_BYTES + 1);
@@ -98,8 +97,7 @@ static grpc_server_credentials *tls_credentials(const shimkit_tls_options *tls, 
     }
     creds = grpc_ssl_server_credentials_create_ex(ca, &pair, 1, req, NULL);
     if (creds == NULL) {
-      shimkit_log(SHIMKIT_LOG_ERROR, "server", "gRPC refused the TLS material of %s",
-                  tls->cert_file);
+      shimkit_log(SHIMKIT_LOG_ERROR, "server", "gRPC refused the TLS material of %s", tls->cert_file);
     }
   }
   free(cert);
@@ -142,8 +140,7 @@ shimkit_code shimkit_server_add_listener(shimkit_server *srv, const char *addres
   int port = grpc_server_add_http2_port(srv->core, address, creds);
   grpc_server_credentials_release(creds);
   if (port <= 0) {
-    shimkit_log(SHIMKIT_LOG_ERROR, "server", "cannot listen on %s (address in use or invalid)",
-                address);
+    shimkit_log(SHIMKIT_LOG_ERROR, "server", "cannot listen on %s (address in use or invalid)", address);
     return SHIMKIT_UNAVAILABLE;
   }
   if (bound_port != NULL) {

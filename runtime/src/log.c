@@ -33,9 +33,8 @@ static void level_from_env(void) {
     static const struct {
       const char *name;
       int level;
-    } names[] = {{"debug", SHIMKIT_LOG_DEBUG}, {"info", SHIMKIT_LOG_INFO},
-                 {"warn", SHIMKIT_LOG_WARN},   {"warning", SHIMKIT_LOG_WARN},
-                 {"error", SHIMKIT_LOG_ERROR}, {"off", SHIMKIT_LOG_OFF},
+    } names[] = {{"debug", SHIMKIT_LOG_DEBUG},  {"info", SHIMKIT_LOG_INFO},   {"warn", SHIMKIT_LOG_WARN},
+                 {"warning", SHIMKIT_LOG_WARN}, {"error", SHIMKIT_LOG_ERROR}, {"off", SHIMKIT_LOG_OFF},
                  {"none", SHIMKIT_LOG_OFF}};
     int found = 0;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -96,8 +95,8 @@ void shimkit_log(shimkit_log_level level, const char *component, const char *fmt
   char line[SHIMKIT__LOG_LINE_MAX];
   char ts[SHIMKIT__TIMESTAMP_LEN];
   shimkit__log_timestamp(ts);
-  int n = snprintf(line, sizeof line, "%s %s %s ", ts, level_names[level],
-                   component != NULL ? component : "-");
+  int n =
+      snprintf(line, sizeof line, "%s %s %s ", ts, level_names[level], component != NULL ? component : "-");
   if (n < 0) {
     return;
   }

@@ -36,8 +36,7 @@ bool shimkit__metadata_key_valid(const char *key) {
     if (i >= SHIMKIT__METADATA_KEY_MAX) {
       return false;
     }
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-          c == '.')) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')) {
       return false;
     }
   }
@@ -93,10 +92,8 @@ void shimkit_metadata_free(shimkit_metadata *md) {
   free(md);
 }
 
-shimkit_code shimkit_metadata_add(shimkit_metadata *md, const char *key, const void *value,
-                                  size_t len) {
-  if (md == NULL || !shimkit__metadata_key_valid(key) ||
-      !shimkit__metadata_value_valid(key, value, len)) {
+shimkit_code shimkit_metadata_add(shimkit_metadata *md, const char *key, const void *value, size_t len) {
+  if (md == NULL || !shimkit__metadata_key_valid(key) || !shimkit__metadata_value_valid(key, value, len)) {
     return SHIMKIT_INVALID_ARGUMENT;
   }
   if (md->count == SHIMKIT__METADATA_MAX_ENTRIES) {
@@ -127,8 +124,7 @@ shimkit_code shimkit_metadata_add(shimkit_metadata *md, const char *key, const v
   return SHIMKIT_OK;
 }
 
-shimkit_code shimkit_metadata_add_string(shimkit_metadata *md, const char *key,
-                                         const char *value) {
+shimkit_code shimkit_metadata_add_string(shimkit_metadata *md, const char *key, const char *value) {
   if (value == NULL) {
     return SHIMKIT_INVALID_ARGUMENT;
   }
@@ -139,8 +135,8 @@ size_t shimkit_metadata_count(const shimkit_metadata *md) {
   return md == NULL ? 0 : md->count;
 }
 
-int shimkit_metadata_at(const shimkit_metadata *md, size_t i, const char **key,
-                        const char **value, size_t *len) {
+int shimkit_metadata_at(const shimkit_metadata *md, size_t i, const char **key, const char **value,
+                        size_t *len) {
   if (md == NULL || i >= md->count) {
     return -1;
   }

@@ -39,9 +39,9 @@ typedef Grpc__Reflection__V1__ServerReflectionResponse refl_response;
 
 /* State of one ServerReflectionInfo stream. */
 struct refl_stream {
-  shimkit_server *srv;         /* whose services are described */
-  shimkit__refl_files *files;  /* built at the first file query; NULL before */
-  bool files_failed;           /* building it ran out of memory */
+  shimkit_server *srv;        /* whose services are described */
+  shimkit__refl_files *files; /* built at the first file query; NULL before */
+  bool files_failed;          /* building it ran out of memory */
 };
 
 /* Everything one response points at that must be freed after it was written. */
@@ -88,7 +88,8 @@ static void set_error(refl_response *resp, struct refl_answer *a, shimkit_code c
   snprintf(a->error_message, sizeof(a->error_message), "%s%.*s", what, (int)n, subject);
   a->error.error_code = (int32_t)code;
   a->error.error_message = a->error_message;
-  resp->message_response_case = GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ERROR_RESPONSE;
+  resp->message_response_case =
+      GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ERROR_RESPONSE;
   resp->error_response = &a->error;
 }
 
@@ -205,7 +206,8 @@ static void answer(struct refl_stream *st, const refl_request *req, refl_respons
   resp->valid_host = req->host != NULL ? req->host : (char *)"";
   resp->original_request = (refl_request *)req;
 
-  if (req->message_request_case == GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_LIST_SERVICES) {
+  if (req->message_request_case ==
+      GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_LIST_SERVICES) {
     list_services(st, resp, a);
     return;
   }
@@ -221,9 +223,7 @@ static void answer(struct refl_stream *st, const refl_request *req, refl_respons
       return;
     }
     break;
-  default:
-    set_error(resp, a, SHIMKIT_INVALID_ARGUMENT, "the request asks nothing", NULL);
-    return;
+  default: set_error(resp, a, SHIMKIT_INVALID_ARGUMENT, "the request asks nothing", NULL); return;
   }
 
   const shimkit_file_blob *file;
@@ -246,8 +246,8 @@ static void answer(struct refl_stream *st, const refl_request *req, refl_respons
     return;
   case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_EXTENSION: {
     const Grpc__Reflection__V1__ExtensionRequest *ext = req->file_containing_extension;
-    file = ext != NULL ? shimkit__refl_find_extension(files, ext->containing_type, ext->extension_number)
-                       : NULL;
+    file =
+        ext != NULL ? shimkit__refl_find_extension(files, ext->containing_type, ext->extension_number) : NULL;
     if (file == NULL) {
       set_error(resp, a, SHIMKIT_NOT_FOUND, "extension not found on ",
                 ext != NULL ? ext->containing_type : "");
@@ -257,11 +257,10 @@ static void answer(struct refl_stream *st, const refl_request *req, refl_respons
     return;
   }
   case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_ALL_EXTENSION_NUMBERS_OF_TYPE:
-    extension_numbers(files, req->all_extension_numbers_of_type != NULL ? req->all_extension_numbers_of_type : "",
-                      resp, a);
+    extension_numbers(
+        files, req->all_extension_numbers_of_type != NULL ? req->all_extension_numbers_of_type : "", resp, a);
     return;
-  default:
-    return;
+  default: return;
   }
 }
 

@@ -45,9 +45,9 @@ struct refl_file {
   bool decoded;           /* false: the blob did not decode, nothing below is set */
   char **deps;            /* dependency file names */
   size_t n_deps;
-  char **symbols;         /* sorted fully-qualified symbols */
+  char **symbols; /* sorted fully-qualified symbols */
   size_t n_symbols;
-  struct refl_ext *exts;  /* extensions this file declares */
+  struct refl_ext *exts; /* extensions this file declares */
   size_t n_exts;
 };
 
@@ -151,7 +151,8 @@ static void add_extension(struct builder *b, const char *prefix,
 }
 
 /* An enum and its values; values are scoped next to the enum, as in protobuf. */
-static void index_enum(struct builder *b, const char *prefix, const Google__Protobuf__EnumDescriptorProto *e) {
+static void index_enum(struct builder *b, const char *prefix,
+                       const Google__Protobuf__EnumDescriptorProto *e) {
   if (e == NULL || e->name == NULL) {
     return;
   }
@@ -318,12 +319,10 @@ static const struct refl_file *cache_get(const shimkit_file_blob *blob) {
   Google__Protobuf__FileDescriptorProto *fd =
       google__protobuf__file_descriptor_proto__unpack(NULL, blob->len, blob->data);
   if (fd == NULL) {
-    shimkit_log(SHIMKIT_LOG_WARN, "reflection", "descriptor of %s does not decode; not indexed",
-                blob->name);
+    shimkit_log(SHIMKIT_LOG_WARN, "reflection", "descriptor of %s does not decode; not indexed", blob->name);
   } else {
     if (fd->name != NULL && strcmp(fd->name, blob->name) != 0) {
-      shimkit_log(SHIMKIT_LOG_WARN, "reflection", "blob %s holds the descriptor of %s", blob->name,
-                  fd->name);
+      shimkit_log(SHIMKIT_LOG_WARN, "reflection", "blob %s holds the descriptor of %s", blob->name, fd->name);
     }
     bool ok = index_file(f, fd);
     google__protobuf__file_descriptor_proto__free_unpacked(fd, NULL);
@@ -514,8 +513,8 @@ size_t shimkit__refl_file_closure(const shimkit__refl_files *set, const shimkit_
       size_t m = member_of(set, f->deps[d]);
       if (m == (size_t)-1) {
         if (!missing_logged) {
-          shimkit_log(SHIMKIT_LOG_WARN, "reflection", "%s imports %s, which no service embeds",
-                      f->name, f->deps[d]);
+          shimkit_log(SHIMKIT_LOG_WARN, "reflection", "%s imports %s, which no service embeds", f->name,
+                      f->deps[d]);
           missing_logged = true;
         }
         continue;

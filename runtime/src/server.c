@@ -53,19 +53,17 @@ void shimkit_server_options_init(shimkit_server_options *opts) {
 
 static bool options_valid(const shimkit_server_options *o) {
   if (o->worker_threads < 1 || o->worker_threads > SHIMKIT__MAX_WORKERS) {
-    shimkit_log(SHIMKIT_LOG_ERROR, "server", "worker_threads must be 1..%d, not %d",
-                SHIMKIT__MAX_WORKERS, o->worker_threads);
+    shimkit_log(SHIMKIT_LOG_ERROR, "server", "worker_threads must be 1..%d, not %d", SHIMKIT__MAX_WORKERS,
+                o->worker_threads);
     return false;
   }
   if (o->max_receive_bytes < 1 || o->max_send_bytes < 1) {
-    shimkit_log(SHIMKIT_LOG_ERROR, "server",
-                "max_receive_bytes and max_send_bytes must be positive (%d, %d)",
+    shimkit_log(SHIMKIT_LOG_ERROR, "server", "max_receive_bytes and max_send_bytes must be positive (%d, %d)",
                 o->max_receive_bytes, o->max_send_bytes);
     return false;
   }
   if (o->drain_grace_ms < 0) {
-    shimkit_log(SHIMKIT_LOG_ERROR, "server", "drain_grace_ms must not be negative (%d)",
-                o->drain_grace_ms);
+    shimkit_log(SHIMKIT_LOG_ERROR, "server", "drain_grace_ms must not be negative (%d)", o->drain_grace_ms);
     return false;
   }
   return true;
@@ -164,8 +162,8 @@ shimkit_code shimkit_server_add_service(shimkit_server *srv, const shimkit_servi
     if (m->path == NULL || m->request == NULL || m->response == NULL || m->invoke == NULL ||
         (i > 0 && strcmp(service->methods[i - 1].path, m->path) >= 0)) {
       shimkit_log(SHIMKIT_LOG_ERROR, "server",
-                  "service table %s is malformed at method %zu (unsorted or incomplete)",
-                  service->full_name, i);
+                  "service table %s is malformed at method %zu (unsorted or incomplete)", service->full_name,
+                  i);
       return SHIMKIT_INVALID_ARGUMENT;
     }
   }
@@ -199,8 +197,7 @@ shimkit_code shimkit_server_add_service(shimkit_server *srv, const shimkit_servi
   return rc;
 }
 
-const shimkit__service_entry *shimkit__server_find_method(const shimkit_server *srv,
-                                                          const char *path,
+const shimkit__service_entry *shimkit__server_find_method(const shimkit_server *srv, const char *path,
                                                           const shimkit_method_desc **method,
                                                           bool *service_known) {
   *method = NULL;
@@ -242,8 +239,7 @@ struct shimkit_health *shimkit__server_health(shimkit_server *srv) {
   return srv != NULL ? srv->health : NULL;
 }
 
-shimkit_code shimkit_server_add_interceptor(shimkit_server *srv, shimkit_interceptor_fn fn,
-                                            void *user_data) {
+shimkit_code shimkit_server_add_interceptor(shimkit_server *srv, shimkit_interceptor_fn fn, void *user_data) {
   if (srv == NULL || fn == NULL) {
     return SHIMKIT_INVALID_ARGUMENT;
   }
@@ -328,8 +324,7 @@ shimkit_code shimkit_server_start(shimkit_server *srv) {
   pthread_mutex_unlock(&srv->lock);
 
   for (int i = 0; i < n; i++) {
-    int err = pthread_create(&srv->workers[i].thread, NULL, shimkit__worker_main,
-                             &srv->workers[i]);
+    int err = pthread_create(&srv->workers[i].thread, NULL, shimkit__worker_main, &srv->workers[i]);
     if (err != 0) {
       shimkit_log(SHIMKIT_LOG_ERROR, "server", "cannot start worker %d: %s", i, strerror(err));
       break;
@@ -359,8 +354,8 @@ shimkit_code shimkit_server_start(shimkit_server *srv) {
     }
     pos += (size_t)k;
   }
-  shimkit_log(SHIMKIT_LOG_INFO, "server", "serving %zu services with %d workers on %s",
-              srv->n_services, srv->n_workers, where);
+  shimkit_log(SHIMKIT_LOG_INFO, "server", "serving %zu services with %d workers on %s", srv->n_services,
+              srv->n_workers, where);
   return SHIMKIT_OK;
 }
 
@@ -397,8 +392,8 @@ static void drain(shimkit_server *srv) {
 
   int64_t deadline = shimkit__now_ns() + (int64_t)srv->opts.drain_grace_ms * 1000000;
   pthread_mutex_lock(&srv->lock);
-  shimkit_log(SHIMKIT_LOG_INFO, "server", "draining: %d calls in flight, grace %d ms",
-              srv->live_calls, srv->opts.drain_grace_ms);
+  shimkit_log(SHIMKIT_LOG_INFO, "server", "draining: %d calls in flight, grace %d ms", srv->live_calls,
+              srv->opts.drain_grace_ms);
   while (srv->live_calls > 0) {
     int64_t left_ms = (deadline - shimkit__now_ns()) / 1000000;
     if (left_ms <= 0) {
@@ -423,10 +418,8 @@ static void drain(shimkit_server *srv) {
     pthread_join(srv->workers[i].thread, NULL);
   }
   for (;;) {
-    grpc_event ev = grpc_completion_queue_next(srv->ctrl_cq, gpr_inf_future(GPR_CLOCK_REALTIME),
-                                               NULL);
-    if (ev.type == GRPC_QUEUE_SHUTDOWN ||
-        (ev.type == GRPC_OP_COMPLETE && ev.tag == &srv->shutdown_tag)) {
+    grpc_event ev = grpc_completion_queue_next(srv->ctrl_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    if (ev.type == GRPC_QUEUE_SHUTDOWN || (ev.type == GRPC_OP_COMPLETE && ev.tag == &srv->shutdown_tag)) {
       break;
     }
   }
@@ -491,10 +484,8 @@ void shimkit_server_free(shimkit_server *srv) {
       /* Never served: the core still wants a completed shutdown before destroy. */
       grpc_server_shutdown_and_notify(srv->core, srv->ctrl_cq, &srv->shutdown_tag);
       for (;;) {
-        grpc_event ev = grpc_completion_queue_next(
-            srv->ctrl_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-        if (ev.type == GRPC_QUEUE_SHUTDOWN ||
-            (ev.type == GRPC_OP_COMPLETE && ev.tag == &srv->shutdown_tag)) {
+        grpc_event ev = grpc_completion_queue_next(srv->ctrl_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN || (ev.type == GRPC_OP_COMPLETE && ev.tag == &srv->shutdown_tag)) {
           break;
         }
       }
@@ -503,8 +494,7 @@ void shimkit_server_free(shimkit_server *srv) {
   if (srv->ctrl_cq != NULL) {
     grpc_completion_queue_shutdown(srv->ctrl_cq);
     for (;;) {
-      grpc_event ev = grpc_completion_queue_next(srv->ctrl_cq, gpr_inf_future(GPR_CLOCK_REALTIME),
-                                                 NULL);
+      grpc_event ev = grpc_completion_queue_next(srv->ctrl_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
       if (ev.type == GRPC_QUEUE_SHUTDOWN) {
         break;
       }
@@ -517,8 +507,7 @@ void shimkit_server_free(shimkit_server *srv) {
       if (w->cq != NULL) {
         grpc_completion_queue_shutdown(w->cq);
         for (;;) {
-          grpc_event ev =
-              grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+          grpc_event ev = grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
           if (ev.type == GRPC_QUEUE_SHUTDOWN) {
             break;
           }

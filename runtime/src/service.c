@@ -8,8 +8,7 @@
 
 #include "shimkit/service.h"
 
-const shimkit_method_desc *shimkit_service_find_method(const shimkit_service_desc *svc,
-                                                       const char *path) {
+const shimkit_method_desc *shimkit_service_find_method(const shimkit_service_desc *svc, const char *path) {
   if (svc == NULL || path == NULL || svc->methods == NULL) {
     return NULL;
   }

@@ -10,9 +10,8 @@
 
 const char *shimkit_code_name(shimkit_code code) {
   switch (code) {
-#define SHIMKIT__CODE_NAME(name, num, desc) \
-  case SHIMKIT_##name:                      \
-    return #name;
+#define SHIMKIT__CODE_NAME(name, num, desc)                                                                  \
+  case SHIMKIT_##name: return #name;
     SHIMKIT_CODE_TABLE(SHIMKIT__CODE_NAME)
 #undef SHIMKIT__CODE_NAME
   }
@@ -21,9 +20,8 @@ const char *shimkit_code_name(shimkit_code code) {
 
 const char *shimkit_strerror(shimkit_code code) {
   switch (code) {
-#define SHIMKIT__CODE_DESC(name, num, desc) \
-  case SHIMKIT_##name:                      \
-    return desc;
+#define SHIMKIT__CODE_DESC(name, num, desc)                                                                  \
+  case SHIMKIT_##name: return desc;
     SHIMKIT_CODE_TABLE(SHIMKIT__CODE_DESC)
 #undef SHIMKIT__CODE_DESC
   }

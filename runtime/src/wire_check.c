@@ -95,8 +95,7 @@ static bool walk(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_
       pos += (size_t)value;
       break;
     }
-    default: /* groups and bad wire types: protobuf-c rejects them */
-      return true;
+    default: /* groups and bad wire types: protobuf-c rejects them */ return true;
     }
   }
   return true;

@@ -24,7 +24,7 @@
 
 struct shimkit_next {
   shimkit_call *call;          /* the call */
-  size_t index;                /* next interceptor to run; n = the handler */
+  size_t index;                /* next interceptor to run; n_interceptors = the handler */
   const ProtobufCMessage *req; /* request for the trampoline */
   ProtobufCMessage *resp;      /* response for the trampoline */
 };
@@ -41,12 +41,13 @@ shimkit_code shimkit_next_call(shimkit_next *next) {
     inner.index++;
     return ic->fn(c, &inner, ic->user_data);
   }
-  if (next->index > srv->n_interceptors) {
-    return SHIMKIT_INTERNAL; /* an interceptor called next twice: the handler ran already */
+  if (c->handler_ran) {
+    /* An interceptor called next twice: a handler must run once per call. */
+    shimkit_log(SHIMKIT_LOG_ERROR, "server", "%s: an interceptor ran the handler twice", c->method);
+    return shimkit_call_error(c, SHIMKIT_INTERNAL, "server interceptor error");
   }
-  next->index++;
-  return c->desc->invoke(c->service->handlers, c, next->req, next->resp,
-                         c->service->user_data);
+  c->handler_ran = true;
+  return c->desc->invoke(c->service->handlers, c, next->req, next->resp, c->service->user_data);
 }
 
 /* ---- one call ----------------------------------------------------------------- */
@@ -69,8 +70,7 @@ static const char *copy_printable(shimkit__arena *a, grpc_slice s, size_t max) {
 }
 
 /* Copies what grpc_server_request_call delivered into the arena. false when out of memory. */
-static bool take_request(shimkit_call *c, const grpc_call_details *details,
-                         const grpc_metadata_array *md) {
+static bool take_request(shimkit_call *c, const grpc_call_details *details, const grpc_metadata_array *md) {
   c->method = copy_printable(c->arena, details->method, SHIMKIT__METHOD_PATH_MAX);
   char *peer = grpc_call_get_peer(c->core);
   if (peer != NULL) {
@@ -93,8 +93,8 @@ static bool take_request(shimkit_call *c, const grpc_call_details *details,
       const grpc_metadata *m = &md->metadata[i];
       c->req_keys[i] = shimkit__arena_strndup(c->arena, (const char *)GRPC_SLICE_START_PTR(m->key),
                                               GRPC_SLICE_LENGTH(m->key));
-      c->req_values[i] = shimkit__arena_strndup(
-          c->arena, (const char *)GRPC_SLICE_START_PTR(m->value), GRPC_SLICE_LENGTH(m->value));
+      c->req_values[i] = shimkit__arena_strndup(c->arena, (const char *)GRPC_SLICE_START_PTR(m->value),
+                                                GRPC_SLICE_LENGTH(m->value));
       c->req_lens[i] = GRPC_SLICE_LENGTH(m->value);
       if (c->req_keys[i] == NULL || c->req_values[i] == NULL) {
         return false;
@@ -118,20 +118,17 @@ static bool receive_request(shimkit_call *c) {
     return false;
   }
   if (bb == NULL) {
-    shimkit_call_error(c, SHIMKIT_INVALID_ARGUMENT, "%s expects one request message; none came",
-                       c->method);
+    shimkit_call_error(c, SHIMKIT_INVALID_ARGUMENT, "%s expects one request message; none came", c->method);
     c->fail_code = SHIMKIT_INVALID_ARGUMENT;
     return false;
   }
-  int rc = shimkit__call_decode(c, bb, c->desc->request, shimkit__arena_allocator(c->arena),
-                                &c->request);
+  int rc = shimkit__call_decode(c, bb, c->desc->request, shimkit__arena_allocator(c->arena), &c->request);
   grpc_byte_buffer_destroy(bb);
   return rc == 0;
 }
 
 /* Sends initial metadata (unless sent), the response (if any) and the status. */
-static void send_status(shimkit_call *c, shimkit_code code, const char *message,
-                        grpc_byte_buffer *response) {
+static void send_status(shimkit_call *c, shimkit_code code, const char *message, grpc_byte_buffer *response) {
   grpc_op ops[3];
   size_t n = 0;
   memset(ops, 0, sizeof ops);
@@ -164,6 +161,8 @@ static void send_status(shimkit_call *c, shimkit_code code, const char *message,
   shimkit__call_wait_op(c, ops, n);
 }
 
+#define RECV_FAILED_WHY "larger than max_receive_bytes, cancelled, or connection lost"
+
 /* Runs one call that grpc_server_request_call delivered, to its end. */
 static void run_call(shimkit__worker *w, grpc_call *core, const grpc_call_details *details,
                      const grpc_metadata_array *md) {
@@ -177,6 +176,7 @@ static void run_call(shimkit__worker *w, grpc_call *core, const grpc_call_detail
 
   shimkit_code code = SHIMKIT_OK;
   grpc_byte_buffer *response_bb = NULL;
+  bool recv_failed = false;
 
   /* Learn early when the client goes away: RECV_CLOSE completes then. */
   grpc_op close_op;
@@ -203,11 +203,9 @@ static void run_call(shimkit__worker *w, grpc_call *core, const grpc_call_detail
     if (service_known) {
       code = shimkit_call_error(c, SHIMKIT_UNIMPLEMENTED, "unknown method %s", c->method);
     } else {
-      code = shimkit_call_error(c, SHIMKIT_UNIMPLEMENTED, "unknown service for method %s",
-                                c->method);
+      code = shimkit_call_error(c, SHIMKIT_UNIMPLEMENTED, "unknown service for method %s", c->method);
     }
-    shimkit_log(SHIMKIT_LOG_WARN, "server", "%s from %s: UNIMPLEMENTED: no such method",
-                c->method, c->peer);
+    shimkit_log(SHIMKIT_LOG_WARN, "server", "%s from %s: UNIMPLEMENTED: no such method", c->method, c->peer);
     goto send;
   }
 
@@ -219,7 +217,11 @@ static void run_call(shimkit__worker *w, grpc_call *core, const grpc_call_detail
         shimkit_log(SHIMKIT_LOG_WARN, "server", "%s from %s: %s: %s", c->method, c->peer,
                     shimkit_code_name(code), c->status_message != NULL ? c->status_message : "");
       } else {
+        /* gRPC itself ended the call: oversized (it enforces max_receive_bytes), cancelled, or gone. */
         code = SHIMKIT_CANCELLED;
+        recv_failed = true;
+        shimkit_log(SHIMKIT_LOG_INFO, "server", "%s from %s: request message not received (%s)", c->method,
+                    c->peer, RECV_FAILED_WHY);
       }
       goto send;
     }
@@ -238,12 +240,14 @@ static void run_call(shimkit__worker *w, grpc_call *core, const grpc_call_detail
   shimkit_next chain = {c, 0, c->request, response};
   code = shimkit_next_call(&chain);
   if ((int)code < 0 || code > SHIMKIT_UNAUTHENTICATED) {
-    shimkit_log(SHIMKIT_LOG_ERROR, "server", "%s: handler returned %d, not a status code",
-                c->method, (int)code);
+    shimkit_log(SHIMKIT_LOG_ERROR, "server", "%s: handler returned %d, not a status code", c->method,
+                (int)code);
     code = shimkit_call_error(c, SHIMKIT_UNKNOWN, "handler returned an invalid status code");
   }
-  if (code == SHIMKIT_OK && c->fail_code != SHIMKIT_OK) {
-    code = c->fail_code; /* e.g. a request stream that did not decode */
+  if ((code == SHIMKIT_OK || code == SHIMKIT_CANCELLED) && c->fail_code != SHIMKIT_OK) {
+    /* The runtime's reason (a request that did not decode, a response over the
+     * limit) beats the handler's reaction to the failed read or write. */
+    code = c->fail_code;
   }
   if (code == SHIMKIT_OK && response != NULL && !c->broken) {
     if (shimkit__call_encode(c, response, &response_bb) != 0) {
@@ -252,8 +256,8 @@ static void run_call(shimkit__worker *w, grpc_call *core, const grpc_call_detail
     }
   }
   if (code != SHIMKIT_OK && !c->broken) {
-    shimkit_log(SHIMKIT_LOG_INFO, "server", "%s from %s: %s: %s", c->method, c->peer,
-                shimkit_code_name(code), c->status_message != NULL ? c->status_message : "");
+    shimkit_log(SHIMKIT_LOG_INFO, "server", "%s from %s: %s: %s", c->method, c->peer, shimkit_code_name(code),
+                c->status_message != NULL ? c->status_message : shimkit_strerror(code));
   }
 
 send:;
@@ -287,7 +291,8 @@ send:;
       message = "cancelled by the server's drain";
     } else {
       code = SHIMKIT_CANCELLED;
-      message = "cancelled by the client or connection lost";
+      message = recv_failed ? "request message not received (" RECV_FAILED_WHY ")"
+                            : "cancelled by the client or connection lost";
     }
   }
   if (c->srv->opts.access_log) {
@@ -311,13 +316,12 @@ void *shimkit__worker_main(void *arg) {
     grpc_metadata_array md;
     grpc_call_details_init(&details);
     grpc_metadata_array_init(&md);
-    grpc_call_error err = grpc_server_request_call(srv->core, &core, &details, &md, w->cq, w->cq,
-                                                   SHIMKIT__TAG_REQUEST(w));
+    grpc_call_error err =
+        grpc_server_request_call(srv->core, &core, &details, &md, w->cq, w->cq, SHIMKIT__TAG_REQUEST(w));
     bool got = false;
     if (err == GRPC_CALL_OK) {
       for (;;) {
-        grpc_event ev =
-            grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        grpc_event ev = grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
         if (ev.type == GRPC_QUEUE_SHUTDOWN) {
           break;
         }
@@ -327,8 +331,7 @@ void *shimkit__worker_main(void *arg) {
         }
       }
     } else {
-      shimkit_log(SHIMKIT_LOG_ERROR, "server", "worker %d: request_call failed (%d)", w->index,
-                  (int)err);
+      shimkit_log(SHIMKIT_LOG_ERROR, "server", "worker %d: request_call failed (%d)", w->index, (int)err);
     }
     if (got && core != NULL) {
       shimkit__server_call_started(srv);

@@ -41,20 +41,25 @@ static void sleep_ms(int ms) {
   nanosleep(&ts, NULL);
 }
 
+/* Request header x-test: V comes back as header x-echo: V, trailers x-trailer: t-V and x-raw-bin. */
+static void echo_metadata(shimkit_call *call) {
+  size_t len;
+  const char *md = shimkit_call_metadata_get(call, "x-test", &len);
+  if (md != NULL) {
+    shimkit_call_add_initial_metadata(call, "x-echo", md, len);
+    char t[128];
+    snprintf(t, sizeof t, "t-%s", md);
+    shimkit_call_add_trailing_metadata(call, "x-trailer", t, strlen(t));
+    static const unsigned char bin[] = {0, 1, 2, 255};
+    shimkit_call_add_trailing_metadata(call, "x-raw-bin", bin, sizeof bin);
+  }
+}
+
 static shimkit_code unary(shimkit_call *call, const Google__Protobuf__StringValue *req,
                           Google__Protobuf__StringValue *resp) {
   const char *v = req->value;
   if (strncmp(v, "echo:", 5) == 0) {
-    size_t len;
-    const char *md = shimkit_call_metadata_get(call, "x-test", &len);
-    if (md != NULL) {
-      shimkit_call_add_initial_metadata(call, "x-echo", md, len);
-      char t[128];
-      snprintf(t, sizeof t, "t-%s", md);
-      shimkit_call_add_trailing_metadata(call, "x-trailer", t, strlen(t));
-      static const unsigned char bin[] = {0, 1, 2, 255};
-      shimkit_call_add_trailing_metadata(call, "x-raw-bin", bin, sizeof bin);
-    }
+    echo_metadata(call);
     resp->value = shimkit_call_strdup(call, v + 5);
     return SHIMKIT_OK;
   }
@@ -89,6 +94,7 @@ static shimkit_code server_stream(shimkit_call *call, const Google__Protobuf__St
   Google__Protobuf__StringValue out = GOOGLE__PROTOBUF__STRING_VALUE__INIT;
   char buf[32];
   out.value = buf;
+  echo_metadata(call);
   if (strcmp(req->value, "forever") == 0) {
     for (int i = 0;; i++) {
       snprintf(buf, sizeof buf, "%d", i);
@@ -154,10 +160,8 @@ static shimkit_code invoke(const void *handlers, shimkit_call *call, const Proto
                  (Google__Protobuf__StringValue *)response);
   case SHIMKIT_METHOD_SERVER_STREAMING:
     return server_stream(call, (const Google__Protobuf__StringValue *)request);
-  case SHIMKIT_METHOD_CLIENT_STREAMING:
-    return client_stream(call, (Google__Protobuf__StringValue *)response);
-  case SHIMKIT_METHOD_BIDI_STREAMING:
-    return bidi(call);
+  case SHIMKIT_METHOD_CLIENT_STREAMING: return client_stream(call, (Google__Protobuf__StringValue *)response);
+  case SHIMKIT_METHOD_BIDI_STREAMING: return bidi(call);
   }
   return SHIMKIT_UNIMPLEMENTED;
 }
@@ -179,11 +183,14 @@ static const shimkit_method_desc *const m_server = &test_methods[2];
 static const shimkit_method_desc *const m_unary = &test_methods[3];
 
 /* The Unary method as a client that expects an Int32Value back: replies do not decode. */
-static const shimkit_method_desc m_unary_wrong_type = {
-    "/shimkit.test.Echo/Unary", "Unary", SHIMKIT_METHOD_UNARY, SV,
-    &google__protobuf__int32_value__descriptor, invoke};
-static const shimkit_method_desc m_missing = {"/shimkit.test.Echo/Missing", "Missing",
-                                              SHIMKIT_METHOD_UNARY, SV, SV, invoke};
+static const shimkit_method_desc m_unary_wrong_type = {"/shimkit.test.Echo/Unary",
+                                                       "Unary",
+                                                       SHIMKIT_METHOD_UNARY,
+                                                       SV,
+                                                       &google__protobuf__int32_value__descriptor,
+                                                       invoke};
+static const shimkit_method_desc m_missing = {
+    "/shimkit.test.Echo/Missing", "Missing", SHIMKIT_METHOD_UNARY, SV, SV, invoke};
 
 /* ---- fixtures --------------------------------------------------------------------- */
 
@@ -291,8 +298,7 @@ static void test_unary_metadata_both_ways(void **state) {
   shimkit_metadata *trail = shimkit_metadata_new();
   shimkit_status st = {0};
   assert_int_equal(shimkit_metadata_add_string(md, "x-test", "abc"), SHIMKIT_OK);
-  shimkit_call_options opts = {.metadata = md, .initial_out = init, .trailing_out = trail,
-                               .status_out = &st};
+  shimkit_call_options opts = {.metadata = md, .initial_out = init, .trailing_out = trail, .status_out = &st};
   char *out;
   /* Twice with the same out-pointers: the second call must replace, not append or leak. */
   for (int round = 0; round < 2; round++) {
@@ -356,8 +362,7 @@ static void test_unary_bad_response_is_internal(void **state) {
   ProtobufCMessage *resp = (ProtobufCMessage *)1;
   shimkit_status st = {0};
   shimkit_call_options opts = {.status_out = &st};
-  assert_int_equal(shimkit_unary_call(f->ch, &m_unary_wrong_type, &req.base, &resp, &opts),
-                   SHIMKIT_INTERNAL);
+  assert_int_equal(shimkit_unary_call(f->ch, &m_unary_wrong_type, &req.base, &resp, &opts), SHIMKIT_INTERNAL);
   assert_null(resp);
   assert_non_null(st.message);
   assert_non_null(strstr(st.message, "does not decode"));
@@ -433,6 +438,41 @@ static void test_unreachable_server(void **state) {
   shimkit_channel_free(ch);
 }
 
+struct hammer_args {
+  shimkit_channel *ch;
+  int id;
+  int ok;
+};
+
+static void *hammer(void *p) {
+  struct hammer_args *a = p;
+  for (int i = 0; i < 50; i++) {
+    char msg[32];
+    snprintf(msg, sizeof msg, "echo:%d-%d", a->id, i);
+    char *out = NULL;
+    if (call_unary(a->ch, msg, &out, NULL) == SHIMKIT_OK && out != NULL && strcmp(out, msg + 5) == 0) {
+      a->ok++;
+    }
+    free(out);
+  }
+  return NULL;
+}
+
+static void test_unary_many_threads_one_channel(void **state) {
+  struct fixture *f = *state;
+  enum { N = 8 };
+  pthread_t t[N];
+  struct hammer_args a[N];
+  for (int i = 0; i < N; i++) {
+    a[i] = (struct hammer_args){f->ch, i, 0};
+    assert_int_equal(pthread_create(&t[i], NULL, hammer, &a[i]), 0);
+  }
+  for (int i = 0; i < N; i++) {
+    pthread_join(t[i], NULL);
+    assert_int_equal(a[i].ok, 50);
+  }
+}
+
 /* ---- streaming ------------------------------------------------------------------- */
 
 static char *recv_value(shimkit_client_call *c, int *rc) {
@@ -450,7 +490,12 @@ static char *recv_value(shimkit_client_call *c, int *rc) {
 static void test_server_streaming(void **state) {
   struct fixture *f = *state;
   shimkit_status st = {0};
-  shimkit_call_options opts = {.status_out = &st, .timeout_ms = 10000};
+  shimkit_metadata *md = shimkit_metadata_new();
+  shimkit_metadata *init = shimkit_metadata_new();
+  shimkit_metadata *trail = shimkit_metadata_new();
+  shimkit_metadata_add_string(md, "x-test", "stream");
+  shimkit_call_options opts = {
+      .status_out = &st, .timeout_ms = 10000, .metadata = md, .initial_out = init, .trailing_out = trail};
   shimkit_client_call *c = shimkit_client_call_start(f->ch, m_server, &opts);
   assert_non_null(c);
   Google__Protobuf__StringValue req = sv("5");
@@ -472,7 +517,12 @@ static void test_server_streaming(void **state) {
   assert_int_equal(rc, 0);
   assert_int_equal(shimkit_client_call_finish(c), SHIMKIT_OK);
   assert_int_equal(st.code, SHIMKIT_OK);
+  assert_string_equal(shimkit_metadata_get(init, "x-echo", NULL), "stream");
+  assert_string_equal(shimkit_metadata_get(trail, "x-trailer", NULL), "t-stream");
   shimkit_status_clear(&st);
+  shimkit_metadata_free(md);
+  shimkit_metadata_free(init);
+  shimkit_metadata_free(trail);
 }
 
 static void test_client_streaming(void **state) {
@@ -634,8 +684,8 @@ static void test_stream_error_status(void **state) {
   struct fixture *f = *state;
   shimkit_status st = {0};
   shimkit_call_options opts = {.status_out = &st};
-  static const shimkit_method_desc missing_stream = {"/shimkit.test.Echo/Nope", "Nope",
-                                                     SHIMKIT_METHOD_BIDI_STREAMING, SV, SV, invoke};
+  static const shimkit_method_desc missing_stream = {
+      "/shimkit.test.Echo/Nope", "Nope", SHIMKIT_METHOD_BIDI_STREAMING, SV, SV, invoke};
   shimkit_client_call *c = shimkit_client_call_start(f->ch, &missing_stream, &opts);
   int rc;
   assert_null(recv_value(c, &rc));
@@ -775,6 +825,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_unary_bad_arguments, setup_plain, teardown),
       cmocka_unit_test_setup_teardown(test_unary_max_receive, setup_plain, teardown),
       cmocka_unit_test(test_unreachable_server),
+      cmocka_unit_test_setup_teardown(test_unary_many_threads_one_channel, setup_plain, teardown),
       cmocka_unit_test_setup_teardown(test_server_streaming, setup_plain, teardown),
       cmocka_unit_test_setup_teardown(test_client_streaming, setup_plain, teardown),
       cmocka_unit_test_setup_teardown(test_client_streaming_finish_closes, setup_plain, teardown),

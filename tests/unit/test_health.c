@@ -115,8 +115,8 @@ static void test_table_limits(void **state) {
 struct fixture {
   shimkit_server *srv;
   shimkit_channel *ch;
-  pthread_t waiter;   /* runs shimkit_server_wait() */
-  bool waiting;       /* waiter running, to join */
+  pthread_t waiter; /* runs shimkit_server_wait() */
+  bool waiting;     /* waiter running, to join */
 };
 
 static void *wait_main(void *p) {
@@ -183,7 +183,8 @@ static int next_status(shimkit_client_call *c) {
   return st;
 }
 
-static shimkit_client_call *watch(shimkit_channel *ch, const char *service, const shimkit_call_options *opts) {
+static shimkit_client_call *watch(shimkit_channel *ch, const char *service,
+                                  const shimkit_call_options *opts) {
   hc_request req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
   req.service = (char *)service;
   shimkit_client_call *c = grpc__health__v1__health__shimkit_watch_start(ch, &req, opts);
@@ -225,7 +226,7 @@ static void test_watch_changes(void **state) {
   assert_int_equal(next_status(c), GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
   shimkit_server_set_health(f->srv, "", SHIMKIT_HEALTH_NOT_SERVING);
   assert_int_equal(next_status(c), GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING);
-  shimkit_server_set_health(f->srv, "", SHIMKIT_HEALTH_NOT_SERVING); /* no change: no message */
+  shimkit_server_set_health(f->srv, "", SHIMKIT_HEALTH_NOT_SERVING);      /* no change: no message */
   shimkit_server_set_health(f->srv, "other", SHIMKIT_HEALTH_NOT_SERVING); /* not ours */
   shimkit_server_set_health(f->srv, "", SHIMKIT_HEALTH_SERVING);
   assert_int_equal(next_status(c), GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);

@@ -209,9 +209,9 @@ static shimkit_code unimplemented(const void *h, shimkit_call *call, const Proto
   (void)h, (void)call, (void)req, (void)resp, (void)ud;
   return SHIMKIT_UNIMPLEMENTED;
 }
-static const shimkit_method_desc t_methods[] = {
-    {"/t.Svc/Do", "Do", SHIMKIT_METHOD_UNARY, &google__protobuf__string_value__descriptor,
-     &google__protobuf__string_value__descriptor, unimplemented}};
+static const shimkit_method_desc t_methods[] = {{"/t.Svc/Do", "Do", SHIMKIT_METHOD_UNARY,
+                                                 &google__protobuf__string_value__descriptor,
+                                                 &google__protobuf__string_value__descriptor, unimplemented}};
 static shimkit_service_desc svc1 = {SHIMKIT_ABI_VERSION, "t.Svc", "a.proto", 1, t_methods, 3, svc1_files};
 static shimkit_service_desc svc2 = {SHIMKIT_ABI_VERSION, "d.Svc", "d.proto", 0, NULL, 2, svc2_files};
 static shimkit_service_desc svc3 = {SHIMKIT_ABI_VERSION, "cyc.Svc", "cyc1.proto", 0, NULL, 3, svc3_files};
@@ -255,10 +255,21 @@ static void test_index_symbols(void **state) {
   (void)state;
   shimkit__refl_files *set = hand_made_set();
   assert_int_equal(shimkit__refl_files_count(set), 7); /* a b c d cyc1 cyc2 bad */
-  const char *in_a[] = {"t.Outer", ".t.Outer", "t.Outer.x", "t.Outer.choice", "t.Outer.Inner",
-                        "t.Outer.Inner.Deep", "t.Outer.Inner.Color", "t.Outer.Inner.RED",
-                        "t.Outer.Inner.GREEN", "t.Outer.ext_nested", "t.Top", "t.TOP_A", "t.Svc",
-                        "t.Svc.Do", "t.ext_top"};
+  const char *in_a[] = {"t.Outer",
+                        ".t.Outer",
+                        "t.Outer.x",
+                        "t.Outer.choice",
+                        "t.Outer.Inner",
+                        "t.Outer.Inner.Deep",
+                        "t.Outer.Inner.Color",
+                        "t.Outer.Inner.RED",
+                        "t.Outer.Inner.GREEN",
+                        "t.Outer.ext_nested",
+                        "t.Top",
+                        "t.TOP_A",
+                        "t.Svc",
+                        "t.Svc.Do",
+                        "t.ext_top"};
   for (size_t i = 0; i < sizeof in_a / sizeof in_a[0]; i++) {
     const char *f = file_of(set, in_a[i]);
     if (f == NULL || strcmp(f, "a.proto") != 0) {
@@ -268,8 +279,8 @@ static void test_index_symbols(void **state) {
   assert_string_equal(file_of(set, "t.Base"), "b.proto");
   assert_string_equal(file_of(set, "u.Leaf"), "c.proto");
   assert_string_equal(file_of(set, "u"), "c.proto"); /* a package is a symbol */
-  const char *nowhere[] = {"t.Nope", "", ".", "t.", "Outer", "t.Outer.Inner.Color.RED", "t.Outer.y",
-                           "t.Svc.Undo", "u.Leaf.", "T.OUTER"};
+  const char *nowhere[] = {"t.Nope",    "",           ".",       "t.",     "Outer", "t.Outer.Inner.Color.RED",
+                           "t.Outer.y", "t.Svc.Undo", "u.Leaf.", "T.OUTER"};
   for (size_t i = 0; i < sizeof nowhere / sizeof nowhere[0]; i++) {
     if (file_of(set, nowhere[i]) != NULL) {
       fail_msg("%s: expected nothing, got %s", nowhere[i], file_of(set, nowhere[i]));
@@ -350,8 +361,7 @@ static void test_index_generated_blobs(void **state) {
 /* Every truncation and a sweep of corrupted bytes of real blobs: no crash, no leak. */
 static void test_index_bad_blobs(void **state) {
   (void)state;
-  const shimkit_file_blob *real[] = {&blobs[F_A],
-                                     &grpc__health__v1__health__shimkit_service.files[0]};
+  const shimkit_file_blob *real[] = {&blobs[F_A], &grpc__health__v1__health__shimkit_service.files[0]};
   for (size_t r = 0; r < 2; r++) {
     const shimkit_file_blob *src = real[r];
     uint8_t *copy = malloc(src->len);
@@ -441,7 +451,8 @@ static v1_response *ask(shimkit_client_call *c, const v1_request *req) {
 static v1_request symbol_request(const char *symbol) {
   v1_request r = GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__INIT;
   r.host = (char *)"myhost";
-  r.message_request_case = GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_SYMBOL;
+  r.message_request_case =
+      GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_SYMBOL;
   r.file_containing_symbol = (char *)symbol;
   return r;
 }
@@ -457,8 +468,9 @@ static bool has_service(const Grpc__Reflection__V1__ListServiceResponse *l, cons
 
 /* Name of the i-th FileDescriptorProto of a file response. */
 static char *file_name_at(const v1_response *resp, size_t i) {
-  assert_int_equal(resp->message_response_case,
-                   GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_FILE_DESCRIPTOR_RESPONSE);
+  assert_int_equal(
+      resp->message_response_case,
+      GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_FILE_DESCRIPTOR_RESPONSE);
   assert_true(i < resp->file_descriptor_response->n_file_descriptor_proto);
   ProtobufCBinaryData b = resp->file_descriptor_response->file_descriptor_proto[i];
   FileProto *fd = google__protobuf__file_descriptor_proto__unpack(NULL, b.len, b.data);
@@ -521,7 +533,8 @@ static void test_wire_v1_grpcurl_sequence(void **state) {
 
   /* file_by_filename for a dependency */
   v1_request byname = GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__INIT;
-  byname.message_request_case = GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME;
+  byname.message_request_case =
+      GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME;
   byname.file_by_filename = (char *)"b.proto";
   resp = ask(c, &byname);
   assert_int_equal(resp->file_descriptor_response->n_file_descriptor_proto, 2);
@@ -545,8 +558,9 @@ static void test_wire_v1_grpcurl_sequence(void **state) {
       GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_ALL_EXTENSION_NUMBERS_OF_TYPE;
   nums.all_extension_numbers_of_type = (char *)"t.Base";
   resp = ask(c, &nums);
-  assert_int_equal(resp->message_response_case,
-                   GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ALL_EXTENSION_NUMBERS_RESPONSE);
+  assert_int_equal(
+      resp->message_response_case,
+      GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ALL_EXTENSION_NUMBERS_RESPONSE);
   assert_string_equal(resp->all_extension_numbers_response->base_type_name, "t.Base");
   assert_int_equal(resp->all_extension_numbers_response->n_extension_number, 2);
   protobuf_c_message_free_unpacked(&resp->base, NULL);
@@ -619,13 +633,17 @@ static void test_wire_v1alpha(void **state) {
       grpc__reflection__v1alpha__server_reflection__shimkit_server_reflection_info_start(f->ch, NULL);
   a_request list = GRPC__REFLECTION__V1ALPHA__SERVER_REFLECTION_REQUEST__INIT;
   list.host = (char *)"h";
-  list.message_request_case = GRPC__REFLECTION__V1ALPHA__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_LIST_SERVICES;
+  list.message_request_case =
+      GRPC__REFLECTION__V1ALPHA__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_LIST_SERVICES;
   list.list_services = (char *)"";
-  assert_int_equal(grpc__reflection__v1alpha__server_reflection__shimkit_server_reflection_info_send(c, &list), 0);
+  assert_int_equal(
+      grpc__reflection__v1alpha__server_reflection__shimkit_server_reflection_info_send(c, &list), 0);
   a_response *resp = NULL;
-  assert_int_equal(grpc__reflection__v1alpha__server_reflection__shimkit_server_reflection_info_recv(c, &resp), 1);
-  assert_int_equal(resp->message_response_case,
-                   GRPC__REFLECTION__V1ALPHA__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_LIST_SERVICES_RESPONSE);
+  assert_int_equal(
+      grpc__reflection__v1alpha__server_reflection__shimkit_server_reflection_info_recv(c, &resp), 1);
+  assert_int_equal(
+      resp->message_response_case,
+      GRPC__REFLECTION__V1ALPHA__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_LIST_SERVICES_RESPONSE);
   assert_int_equal(resp->list_services_response->n_service, 4);
   assert_string_equal(resp->valid_host, "h");
   protobuf_c_message_free_unpacked(&resp->base, NULL);
@@ -634,10 +652,13 @@ static void test_wire_v1alpha(void **state) {
   sym.message_request_case =
       GRPC__REFLECTION__V1ALPHA__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_SYMBOL;
   sym.file_containing_symbol = (char *)"t.Outer.Inner.Deep";
-  assert_int_equal(grpc__reflection__v1alpha__server_reflection__shimkit_server_reflection_info_send(c, &sym), 0);
-  assert_int_equal(grpc__reflection__v1alpha__server_reflection__shimkit_server_reflection_info_recv(c, &resp), 1);
-  assert_int_equal(resp->message_response_case,
-                   GRPC__REFLECTION__V1ALPHA__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_FILE_DESCRIPTOR_RESPONSE);
+  assert_int_equal(grpc__reflection__v1alpha__server_reflection__shimkit_server_reflection_info_send(c, &sym),
+                   0);
+  assert_int_equal(
+      grpc__reflection__v1alpha__server_reflection__shimkit_server_reflection_info_recv(c, &resp), 1);
+  assert_int_equal(
+      resp->message_response_case,
+      GRPC__REFLECTION__V1ALPHA__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_FILE_DESCRIPTOR_RESPONSE);
   assert_int_equal(resp->file_descriptor_response->n_file_descriptor_proto, 3);
   assert_string_equal(resp->original_request->file_containing_symbol, "t.Outer.Inner.Deep");
   protobuf_c_message_free_unpacked(&resp->base, NULL);

@@ -19,10 +19,12 @@
 #include <cmocka.h>
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
+#include <grpc/compression.h>
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +39,8 @@ typedef Google__Protobuf__StringValue SV;
 
 /* ---- what handlers saw (read by the tests) ---------------------------------- */
 
-static atomic_int saw_cancel;     /* a handler saw shimkit_call_is_cancelled() */
-static atomic_int saw_deadline;   /* ... and time_left <= 0 */
+static atomic_int saw_cancel;   /* a handler saw shimkit_call_is_cancelled() */
+static atomic_int saw_deadline; /* ... and time_left <= 0 */
 static atomic_int handler_entered;
 static atomic_int interceptor_order; /* digits appended: 1 = outer, 2 = inner */
 
@@ -93,10 +95,8 @@ static shimkit_code echo(shimkit_call *call, const SV *req, SV *resp, void *ud) 
   if (strcmp(v, "bad-md") == 0) {
     assert_int_equal(shimkit_call_add_initial_metadata(call, "grpc-status", "0", 1),
                      SHIMKIT_INVALID_ARGUMENT);
-    assert_int_equal(shimkit_call_add_initial_metadata(call, "Bad Key", "0", 1),
-                     SHIMKIT_INVALID_ARGUMENT);
-    assert_int_equal(shimkit_call_add_initial_metadata(call, "x-ok", "a\nb", 3),
-                     SHIMKIT_INVALID_ARGUMENT);
+    assert_int_equal(shimkit_call_add_initial_metadata(call, "Bad Key", "0", 1), SHIMKIT_INVALID_ARGUMENT);
+    assert_int_equal(shimkit_call_add_initial_metadata(call, "x-ok", "a\nb", 3), SHIMKIT_INVALID_ARGUMENT);
     resp->value = "refused";
     return SHIMKIT_OK;
   }
@@ -108,8 +108,7 @@ static shimkit_code echo(shimkit_call *call, const SV *req, SV *resp, void *ud) 
   const char *in = shimkit_call_metadata_get(call, "x-in", &len);
   if (in != NULL) {
     assert_int_equal(shimkit_call_add_initial_metadata(call, "x-out", in, len), SHIMKIT_OK);
-    assert_int_equal(shimkit_call_add_trailing_metadata(call, "x-trail-bin", "\x00\x01", 2),
-                     SHIMKIT_OK);
+    assert_int_equal(shimkit_call_add_trailing_metadata(call, "x-trail-bin", "\x00\x01", 2), SHIMKIT_OK);
   }
   assert_int_equal(shimkit_call_time_left_ms(call) > 0, 1);
   assert_string_equal(shimkit_call_method(call), "/test.Svc/Echo");
@@ -132,8 +131,7 @@ static shimkit_code expand(shimkit_call *call, const SV *req, void *ud) {
     if (shimkit_call_write(call, &out.base) != 0) {
       return SHIMKIT_CANCELLED;
     }
-    assert_int_equal(shimkit_call_add_initial_metadata(call, "x-late", "no", 2),
-                     SHIMKIT_FAILED_PRECONDITION);
+    assert_int_equal(shimkit_call_add_initial_metadata(call, "x-late", "no", 2), SHIMKIT_FAILED_PRECONDITION);
   }
   /* Writing the wrong type is refused, not sent. */
   Google__Protobuf__Value wrong = GOOGLE__PROTOBUF__VALUE__INIT;
@@ -177,8 +175,7 @@ static shimkit_code chat(shimkit_call *call, void *ud) {
   return rc == 0 ? SHIMKIT_OK : SHIMKIT_CANCELLED;
 }
 
-static shimkit_code deep(shimkit_call *call, const Google__Protobuf__Value *req, SV *resp,
-                         void *ud) {
+static shimkit_code deep(shimkit_call *call, const Google__Protobuf__Value *req, SV *resp, void *ud) {
   (void)call;
   (void)ud;
   resp->value = req->kind_case == GOOGLE__PROTOBUF__VALUE__KIND_LIST_VALUE ? "list" : "other";
@@ -213,21 +210,19 @@ static shimkit_code invoke_chat(const void *h, shimkit_call *c, const ProtobufCM
 static shimkit_code invoke_deep(const void *h, shimkit_call *c, const ProtobufCMessage *req,
                                 ProtobufCMessage *resp, void *ud) {
   const handlers *t = h;
-  return t->deep ? t->deep(c, (const Google__Protobuf__Value *)req, (SV *)resp, ud)
-                 : SHIMKIT_UNIMPLEMENTED;
+  return t->deep ? t->deep(c, (const Google__Protobuf__Value *)req, (SV *)resp, ud) : SHIMKIT_UNIMPLEMENTED;
 }
 
 #define SVD &google__protobuf__string_value__descriptor
 static const shimkit_method_desc test_methods[] = {
     {"/test.Svc/Chat", "Chat", SHIMKIT_METHOD_BIDI_STREAMING, SVD, SVD, invoke_chat},
     {"/test.Svc/Collect", "Collect", SHIMKIT_METHOD_CLIENT_STREAMING, SVD, SVD, invoke_collect},
-    {"/test.Svc/Deep", "Deep", SHIMKIT_METHOD_UNARY, &google__protobuf__value__descriptor, SVD,
-     invoke_deep},
+    {"/test.Svc/Deep", "Deep", SHIMKIT_METHOD_UNARY, &google__protobuf__value__descriptor, SVD, invoke_deep},
     {"/test.Svc/Echo", "Echo", SHIMKIT_METHOD_UNARY, SVD, SVD, invoke_echo},
     {"/test.Svc/Expand", "Expand", SHIMKIT_METHOD_SERVER_STREAMING, SVD, SVD, invoke_expand},
 };
-static const shimkit_service_desc test_service = {
-    SHIMKIT_ABI_VERSION, "test.Svc", "test.proto", 5, test_methods, 0, NULL};
+static const shimkit_service_desc test_service = {SHIMKIT_ABI_VERSION, "test.Svc", "test.proto", 5,
+                                                  test_methods,        0,          NULL};
 static const handlers test_handlers = {echo, expand, collect, chat, deep};
 
 /* ---- interceptors -------------------------------------------------------------- */
@@ -242,9 +237,12 @@ static shimkit_code outer(shimkit_call *call, shimkit_next *next, void *ud) {
 }
 
 static shimkit_code inner(shimkit_call *call, shimkit_next *next, void *ud) {
-  (void)call;
   (void)ud;
   atomic_store(&interceptor_order, atomic_load(&interceptor_order) * 10 + 2);
+  if (shimkit_call_metadata_get(call, "x-twice", NULL) != NULL) {
+    shimkit_next_call(next);
+    return shimkit_next_call(next); /* refused: the handler runs once */
+  }
   return shimkit_next_call(next);
 }
 
@@ -302,14 +300,24 @@ static int teardown(void **state) {
 typedef struct result {
   grpc_status_code status;
   char message[256];
-  int n;                  /* messages received */
+  int n; /* messages received */
   char msgs[MAX_MSGS][256];
-  char out_md[64];        /* initial metadata x-out / x-stream value */
-  char trail_bin[8];      /* x-trail-bin value */
+  char out_md[64];   /* initial metadata x-out / x-stream value */
+  char trail_bin[8]; /* x-trail-bin value */
   size_t trail_bin_len;
-  char why[32];           /* x-why trailer */
-  size_t details_len;     /* grpc-status-details-bin length */
+  char why[32];       /* x-why trailer */
+  size_t details_len; /* grpc-status-details-bin length */
 } result;
+
+/* PEM contents the client uses; ca NULL = plaintext. */
+static struct {
+  const char *ca;
+  const char *cert;
+  const char *key;
+} client_tls;
+
+/* Compress requests with gzip (the server decompresses through the byte-buffer reader). */
+static bool client_gzip;
 
 static grpc_byte_buffer *raw_buffer(const void *data, size_t len) {
   grpc_slice s = grpc_slice_from_copied_buffer(data, len);
@@ -370,16 +378,34 @@ static void wait_tag(grpc_completion_queue *cq, void *tag, bool *ok) {
  * over), half-closes, reads every reply, then the status. md_key/md_value:
  * one request header (may be NULL). timeout_ms 0 = no deadline.
  */
-static void call(const char *target, const char *method, grpc_byte_buffer **send,
-                 const char *md_key, const char *md_value, int timeout_ms, result *r) {
+static void call(const char *target, const char *method, grpc_byte_buffer **send, const char *md_key,
+                 const char *md_value, int timeout_ms, result *r) {
   memset(r, 0, sizeof *r);
-  grpc_channel_credentials *creds = grpc_insecure_credentials_create();
-  grpc_channel *ch = grpc_channel_create(target, creds, NULL);
+  grpc_channel_credentials *creds;
+  grpc_arg arg[2];
+  grpc_channel_args args = {0, arg};
+  if (client_gzip) {
+    arg[args.num_args].type = GRPC_ARG_INTEGER;
+    arg[args.num_args].key = (char *)GRPC_COMPRESSION_CHANNEL_DEFAULT_ALGORITHM;
+    arg[args.num_args].value.integer = GRPC_COMPRESS_GZIP;
+    args.num_args++;
+  }
+  if (client_tls.ca != NULL) {
+    grpc_ssl_pem_key_cert_pair pair = {client_tls.key, client_tls.cert};
+    creds = grpc_ssl_credentials_create(client_tls.ca, client_tls.cert != NULL ? &pair : NULL, NULL, NULL);
+    arg[args.num_args].type = GRPC_ARG_STRING;
+    arg[args.num_args].key = (char *)GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
+    arg[args.num_args].value.string = (char *)"localhost";
+    args.num_args++;
+  } else {
+    creds = grpc_insecure_credentials_create();
+  }
+  grpc_channel *ch = grpc_channel_create(target, creds, &args);
   grpc_channel_credentials_release(creds);
   grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
-  gpr_timespec deadline =
-      timeout_ms > 0 ? gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(timeout_ms, GPR_TIMESPAN))
-                     : gpr_inf_future(GPR_CLOCK_REALTIME);
+  gpr_timespec deadline = timeout_ms > 0 ? gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+                                                        gpr_time_from_millis(timeout_ms, GPR_TIMESPAN))
+                                         : gpr_inf_future(GPR_CLOCK_REALTIME);
   grpc_slice m = grpc_slice_from_static_string(method);
   grpc_call *c = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, m, NULL, deadline, NULL);
   assert_non_null(c);
@@ -407,15 +433,18 @@ static void call(const char *target, const char *method, grpc_byte_buffer **send
   ops[0].data.recv_status_on_client.status_details = &details;
   assert_int_equal(grpc_call_start_batch(c, ops, 1, &tag_status, NULL), GRPC_CALL_OK);
 
+  int tag_init;
+  memset(ops, 0, sizeof ops);
+  ops[0].op = GRPC_OP_RECV_INITIAL_METADATA;
+  ops[0].data.recv_initial_metadata.recv_initial_metadata = &init_md;
+  assert_int_equal(grpc_call_start_batch(c, ops, 1, &tag_init, NULL), GRPC_CALL_OK);
+
   memset(ops, 0, sizeof ops);
   ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
   ops[0].data.send_initial_metadata.count = n_md;
   ops[0].data.send_initial_metadata.metadata = md;
-  ops[1].op = GRPC_OP_RECV_INITIAL_METADATA;
-  ops[1].data.recv_initial_metadata.recv_initial_metadata = &init_md;
-  assert_int_equal(grpc_call_start_batch(c, ops, 2, &tag_op, NULL), GRPC_CALL_OK);
+  assert_int_equal(grpc_call_start_batch(c, ops, 1, &tag_op, NULL), GRPC_CALL_OK);
   wait_tag(cq, &tag_op, NULL);
-  scan_md(&init_md, r);
 
   bool ok = true;
   for (int i = 0; send != NULL && send[i] != NULL; i++) {
@@ -433,6 +462,9 @@ static void call(const char *target, const char *method, grpc_byte_buffer **send
   assert_int_equal(grpc_call_start_batch(c, ops, 1, &tag_op, NULL), GRPC_CALL_OK);
   wait_tag(cq, &tag_op, NULL);
 
+  wait_tag(cq, &tag_init, NULL);
+  scan_md(&init_md, r);
+
   for (;;) {
     grpc_byte_buffer *bb = NULL;
     memset(ops, 0, sizeof ops);
@@ -448,12 +480,19 @@ static void call(const char *target, const char *method, grpc_byte_buffer **send
     grpc_slice all = grpc_byte_buffer_reader_readall(&rd);
     grpc_byte_buffer_reader_destroy(&rd);
     SV *sv = google__protobuf__string_value__unpack(NULL, GRPC_SLICE_LENGTH(all), GRPC_SLICE_START_PTR(all));
-    assert_non_null(sv);
     if (r->n < MAX_MSGS) {
-      snprintf(r->msgs[r->n], sizeof r->msgs[0], "%s", sv->value);
+      if (sv != NULL) {
+        snprintf(r->msgs[r->n], sizeof r->msgs[0], "%s", sv->value);
+      } else { /* another message type (health): keep the raw bytes in hex */
+        for (size_t i = 0; i < GRPC_SLICE_LENGTH(all) && i < 100; i++) {
+          snprintf(r->msgs[r->n] + 2 * i, 3, "%02x", GRPC_SLICE_START_PTR(all)[i]);
+        }
+      }
     }
     r->n++;
-    google__protobuf__string_value__free_unpacked(sv, NULL);
+    if (sv != NULL) {
+      google__protobuf__string_value__free_unpacked(sv, NULL);
+    }
     grpc_slice_unref(all);
     grpc_byte_buffer_destroy(bb);
   }
@@ -536,6 +575,11 @@ static void test_interceptor_refuses(void **state) {
   assert_int_equal(r.status, GRPC_STATUS_PERMISSION_DENIED);
   assert_string_equal(r.message, "denied by interceptor");
   assert_int_equal(atomic_load(&handler_entered), before);
+
+  grpc_byte_buffer *send2[] = {sv_buffer("hello"), NULL};
+  call(f->target, "/test.Svc/Echo", send2, "x-twice", "1", 0, &r);
+  assert_int_equal(r.status, GRPC_STATUS_INTERNAL);
+  assert_int_equal(atomic_load(&handler_entered), before + 1);
 }
 
 static void test_unknown_method(void **state) {
@@ -567,8 +611,8 @@ static void test_garbage_bytes(void **state) {
 
 static void test_deep_nesting(void **state) {
   fixture *f = *state;
-  /* Value{list_value{values[Value{list_value{...}}]}} nested 400 times, built inside out. */
-  enum { LEVELS = 400, CAP = 8192 };
+  /* Value{list_value{values[Value{list_value{...}}]}} nested 120 times, built inside out. */
+  enum { LEVELS = 120, CAP = 8192 }; /* 240 nested messages, under 1 KiB */
   uint8_t *buf = malloc(CAP);
   size_t start = CAP, len = 0;
   for (int i = 0; i < 2 * LEVELS; i++) {
@@ -665,6 +709,38 @@ static void test_many_calls(void **state) {
   }
 }
 
+static void test_large_and_compressed(void **state) {
+  (void)state;
+  fixture *f = start_server(1000, 1 << 20);
+  char *big = malloc(300 * 1024);
+  for (int i = 0; i < 300 * 1024 - 1; i++) {
+    big[i] = (char)('a' + i % 26);
+  }
+  big[300 * 1024 - 1] = '\0';
+  for (int gz = 0; gz < 2; gz++) {
+    client_gzip = gz != 0;
+    result r;
+    unary(f, "/test.Svc/Echo", big, &r); /* arrives in many slices */
+    assert_int_equal(r.status, GRPC_STATUS_OK);
+    assert_int_equal(r.n, 1);
+    assert_memory_equal(r.msgs[0], big, sizeof r.msgs[0] - 1);
+    unary(f, "/test.Svc/Echo", "small", &r);
+    assert_int_equal(r.status, GRPC_STATUS_OK);
+    assert_string_equal(r.msgs[0], "small");
+  }
+  /* gzip of a message that inflates past the limit. */
+  char *huge = malloc(2 << 20);
+  memset(huge, 'z', (2 << 20) - 1);
+  huge[(2 << 20) - 1] = '\0';
+  result r;
+  unary(f, "/test.Svc/Echo", huge, &r);
+  assert_int_equal(r.status, GRPC_STATUS_RESOURCE_EXHAUSTED);
+  client_gzip = false;
+  free(huge);
+  free(big);
+  stop_server(f);
+}
+
 /* ---- life cycle ------------------------------------------------------------------------- */
 
 typedef struct bg_call {
@@ -717,6 +793,140 @@ static void test_drain_past_grace_cancels(void **state) {
   assert_int_not_equal(b.r.status, GRPC_STATUS_OK);
   /* Not a timing assertion on speed, just that the grace did not become the 10 s safety net. */
   assert_true(t1.tv_sec - t0.tv_sec < 8);
+}
+
+typedef struct bg_watch {
+  const char *target;
+  result r;
+  pthread_t thread;
+} bg_watch;
+
+static void *watch_main(void *arg) {
+  bg_watch *b = arg;
+  grpc_byte_buffer *send[] = {raw_buffer("", 0), NULL}; /* HealthCheckRequest{service: ""} */
+  call(b->target, "/grpc.health.v1.Health/Watch", send, NULL, NULL, 20000, &b->r);
+  return NULL;
+}
+
+/* A Watch stream must not hold the drain for the whole grace (grpc-core note 8). */
+static void test_drain_ends_health_watch(void **state) {
+  (void)state;
+  fixture *f = start_server(8000, 1 << 20);
+  bg_watch b = {f->target, {0}, 0};
+  pthread_create(&b.thread, NULL, watch_main, &b);
+  sleep_ms(300); /* let the stream start and get its first message */
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  stop_server(f);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  pthread_join(b.thread, NULL);
+  assert_true(t1.tv_sec - t0.tv_sec < 5);
+  assert_true(b.r.n >= 2);
+  assert_string_equal(b.r.msgs[0], "0801");         /* SERVING */
+  assert_string_equal(b.r.msgs[b.r.n - 1], "0802"); /* NOT_SERVING */
+  assert_int_not_equal(b.r.status, GRPC_STATUS_OK);
+}
+
+/* ---- TLS (certificates made with the openssl command; skipped without it) ------- */
+
+static char tls_dir[64];
+
+static char *slurp(const char *name) {
+  char path[128];
+  snprintf(path, sizeof path, "%s/%s", tls_dir, name);
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  char *buf = calloc(1, 65536);
+  fread(buf, 1, 65535, f);
+  fclose(f);
+  return buf;
+}
+
+static bool make_certs(void) {
+  strcpy(tls_dir, "/tmp/shimkit-tls-XXXXXX");
+  if (mkdtemp(tls_dir) == NULL) {
+    return false;
+  }
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd,
+           "cd %s && { "
+           "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=ca && "
+           "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost && "
+           "printf 'subjectAltName=DNS:localhost\n' > ext.cnf && "
+           "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem "
+           "-days 2 -extfile ext.cnf && "
+           "openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=client && "
+           "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem "
+           "-days 2; } >/dev/null 2>&1",
+           tls_dir);
+  return system(cmd) == 0;
+}
+
+static void test_tls_and_mtls(void **state) {
+  (void)state;
+  if (!make_certs()) {
+    skip();
+  }
+  char cert[128], key[128], ca[128];
+  snprintf(cert, sizeof cert, "%s/server.pem", tls_dir);
+  snprintf(key, sizeof key, "%s/server.key", tls_dir);
+  snprintf(ca, sizeof ca, "%s/ca.pem", tls_dir);
+  char *ca_pem = slurp("ca.pem");
+  char *client_cert = slurp("client.pem");
+  char *client_key = slurp("client.key");
+
+  for (int mutual = 0; mutual < 2; mutual++) {
+    shimkit_server_options opts;
+    shimkit_server_options_init(&opts);
+    opts.worker_threads = 2;
+    opts.handle_signals = false;
+    shimkit_server *srv = shimkit_server_new(&opts);
+    shimkit_tls_options tls = {cert, key, mutual ? ca : NULL, mutual != 0};
+    int port = 0;
+    assert_int_equal(shimkit_server_add_listener(srv, "127.0.0.1:0", &tls, &port), SHIMKIT_OK);
+    assert_int_equal(shimkit_server_add_service(srv, &test_service, &test_handlers, (void *)0x5eed),
+                     SHIMKIT_OK);
+    assert_int_equal(shimkit_server_start(srv), SHIMKIT_OK);
+    char target[64];
+    snprintf(target, sizeof target, "127.0.0.1:%d", port);
+
+    result r;
+    grpc_byte_buffer *send[] = {sv_buffer("secure"), NULL};
+    client_tls.ca = ca_pem;
+    client_tls.cert = mutual ? client_cert : NULL;
+    client_tls.key = mutual ? client_key : NULL;
+    call(target, "/test.Svc/Echo", send, NULL, NULL, 5000, &r);
+    assert_int_equal(r.status, GRPC_STATUS_OK);
+    assert_string_equal(r.msgs[0], "secure");
+
+    if (mutual) { /* no client certificate: refused */
+      client_tls.cert = NULL;
+      client_tls.key = NULL;
+      grpc_byte_buffer *send2[] = {sv_buffer("nocert"), NULL};
+      call(target, "/test.Svc/Echo", send2, NULL, NULL, 3000, &r);
+      assert_int_not_equal(r.status, GRPC_STATUS_OK);
+    }
+    client_tls.ca = NULL; /* plaintext to a TLS port: refused */
+    grpc_byte_buffer *send3[] = {sv_buffer("plain"), NULL};
+    call(target, "/test.Svc/Echo", send3, NULL, NULL, 3000, &r);
+    assert_int_not_equal(r.status, GRPC_STATUS_OK);
+
+    shimkit_server_shutdown(srv);
+    shimkit_server_wait(srv);
+    shimkit_server_free(srv);
+  }
+  /* A file that is not PEM. */
+  shimkit_server *srv = shimkit_server_new(NULL);
+  shimkit_tls_options bad = {"/etc/hostname", key, NULL, false};
+  assert_int_equal(shimkit_server_add_listener(srv, "127.0.0.1:0", &bad, NULL), SHIMKIT_INVALID_ARGUMENT);
+  shimkit_server_free(srv);
+
+  free(ca_pem);
+  free(client_cert);
+  free(client_key);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", tls_dir);
+  assert_int_equal(system(cmd), 0);
 }
 
 static void test_lifecycle_errors(void **state) {
@@ -772,7 +982,8 @@ static void test_lifecycle_errors(void **state) {
   assert_int_equal(shimkit_server_add_listener(srv, "127.0.0.1:0", NULL, NULL), SHIMKIT_FAILED_PRECONDITION);
   shimkit_service_desc later = test_service;
   later.full_name = "test.Later";
-  assert_int_equal(shimkit_server_add_service(srv, &later, &test_handlers, NULL), SHIMKIT_FAILED_PRECONDITION);
+  assert_int_equal(shimkit_server_add_service(srv, &later, &test_handlers, NULL),
+                   SHIMKIT_FAILED_PRECONDITION);
   assert_int_equal(shimkit_server_add_interceptor(srv, outer, NULL), SHIMKIT_FAILED_PRECONDITION);
   shimkit_server_shutdown(srv);
   shimkit_server_shutdown(srv); /* idempotent */
@@ -780,6 +991,32 @@ static void test_lifecycle_errors(void **state) {
   shimkit_server_wait(srv); /* returns at once once stopped */
   shimkit_server_free(srv);
   shimkit_server_free(NULL);
+}
+
+static void *raise_later(void *arg) {
+  (void)arg;
+  sleep_ms(200);
+  raise(SIGTERM); /* reaches the flag set by the server's handler, whichever thread takes it */
+  return NULL;
+}
+
+static void test_signal_stops_wait(void **state) {
+  (void)state;
+  shimkit_server_options opts;
+  shimkit_server_options_init(&opts);
+  opts.worker_threads = 2;
+  opts.handle_signals = true;
+  shimkit_server *srv = shimkit_server_new(&opts);
+  assert_int_equal(shimkit_server_add_listener(srv, "127.0.0.1:0", NULL, NULL), SHIMKIT_OK);
+  assert_int_equal(shimkit_server_start(srv), SHIMKIT_OK);
+  pthread_t t;
+  pthread_create(&t, NULL, raise_later, NULL);
+  shimkit_server_wait(srv); /* returns because of SIGTERM */
+  pthread_join(t, NULL);
+  shimkit_server_free(srv);
+  struct sigaction now;
+  sigaction(SIGTERM, NULL, &now);
+  assert_ptr_equal(now.sa_handler, SIG_DFL); /* the previous disposition is back */
 }
 
 static void test_free_without_start(void **state) {
@@ -808,9 +1045,13 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
       cmocka_unit_test_setup_teardown(test_streams, setup, teardown),
       cmocka_unit_test_setup_teardown(test_many_calls, setup, teardown),
+      cmocka_unit_test(test_large_and_compressed),
       cmocka_unit_test(test_drain_in_flight_completes),
       cmocka_unit_test(test_drain_past_grace_cancels),
+      cmocka_unit_test(test_drain_ends_health_watch),
+      cmocka_unit_test(test_tls_and_mtls),
       cmocka_unit_test(test_lifecycle_errors),
+      cmocka_unit_test(test_signal_stops_wait),
       cmocka_unit_test(test_free_without_start),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);

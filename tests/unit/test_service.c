@@ -19,8 +19,8 @@ static const shimkit_method_desc methods[] = {
     {"/pkg.Svc/Z", "Z", SHIMKIT_METHOD_UNARY, NULL, NULL, NULL},
 };
 
-static const shimkit_service_desc svc = {SHIMKIT_ABI_VERSION, "pkg.Svc", "pkg/svc.proto", 5, methods,
-                                         0, NULL};
+static const shimkit_service_desc svc = {
+    SHIMKIT_ABI_VERSION, "pkg.Svc", "pkg/svc.proto", 5, methods, 0, NULL};
 
 static void test_find(void **state) {
   (void)state;
