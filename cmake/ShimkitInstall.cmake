@@ -6,6 +6,9 @@ include(CMakePackageConfigHelpers)
 set(SHIMKIT_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/shimkit)
 
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/runtime/include/shimkit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+if(NOT SHIMKIT_GEN_DIR)
+  message(FATAL_ERROR "SHIMKIT_GEN_DIR is not set: the install rules need the runtime's generated headers")
+endif()
 install(DIRECTORY ${SHIMKIT_GEN_DIR}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/shimkit/proto
         FILES_MATCHING PATTERN "*.h")
 install(TARGETS shimkit shimkit_static EXPORT shimkitTargets

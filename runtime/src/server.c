@@ -414,6 +414,21 @@ static void drain(shimkit_server *srv) {
     grpc_server_cancel_all_calls(srv->core);
   }
 
+  /* Cancelled calls end at once unless a handler ignores cancellation; say so while we wait. */
+  pthread_mutex_lock(&srv->lock);
+  int64_t next_warning = shimkit__now_ns() + (int64_t)5 * 1000000000;
+  while (srv->live_calls > 0) {
+    if (shimkit__now_ns() >= next_warning) {
+      shimkit_log(SHIMKIT_LOG_WARN, "server",
+                  "%d handlers still running after cancellation: handlers must return once "
+                  "shimkit_call_is_cancelled() is true",
+                  srv->live_calls);
+      next_warning += (int64_t)5 * 1000000000;
+    }
+    struct timespec until = in_ms(100);
+    pthread_cond_timedwait(&srv->cond, &srv->lock, &until);
+  }
+  pthread_mutex_unlock(&srv->lock);
   for (int i = 0; i < srv->n_workers; i++) {
     pthread_join(srv->workers[i].thread, NULL);
   }

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "wire_check.h"
 #include "shimkit/server.h"
 
 /* Hard limits. */
@@ -32,7 +33,6 @@
 #define SHIMKIT__STATUS_MESSAGE_MAX 1024 /* longest status message sent */
 #define SHIMKIT__STATUS_DETAILS_MAX 4096 /* largest grpc-status-details-bin (fits 8 KiB headers) */
 #define SHIMKIT__RESPONSE_MD_MAX 128     /* initial or trailing entries a handler may add */
-#define SHIMKIT__PROTO_DEPTH_MAX 100     /* deepest message nesting decoded */
 
 typedef struct shimkit__worker shimkit__worker;
 
@@ -110,6 +110,7 @@ struct shimkit_call {
   bool initial_md_sent; /* SEND_INITIAL_METADATA went out */
   bool client_done;     /* client half-closed (read returned 0) */
   bool broken;          /* a batch failed: the call is gone */
+  bool close_started;   /* RECV_CLOSE_ON_SERVER started (lazily: first is_cancelled, or the final batch) */
   bool close_done;      /* RECV_CLOSE_ON_SERVER completed */
   int close_cancelled;  /* its result */
   bool handler_ran;     /* the chain reached the handler (it runs once) */
@@ -154,6 +155,7 @@ void *shimkit__worker_main(void *arg);
 
 /* call.c: running one call */
 bool shimkit__call_wait_op(shimkit_call *call, const grpc_op *ops, size_t n);
+void shimkit__call_watch_close(shimkit_call *call);
 void shimkit__call_poll(shimkit_call *call);
 shimkit_code shimkit__call_set_message(shimkit_call *call, const char *msg);
 bool shimkit__call_add_details_trailer(shimkit_call *call);
@@ -162,9 +164,6 @@ int shimkit__call_decode(shimkit_call *call, grpc_byte_buffer *bb, const Protobu
 int shimkit__call_encode(shimkit_call *call, const ProtobufCMessage *msg, grpc_byte_buffer **out);
 int64_t shimkit__now_ns(void);
 
-/* wire_check.c: protobuf-c decodes nested messages recursively; refuse deep input first */
-bool shimkit__wire_depth_ok(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
-                            int max_depth);
 
 /* access_log.c */
 void shimkit__access_log(const shimkit_call *call, shimkit_code code, const char *message);

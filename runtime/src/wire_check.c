@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "server_core.h"
+#include "wire_check.h"
 
 /* Reads a varint; returns bytes used, or 0 when malformed or truncated. */
 static size_t read_varint(const uint8_t *p, size_t len, uint64_t *out) {

@@ -672,6 +672,60 @@ static void test_deadline(void **state) {
   assert_int_equal(atomic_load(&saw_deadline), 1);
 }
 
+/* The client cancels while the handler runs: the handler sees it (not as a deadline). */
+static void test_client_cancel(void **state) {
+  fixture *f = *state;
+  atomic_store(&saw_cancel, 0);
+  atomic_store(&saw_deadline, 0);
+  int entered = atomic_load(&handler_entered);
+  grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+  grpc_channel *ch = grpc_channel_create(f->target, creds, NULL);
+  grpc_channel_credentials_release(creds);
+  grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+  grpc_slice m = grpc_slice_from_static_string("/test.Svc/Echo");
+  grpc_call *c = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, m, NULL,
+                                          gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+  grpc_byte_buffer *bb = sv_buffer("wait-cancel");
+  grpc_metadata_array trail;
+  grpc_metadata_array_init(&trail);
+  grpc_status_code status;
+  grpc_slice details;
+  grpc_op ops[4];
+  memset(ops, 0, sizeof ops);
+  ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+  ops[1].op = GRPC_OP_SEND_MESSAGE;
+  ops[1].data.send_message.send_message = bb;
+  ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+  ops[3].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+  ops[3].data.recv_status_on_client.trailing_metadata = &trail;
+  ops[3].data.recv_status_on_client.status = &status;
+  ops[3].data.recv_status_on_client.status_details = &details;
+  int tag;
+  assert_int_equal(grpc_call_start_batch(c, ops, 4, &tag, NULL), GRPC_CALL_OK);
+  while (atomic_load(&handler_entered) == entered) {
+    sleep_ms(5);
+  }
+  sleep_ms(50);
+  grpc_call_cancel(c, NULL);
+  wait_tag(cq, &tag, NULL);
+  assert_int_equal(status, GRPC_STATUS_CANCELLED);
+  for (int i = 0; i < 300 && !atomic_load(&saw_cancel); i++) {
+    sleep_ms(10);
+  }
+  assert_int_equal(atomic_load(&saw_cancel), 1);
+  assert_int_equal(atomic_load(&saw_deadline), 0);
+  grpc_slice_unref(details);
+  grpc_metadata_array_destroy(&trail);
+  grpc_byte_buffer_destroy(bb);
+  grpc_call_unref(c);
+  grpc_channel_destroy(ch);
+  grpc_completion_queue_shutdown(cq);
+  while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+         GRPC_QUEUE_SHUTDOWN) {
+  }
+  grpc_completion_queue_destroy(cq);
+}
+
 static void test_streams(void **state) {
   fixture *f = *state;
   result r;
@@ -1043,6 +1097,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_deep_nesting, setup, teardown),
       cmocka_unit_test_setup_teardown(test_oversized, setup, teardown),
       cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_client_cancel, setup, teardown),
       cmocka_unit_test_setup_teardown(test_streams, setup, teardown),
       cmocka_unit_test_setup_teardown(test_many_calls, setup, teardown),
       cmocka_unit_test(test_large_and_compressed),
