@@ -250,6 +250,11 @@ static void run_call(shimkit__worker *w, grpc_call *core, const grpc_call_detail
      * limit) beats the handler's reaction to the failed read or write. */
     code = c->fail_code;
   }
+  if (code == SHIMKIT_CANCELLED && shimkit_call_time_left_ms(c) <= 0) {
+    /* A handler that stopped because the deadline passed says CANCELLED; the
+     * client must see the same DEADLINE_EXCEEDED its own timer would give. */
+    code = shimkit_call_error(c, SHIMKIT_DEADLINE_EXCEEDED, "deadline exceeded while the handler ran");
+  }
   if (code == SHIMKIT_OK && response != NULL && !c->broken) {
     if (shimkit__call_encode(c, response, &response_bb) != 0) {
       code = c->fail_code;
