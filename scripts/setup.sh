@@ -2,11 +2,12 @@
 # Installs everything shimkit needs to build, test, demo and (with --bench)
 # benchmark, on Debian 12, as root. Idempotent: a second run only checks.
 #
-#   scripts/setup.sh            build deps + test clients (grpcurl, Python venv, Node packages)
-#   scripts/setup.sh --bench    also the load tool ghz and the Go protoc plugins of bench/
+#   scripts/setup.sh            build deps + test clients (grpcurl, Go protoc plugins,
+#                               Python venv, Node packages)
+#   scripts/setup.sh --bench    also the load tool ghz of bench/
 #
 # Test clients go into project-local, git-ignored folders:
-#   .tools/bin/   grpcurl (and ghz, protoc-gen-go, protoc-gen-go-grpc with --bench)
+#   .tools/bin/   grpcurl, protoc-gen-go, protoc-gen-go-grpc (e2e.go and bench/; ghz with --bench)
 #   .venv/        grpcio, grpcio-tools, pytest (tests/e2e/python/requirements.txt)
 #   tests/e2e/node/node_modules/   @grpc/grpc-js, @grpc/proto-loader (package-lock.json)
 set -euo pipefail
@@ -27,7 +28,7 @@ WITH_BENCH=0
 for arg in "$@"; do
   case "$arg" in
     --bench) WITH_BENCH=1 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) die "unknown argument '$arg' (try --help)" ;;
   esac
 done
@@ -99,10 +100,11 @@ go_tool() {
 }
 
 go_tool grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl "$GRPCURL_VERSION"
+# The Go stub generators: tests/e2e/go (e2e.go) and bench/peers/go use them.
+go_tool protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go "$PROTOC_GEN_GO_VERSION"
+go_tool protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc "$PROTOC_GEN_GO_GRPC_VERSION"
 if ((WITH_BENCH)); then
   go_tool ghz github.com/bojand/ghz/cmd/ghz "$GHZ_VERSION"
-  go_tool protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go "$PROTOC_GEN_GO_VERSION"
-  go_tool protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc "$PROTOC_GEN_GO_GRPC_VERSION"
 fi
 
 # ---------------------------------------------------------------- Python venv
@@ -141,6 +143,7 @@ else
   echo "$lock_hash" >"$node_stamp"
 fi
 
-log "done: grpcurl $GRPCURL_VERSION," \
+log "done: grpcurl $GRPCURL_VERSION, protoc-gen-go $PROTOC_GEN_GO_VERSION," \
+  "protoc-gen-go-grpc $PROTOC_GEN_GO_GRPC_VERSION," \
   "python=$("$ROOT/.venv/bin/python" -c 'import grpc; print("grpcio", grpc.__version__)')," \
   "node=$(node --version)"
