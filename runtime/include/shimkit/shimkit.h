@@ -15,5 +15,6 @@
 #include "shimkit/server.h"
 #include "shimkit/client.h"
 #include "shimkit/log.h"
+#include "shimkit/metrics.h"
 
 #endif /* SHIMKIT_SHIMKIT_H */

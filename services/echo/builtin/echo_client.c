@@ -56,7 +56,8 @@ static void print_reply(const Shimkit__Examples__V1__EchoReply *r) {
   printf("reply[%u]: %s (served by %s)\n", r->index, r->message, r->served_by);
 }
 
-static Shimkit__Examples__V1__EchoRequest make_request(const char *message, unsigned delay_ms, unsigned fail_code) {
+static Shimkit__Examples__V1__EchoRequest make_request(const char *message, unsigned delay_ms,
+                                                       unsigned fail_code) {
   Shimkit__Examples__V1__EchoRequest req = SHIMKIT__EXAMPLES__V1__ECHO_REQUEST__INIT;
   req.message = (char *)message;
   req.delay_ms = delay_ms;
@@ -125,11 +126,16 @@ static int run(shimkit_channel *ch, const shimkit_call_options *opts, const char
 int main(int argc, char **argv) {
   enum { OPT_TIMEOUT = 256, OPT_DELAY, OPT_FAIL, OPT_CA, OPT_CERT, OPT_KEY, OPT_SNI };
   static const struct option longopts[] = {
-      {"target", required_argument, NULL, 't'},   {"timeout-ms", required_argument, NULL, OPT_TIMEOUT},
-      {"delay-ms", required_argument, NULL, OPT_DELAY}, {"fail-code", required_argument, NULL, OPT_FAIL},
-      {"header", required_argument, NULL, 'H'},   {"tls-ca", required_argument, NULL, OPT_CA},
-      {"tls-cert", required_argument, NULL, OPT_CERT}, {"tls-key", required_argument, NULL, OPT_KEY},
-      {"server-name", required_argument, NULL, OPT_SNI}, {"help", no_argument, NULL, 'h'},
+      {"target", required_argument, NULL, 't'},
+      {"timeout-ms", required_argument, NULL, OPT_TIMEOUT},
+      {"delay-ms", required_argument, NULL, OPT_DELAY},
+      {"fail-code", required_argument, NULL, OPT_FAIL},
+      {"header", required_argument, NULL, 'H'},
+      {"tls-ca", required_argument, NULL, OPT_CA},
+      {"tls-cert", required_argument, NULL, OPT_CERT},
+      {"tls-key", required_argument, NULL, OPT_KEY},
+      {"server-name", required_argument, NULL, OPT_SNI},
+      {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   const char *target = "127.0.0.1:50051";
@@ -140,31 +146,36 @@ int main(int argc, char **argv) {
   int c, exit_code = 2;
   while ((c = getopt_long(argc, argv, "hH:t:", longopts, NULL)) != -1) {
     switch (c) {
-      case 't': target = optarg; break;
-      case OPT_TIMEOUT: timeout_ms = strtol(optarg, NULL, 10); break;
-      case OPT_DELAY: delay_ms = (unsigned)strtoul(optarg, NULL, 10); break;
-      case OPT_FAIL: fail_code = (unsigned)strtoul(optarg, NULL, 10); break;
-      case OPT_CA: tls.ca_file = optarg; break;
-      case OPT_CERT: tls.cert_file = optarg; break;
-      case OPT_KEY: tls.key_file = optarg; break;
-      case OPT_SNI: tls.server_name = optarg; break;
-      case 'H': {
-        char *colon = strchr(optarg, ':');
-        if (!colon) {
-          fprintf(stderr, "echo_client: --header wants KEY:VALUE, got '%s'\n", optarg);
-          goto out;
-        }
-        *colon = '\0';
-        const char *value = colon + 1;
-        while (*value == ' ') value++;
-        if (shimkit_metadata_add_string(headers, optarg, value) != SHIMKIT_OK) {
-          fprintf(stderr, "echo_client: '%s' is not a valid metadata key (lower-case letters, digits, - _ .)\n", optarg);
-          goto out;
-        }
-        break;
+    case 't': target = optarg; break;
+    case OPT_TIMEOUT: timeout_ms = strtol(optarg, NULL, 10); break;
+    case OPT_DELAY: delay_ms = (unsigned)strtoul(optarg, NULL, 10); break;
+    case OPT_FAIL: fail_code = (unsigned)strtoul(optarg, NULL, 10); break;
+    case OPT_CA: tls.ca_file = optarg; break;
+    case OPT_CERT: tls.cert_file = optarg; break;
+    case OPT_KEY: tls.key_file = optarg; break;
+    case OPT_SNI: tls.server_name = optarg; break;
+    case 'H': {
+      char *colon = strchr(optarg, ':');
+      if (!colon) {
+        fprintf(stderr, "echo_client: --header wants KEY:VALUE, got '%s'\n", optarg);
+        goto out;
       }
-      case 'h': usage(stdout); exit_code = 0; goto out;
-      default: usage(stderr); goto out;
+      *colon = '\0';
+      const char *value = colon + 1;
+      while (*value == ' ')
+        value++;
+      if (shimkit_metadata_add_string(headers, optarg, value) != SHIMKIT_OK) {
+        fprintf(stderr, "echo_client: '%s' is not a valid metadata key (lower-case letters, digits, - _ .)\n",
+                optarg);
+        goto out;
+      }
+      break;
+    }
+    case 'h':
+      usage(stdout);
+      exit_code = 0;
+      goto out;
+    default: usage(stderr); goto out;
     }
   }
   if (optind >= argc) {

@@ -41,9 +41,10 @@ static int wait_unless_cancelled(shimkit_call *call, unsigned ms) {
 static shimkit_code requested_failure(shimkit_call *call, const Shimkit__Examples__V1__EchoRequest *req) {
   if (req->fail_code == 0) return SHIMKIT_OK;
   if (req->fail_code > SHIMKIT_UNAUTHENTICATED)
-    return shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT, "fail_code %u is not a gRPC status code (0..16)",
-                              req->fail_code);
-  const char *msg = req->fail_message && req->fail_message[0] ? req->fail_message : "failure requested by the client";
+    return shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT,
+                              "fail_code %u is not a gRPC status code (0..16)", req->fail_code);
+  const char *msg =
+      req->fail_message && req->fail_message[0] ? req->fail_message : "failure requested by the client";
   return shimkit_call_error(call, (shimkit_code)req->fail_code, "%s", msg);
 }
 
@@ -69,8 +70,8 @@ static void echo_metadata(shimkit_call *call) {
 }
 
 /* Fills a reply that points at message and at the caller's timestamp storage. */
-static void fill_reply(const echo_state *state, Shimkit__Examples__V1__EchoReply *reply, Google__Protobuf__Timestamp *ts,
-                       const char *message, uint32_t index) {
+static void fill_reply(const echo_state *state, Shimkit__Examples__V1__EchoReply *reply,
+                       Google__Protobuf__Timestamp *ts, const char *message, uint32_t index) {
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
   google__protobuf__timestamp__init(ts);
@@ -113,12 +114,14 @@ static shimkit_code echo_expand(shimkit_call *call, const Shimkit__Examples__V1_
     Google__Protobuf__Timestamp ts;
     fill_reply(user_data, &reply, &ts, req->message, i);
     if (shimkit__examples__v1__echo__shimkit_expand_write(call, &reply) != 0)
-      return shimkit_call_error(call, SHIMKIT_CANCELLED, "client went away after %u of %u replies", i, req->count);
+      return shimkit_call_error(call, SHIMKIT_CANCELLED, "client went away after %u of %u replies", i,
+                                req->count);
   }
   return SHIMKIT_OK;
 }
 
-static shimkit_code echo_collect(shimkit_call *call, Shimkit__Examples__V1__CollectReply *reply, void *user_data) {
+static shimkit_code echo_collect(shimkit_call *call, Shimkit__Examples__V1__CollectReply *reply,
+                                 void *user_data) {
   (void)user_data;
   echo_metadata(call);
   size_t used = 0, cap = 0;
@@ -133,9 +136,11 @@ static shimkit_code echo_collect(shimkit_call *call, Shimkit__Examples__V1__Coll
     size_t need = used + len + (count ? 1 : 0) + 1;
     if (need > cap) {
       size_t ncap = cap ? cap * 2 : 256;
-      while (ncap < need) ncap *= 2;
+      while (ncap < need)
+        ncap *= 2;
       char *grown = shimkit_call_alloc(call, ncap);
-      if (!grown) return shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "out of memory joining messages");
+      if (!grown)
+        return shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "out of memory joining messages");
       if (used) memcpy(grown, joined, used);
       joined = grown;
       cap = ncap;

@@ -19,25 +19,27 @@
 #define COMPONENT "echo_shim"
 
 static void usage(FILE *out) {
-  fprintf(out,
-          "usage: echo_shim [options]\n"
-          "Serves shimkit.examples.v1.Echo (proto/examples/echo.proto) with gRPC health\n"
-          "checking and server reflection. SIGTERM or SIGINT drains and stops it.\n"
-          "\n"
-          "  --listen ADDR             address to serve on (default 127.0.0.1:50051; port 0 = any free port)\n"
-          "  --name NAME               name put in every reply's served_by (default echo)\n"
-          "  --workers N               handler threads (default 16)\n"
-          "  --drain-grace-ms N        on SIGTERM, time in-flight calls get to finish (default 10000)\n"
-          "  --max-message-bytes N     largest message received or sent (default 4194304)\n"
-          "  --tls-cert FILE           serve TLS with this PEM certificate chain (needs --tls-key)\n"
-          "  --tls-key FILE            PEM private key of --tls-cert\n"
-          "  --tls-client-ca FILE      PEM CA that signs client certificates\n"
-          "  --require-client-cert     mutual TLS: refuse clients without a valid certificate\n"
-          "  --no-access-log           do not log one JSON line per call\n"
-          "  --log-level LEVEL         debug, info, warn, error or off (default info)\n"
-          "  -h, --help                this text\n"
-          "\n"
-          "Try it: grpcurl -plaintext 127.0.0.1:50051 list\n");
+  fprintf(
+      out,
+      "usage: echo_shim [options]\n"
+      "Serves shimkit.examples.v1.Echo (proto/examples/echo.proto) with gRPC health\n"
+      "checking and server reflection. SIGTERM or SIGINT drains and stops it.\n"
+      "\n"
+      "  --listen ADDR             address to serve on (default 127.0.0.1:50051; port 0 = any free port)\n"
+      "  --name NAME               name put in every reply's served_by (default echo)\n"
+      "  --workers N               handler threads (default 16)\n"
+      "  --drain-grace-ms N        on SIGTERM, time in-flight calls get to finish (default 10000)\n"
+      "  --max-message-bytes N     largest message received or sent (default 4194304)\n"
+      "  --tls-cert FILE           serve TLS with this PEM certificate chain (needs --tls-key)\n"
+      "  --tls-key FILE            PEM private key of --tls-cert\n"
+      "  --tls-client-ca FILE      PEM CA that signs client certificates\n"
+      "  --require-client-cert     mutual TLS: refuse clients without a valid certificate\n"
+      "  --no-access-log           do not log one JSON line per call\n"
+      "  --metrics-listen ADDR     serve Prometheus metrics at http://ADDR/metrics (IPv4:port)\n"
+      "  --log-level LEVEL         debug, info, warn, error or off (default info)\n"
+      "  -h, --help                this text\n"
+      "\n"
+      "Try it: grpcurl -plaintext 127.0.0.1:50051 list\n");
 }
 
 static int parse_int(const char *flag, const char *text, int min, int max, int *out) {
@@ -70,7 +72,19 @@ static void format_bound_address(const char *listen, int port, char *out, size_t
 }
 
 int main(int argc, char **argv) {
-  enum { OPT_NAME = 256, OPT_WORKERS, OPT_GRACE, OPT_MAXMSG, OPT_CERT, OPT_KEY, OPT_CA, OPT_REQUIRE, OPT_NOLOG, OPT_LEVEL };
+  enum {
+    OPT_NAME = 256,
+    OPT_WORKERS,
+    OPT_GRACE,
+    OPT_MAXMSG,
+    OPT_CERT,
+    OPT_KEY,
+    OPT_CA,
+    OPT_REQUIRE,
+    OPT_NOLOG,
+    OPT_LEVEL,
+    OPT_METRICS
+  };
   static const struct option longopts[] = {
       {"listen", required_argument, NULL, 'l'},
       {"name", required_argument, NULL, OPT_NAME},
@@ -83,6 +97,7 @@ int main(int argc, char **argv) {
       {"require-client-cert", no_argument, NULL, OPT_REQUIRE},
       {"no-access-log", no_argument, NULL, OPT_NOLOG},
       {"log-level", required_argument, NULL, OPT_LEVEL},
+      {"metrics-listen", required_argument, NULL, OPT_METRICS},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -90,33 +105,35 @@ int main(int argc, char **argv) {
   shimkit_server_options_init(&opts);
   shimkit_tls_options tls = {0};
   const char *listen = "127.0.0.1:50051";
+  const char *metrics_listen = NULL;
   echo_state state = {.served_by = "echo"};
   int c, level;
   while ((c = getopt_long(argc, argv, "hl:", longopts, NULL)) != -1) {
     switch (c) {
-      case 'l': listen = optarg; break;
-      case OPT_NAME: state.served_by = optarg; break;
-      case OPT_WORKERS:
-        if (parse_int("--workers", optarg, 1, 1024, &opts.worker_threads) != 0) return 2;
-        break;
-      case OPT_GRACE:
-        if (parse_int("--drain-grace-ms", optarg, 0, 3600000, &opts.drain_grace_ms) != 0) return 2;
-        break;
-      case OPT_MAXMSG:
-        if (parse_int("--max-message-bytes", optarg, 64, 1 << 30, &opts.max_receive_bytes) != 0) return 2;
-        opts.max_send_bytes = opts.max_receive_bytes;
-        break;
-      case OPT_CERT: tls.cert_file = optarg; break;
-      case OPT_KEY: tls.key_file = optarg; break;
-      case OPT_CA: tls.client_ca_file = optarg; break;
-      case OPT_REQUIRE: tls.require_client_cert = true; break;
-      case OPT_NOLOG: opts.access_log = false; break;
-      case OPT_LEVEL:
-        if ((level = parse_log_level(optarg)) < 0) return 2;
-        shimkit_log_set_level((shimkit_log_level)level);
-        break;
-      case 'h': usage(stdout); return 0;
-      default: usage(stderr); return 2;
+    case 'l': listen = optarg; break;
+    case OPT_NAME: state.served_by = optarg; break;
+    case OPT_WORKERS:
+      if (parse_int("--workers", optarg, 1, 1024, &opts.worker_threads) != 0) return 2;
+      break;
+    case OPT_GRACE:
+      if (parse_int("--drain-grace-ms", optarg, 0, 3600000, &opts.drain_grace_ms) != 0) return 2;
+      break;
+    case OPT_MAXMSG:
+      if (parse_int("--max-message-bytes", optarg, 64, 1 << 30, &opts.max_receive_bytes) != 0) return 2;
+      opts.max_send_bytes = opts.max_receive_bytes;
+      break;
+    case OPT_CERT: tls.cert_file = optarg; break;
+    case OPT_KEY: tls.key_file = optarg; break;
+    case OPT_CA: tls.client_ca_file = optarg; break;
+    case OPT_REQUIRE: tls.require_client_cert = true; break;
+    case OPT_NOLOG: opts.access_log = false; break;
+    case OPT_METRICS: metrics_listen = optarg; break;
+    case OPT_LEVEL:
+      if ((level = parse_log_level(optarg)) < 0) return 2;
+      shimkit_log_set_level((shimkit_log_level)level);
+      break;
+    case 'h': usage(stdout); return 0;
+    default: usage(stderr); return 2;
     }
   }
   if (optind < argc) {
@@ -144,16 +161,29 @@ int main(int argc, char **argv) {
   int port = 0;
   shimkit_code rc = shimkit_server_add_listener(srv, listen, tls.cert_file ? &tls : NULL, &port);
   if (rc != SHIMKIT_OK) {
-    fprintf(stderr, "echo_shim: cannot listen on %s: %s (is the port in use? try --listen 127.0.0.1:0)\n", listen,
-            shimkit_strerror(rc));
+    fprintf(stderr, "echo_shim: cannot listen on %s: %s (is the port in use? try --listen 127.0.0.1:0)\n",
+            listen, shimkit_strerror(rc));
     shimkit_server_free(srv);
     return 1;
+  }
+  shimkit_metrics *metrics = NULL;
+  if (metrics_listen) {
+    metrics = shimkit_metrics_new();
+    rc = metrics ? shimkit_metrics_attach(metrics, srv) : SHIMKIT_RESOURCE_EXHAUSTED;
+    if (rc == SHIMKIT_OK) rc = shimkit_metrics_listen(metrics, metrics_listen, NULL);
+    if (rc != SHIMKIT_OK) {
+      fprintf(stderr, "echo_shim: cannot serve metrics on %s: %s\n", metrics_listen, shimkit_strerror(rc));
+      shimkit_server_free(srv);
+      shimkit_metrics_free(metrics);
+      return 1;
+    }
   }
   rc = shimkit__examples__v1__echo__shimkit_register(srv, &echo_handlers, &state);
   if (rc == SHIMKIT_OK) rc = shimkit_server_start(srv);
   if (rc != SHIMKIT_OK) {
     fprintf(stderr, "echo_shim: cannot start: %s\n", shimkit_strerror(rc));
     shimkit_server_free(srv);
+    shimkit_metrics_free(metrics);
     return 1;
   }
   char bound[256];
@@ -163,6 +193,7 @@ int main(int argc, char **argv) {
               opts.worker_threads);
   shimkit_server_wait(srv);
   shimkit_server_free(srv);
+  shimkit_metrics_free(metrics);
   shimkit_log(SHIMKIT_LOG_INFO, COMPONENT, "stopped");
   return 0;
 }

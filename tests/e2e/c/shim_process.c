@@ -23,7 +23,8 @@ static void print_log(const char *path) {
   if (!f) return;
   char line[1024];
   fprintf(stderr, "---- shim log %s ----\n", path);
-  while (fgets(line, sizeof line, f)) fputs(line, stderr);
+  while (fgets(line, sizeof line, f))
+    fputs(line, stderr);
   fclose(f);
 }
 
@@ -57,7 +58,8 @@ int shim_process_start(shim_process *p, const char *program, const char *const *
   argv[n++] = program;
   argv[n++] = "--listen";
   argv[n++] = "127.0.0.1:0";
-  for (size_t i = 0; extra_args && extra_args[i] && n < 62; i++) argv[n++] = extra_args[i];
+  for (size_t i = 0; extra_args && extra_args[i] && n < 62; i++)
+    argv[n++] = extra_args[i];
   argv[n] = NULL;
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);

@@ -8,9 +8,9 @@
 #include <sys/types.h>
 
 typedef struct shim_process {
-  pid_t pid;            /* child process id, 0 when not running */
-  char target[64];      /* "127.0.0.1:PORT" once it listens */
-  char log_path[256];   /* its stderr, kept for failure reports */
+  pid_t pid;          /* child process id, 0 when not running */
+  char target[64];    /* "127.0.0.1:PORT" once it listens */
+  char log_path[256]; /* its stderr, kept for failure reports */
 } shim_process;
 
 /* Starts program with extra args (NULL-terminated) and "--listen 127.0.0.1:0";

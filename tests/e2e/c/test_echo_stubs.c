@@ -130,7 +130,8 @@ static void test_deadline_exceeded(void **state) {
   req.delay_ms = 3000;
   Shimkit__Examples__V1__EchoReply *reply = NULL;
   shimkit_call_options opts = {.timeout_ms = 200};
-  assert_int_equal(shimkit__examples__v1__echo__shimkit_say(channel, &req, &reply, &opts), SHIMKIT_DEADLINE_EXCEEDED);
+  assert_int_equal(shimkit__examples__v1__echo__shimkit_say(channel, &req, &reply, &opts),
+                   SHIMKIT_DEADLINE_EXCEEDED);
   assert_null(reply);
 }
 
@@ -142,7 +143,8 @@ static void test_metadata_both_ways(void **state) {
   assert_int_equal(shimkit_metadata_add(out, "x-echo-raw-bin", "\x00\x01\x02", 3), SHIMKIT_OK);
   Shimkit__Examples__V1__EchoRequest req = request("md");
   Shimkit__Examples__V1__EchoReply *reply = NULL;
-  shimkit_call_options opts = {.timeout_ms = 5000, .metadata = out, .initial_out = initial, .trailing_out = trailing};
+  shimkit_call_options opts = {
+      .timeout_ms = 5000, .metadata = out, .initial_out = initial, .trailing_out = trailing};
   assert_int_equal(shimkit__examples__v1__echo__shimkit_say(channel, &req, &reply, &opts), SHIMKIT_OK);
   protobuf_c_message_free_unpacked(&reply->base, NULL);
   size_t len = 0;
@@ -245,7 +247,8 @@ static void *hammer(void *arg) {
 static void test_concurrent_calls(void **state) {
   (void)state;
   pthread_t threads[THREADS];
-  for (int i = 0; i < THREADS; i++) assert_int_equal(pthread_create(&threads[i], NULL, hammer, NULL), 0);
+  for (int i = 0; i < THREADS; i++)
+    assert_int_equal(pthread_create(&threads[i], NULL, hammer, NULL), 0);
   intptr_t failures = 0;
   for (int i = 0; i < THREADS; i++) {
     void *r;
