@@ -107,7 +107,7 @@ func wantValues(t *testing.T, md metadata.MD, key string, want ...string) {
 		return
 	}
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("metadata %q = %q, want %q (all: %v)", key, got, want, md)
+		t.Errorf("metadata %q = %q, want %q (all: %v)", key, got, want, map[string][]string(md))
 	}
 }
 
@@ -387,8 +387,8 @@ func TestMetadataBidi(t *testing.T) {
 func TestErrorStatusWithMessage(t *testing.T) {
 	_, err := echo.Say(ctx(t), &pb.EchoRequest{Message: "x", FailCode: uint32(codes.PermissionDenied), FailMessage: "not for you"})
 	st := wantCode(t, err, codes.PermissionDenied)
-	if st.Message() != "not for you" {
-		t.Errorf("status message %q, want %q", st.Message(), "not for you")
+	if want := "not for you"; st.Message() != want {
+		t.Errorf("status message %q, want %q", st.Message(), want)
 	}
 }
 
