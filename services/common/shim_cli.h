@@ -1,0 +1,44 @@
+/*
+ * shim_cli.h - the command line every shim program shares.
+ *
+ * A shim program is a main() that names itself, lists its own options and
+ * registers its services; everything else (listen address, TLS, workers,
+ * limits, drain, logging, metrics, --config files, --help, the "listening
+ * on" line, SIGTERM drain) is the same for all and lives here once.
+ */
+#ifndef SHIMKIT_SHIM_CLI_H
+#define SHIMKIT_SHIM_CLI_H
+
+#include <shimkit/shimkit.h>
+
+/* An option of one program, on top of the common ones. */
+typedef struct shim_cli_option {
+  const char *name;     /* long name without dashes: "data-dir" */
+  const char *arg_name; /* "DIR"; NULL for a flag without argument */
+  const char *help;     /* one line for --help */
+  const char **value;   /* receives the argument; a flag receives "1"; keep your default here */
+} shim_cli_option;
+
+/* What a program tells shim_cli_main about itself. */
+typedef struct shim_cli_program {
+  const char *name;                 /* program name for messages: "echo_shim" */
+  const char *summary;              /* what it serves, for --help (may span lines) */
+  const shim_cli_option *options;   /* its own options, ended by an entry with name NULL; may be NULL */
+  /* Registers the services (after the listener is bound, before start).
+   * Return SHIMKIT_OK, or a code after printing a reason to stderr. */
+  shimkit_code (*setup)(shimkit_server *srv, void *ctx);
+  /* Called once the server has stopped and been freed, also after a failed
+   * setup; may be NULL. */
+  void (*teardown)(void *ctx);
+  void *ctx; /* passed to setup and teardown */
+} shim_cli_program;
+
+/*
+ * Parses the command line (and any --config FILE: one "option = value" or
+ * "flag" per line, # comments; command-line flags win), serves until SIGTERM
+ * or SIGINT, drains, and returns the exit status: 0 after a clean stop, 1
+ * when the server cannot start, 2 on bad options.
+ */
+int shim_cli_main(const shim_cli_program *program, int argc, char **argv);
+
+#endif /* SHIMKIT_SHIM_CLI_H */
