@@ -141,8 +141,9 @@ static int read_config(const char *prog, const char *path, char **args, int *n) 
       key = trim(s);
       value = trim(eq + 1);
     }
-    if (*key == '\0' || strncmp(key, "--", 2) == 0 || strcmp(key, "config") == 0) {
-      fprintf(stderr, "%s: %s:%d: want 'option = value' or 'flag' (no dashes, no nested config)\n", prog, path,
+    if (*key == '\0' || strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(key) || key[0] == '-' ||
+        strcmp(key, "config") == 0) {
+      fprintf(stderr, "%s: %s:%d: want 'option = value' or 'flag' (option names as in --help, without the dashes; no nested config)\n", prog, path,
               lineno);
       fclose(f);
       return -1;
