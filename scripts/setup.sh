@@ -39,6 +39,9 @@ APT_PACKAGES=(
   libgrpc-dev libgrpc++-dev protobuf-compiler-grpc
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev libprotoc-dev
   libcmocka-dev grpc-proto nghttp2-client openssl python3-venv
+  # native back ends of the ML stack and the servers their tests start on loopback
+  libsqlite3-dev sqlite3 libpq-dev postgresql libhiredis-dev redis-server
+  liblinear-dev libsvm-dev
 )
 
 # Go: the machine's own toolchain in /usr/local/go if there is one, else Debian's.
