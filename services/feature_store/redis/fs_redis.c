@@ -316,7 +316,7 @@ static fs_rc op_list(redisContext *ctx, void *p, fs_err *err) {
   if (!min) return fs_fail(err, FS_FULL, "out of memory");
   fs_rc rc;
   redisReply *names = fs_redis_reply(
-      ctx, redisCommand(ctx, "ZRANGEBYLEX fs:views %s + LIMIT 0 %zu", min, la->limit), "list views", &rc, err);
+      ctx, redisCommand(ctx, "ZRANGEBYLEX fs:views %s + LIMIT 0 %llu", min, (unsigned long long)la->limit), "list views", &rc, err);
   if (!names) return rc;
   for (size_t i = 0; i < names->elements; i++) redisAppendCommand(ctx, "HGETALL fs:view:%s", names->element[i]->str);
   for (size_t i = 0; i < names->elements; i++) {
@@ -409,7 +409,8 @@ static fs_rc op_scan(redisContext *ctx, void *p, fs_err *err) {
   if (!min) return fs_fail(err, FS_FULL, "out of memory");
   fs_rc rc;
   redisReply *ks = fs_redis_reply(
-      ctx, redisCommand(ctx, "ZRANGEBYLEX fs:ents:%s %b + LIMIT 0 %zu", ra->view->name, min, strlen(min), ra->limit),
+      ctx, redisCommand(ctx, "ZRANGEBYLEX fs:ents:%s %b + LIMIT 0 %llu", ra->view->name, min, strlen(min),
+                        (unsigned long long)ra->limit),
       "scan", &rc, err);
   if (!ks) return rc;
   size_t n = ks->elements;
