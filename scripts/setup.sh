@@ -42,6 +42,8 @@ APT_PACKAGES=(
   # native back ends of the ML stack and the servers their tests start on loopback
   libsqlite3-dev sqlite3 libpq-dev postgresql libhiredis-dev redis-server
   liblinear-dev libsvm-dev
+  # liblinear-tools ships the heart_scale data set (FeatureStore contract test, issue-4 demo)
+  liblinear-tools
 )
 
 # Go: the machine's own toolchain in /usr/local/go if there is one, else Debian's.

@@ -24,7 +24,9 @@ def shim_command():
 
 
 class Shim:
-    def __init__(self, *args, start_timeout=30.0):
+    def __init__(self, *args, start_timeout=30.0, command=None):
+        """command: argv of another shim program (default: $SHIMKIT_ECHO_SHIM)."""
+        self.command = list(command) if command else None
         self.args = list(args)
         self.start_timeout = start_timeout
         self.proc = None
@@ -36,7 +38,7 @@ class Shim:
 
     # -- lifecycle ---------------------------------------------------------
     def start(self):
-        argv = shim_command() + ["--listen", "127.0.0.1:0"] + self.args
+        argv = (self.command or shim_command()) + ["--listen", "127.0.0.1:0"] + self.args
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True, errors="replace")
         self._reader = threading.Thread(target=self._read, daemon=True)
