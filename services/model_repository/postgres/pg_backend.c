@@ -70,8 +70,10 @@ static void trim(mr_err *err) {
 
 /* Runs sql; the result (to PQclear) or NULL with *rc and err set. */
 static PGresult *q(PGconn *c, const char *sql, const pg_params *p, int binary, mr_rc *rc, mr_err *err) {
-  PGresult *res = PQexecParams(c, sql, p ? p->n : 0, NULL, p ? p->v : NULL, p ? p->len : NULL,
-                               p ? p->fmt : NULL, binary);
+  /* Without parameters: PQexec, which also runs several statements (the schema). */
+  PGresult *res = p || binary ? PQexecParams(c, sql, p ? p->n : 0, NULL, p ? p->v : NULL, p ? p->len : NULL,
+                                             p ? p->fmt : NULL, binary)
+                              : PQexec(c, sql);
   ExecStatusType st = PQresultStatus(res);
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
     *rc = MR_OK;
