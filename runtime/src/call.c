@@ -1,14 +1,17 @@
 /*
  * call.c - shimkit_call: what a handler can see and do during one call.
  *
- * A call belongs to the worker thread that runs it (server_core.h), so
- * nothing here locks. Batches are synchronous: start one, then wait on the
- * worker's queue for its tag. The only other event that can arrive on that
- * queue is the call's RECV_CLOSE_ON_SERVER, recorded (close_done) whenever
- * it shows up, which is how shimkit_call_is_cancelled() learns that the
- * client went away. It is started by the first shimkit_call_is_cancelled(),
- * or else rides in the call's final batch: most handlers never ask, and one
- * batch and one queue event fewer per call is measurable.
+ * A call belongs to the thread that runs its handler (server_core.h), so
+ * nothing here locks. Calls with a stream own a queue: their batches are
+ * synchronous (start one, then wait on that queue for its tag), and the only
+ * other event on it is the call's RECV_CLOSE_ON_SERVER, recorded
+ * (close_done) whenever it shows up. Unary calls are bound to the shared
+ * queue and never wait here; their early close event is taken by whichever
+ * worker polls (call_run.c). Either way that is how
+ * shimkit_call_is_cancelled() learns that the client went away. The close op
+ * is started by the first shimkit_call_is_cancelled(), or else rides in the
+ * call's final batch: most handlers never ask, and one batch and one queue
+ * event fewer per call is measurable.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <grpc/byte_buffer.h>
@@ -37,30 +40,30 @@ static void record_event(shimkit_call *c, const grpc_event *ev) {
   if (ev->type != GRPC_OP_COMPLETE) {
     return;
   }
-  if (ev->tag == SHIMKIT__TAG_CLOSE(c->worker)) {
-    c->close_done = true;
-  } else if (ev->tag == SHIMKIT__TAG_OP(c->worker)) {
+  if (ev->tag == SHIMKIT__TAG_CLOSE(c)) {
+    atomic_store(&c->close_done, true);
+  } else if (ev->tag == SHIMKIT__TAG_OP(c)) {
     c->op_done = true;
     c->op_ok = ev->success;
   } else {
-    shimkit_log(SHIMKIT_LOG_WARN, "server", "worker %d: unexpected event tag %p", c->worker->index, ev->tag);
+    shimkit_log(SHIMKIT_LOG_WARN, "server", "%s: unexpected event tag %p", c->method, ev->tag);
   }
 }
 
 bool shimkit__call_wait_op(shimkit_call *c, const grpc_op *ops, size_t n) {
-  if (c->broken) {
-    return false;
+  if (c->broken || c->cq == NULL) {
+    return false; /* a unary call never waits: its batches are async (call_run.c) */
   }
   c->op_done = false;
   c->op_ok = 0;
-  grpc_call_error err = grpc_call_start_batch(c->core, ops, n, SHIMKIT__TAG_OP(c->worker), NULL);
+  grpc_call_error err = grpc_call_start_batch(c->core, ops, n, SHIMKIT__TAG_OP(c), NULL);
   if (err != GRPC_CALL_OK) {
     shimkit_log(SHIMKIT_LOG_ERROR, "server", "%s: gRPC refused a batch (call error %d)", c->method, (int)err);
     c->broken = true;
     return false;
   }
   while (!c->op_done) {
-    grpc_event ev = grpc_completion_queue_next(c->worker->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    grpc_event ev = grpc_completion_queue_next(c->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     if (ev.type == GRPC_QUEUE_SHUTDOWN) {
       c->broken = true; /* cannot happen while the worker holds a call; be safe */
       return false;
@@ -82,16 +85,28 @@ void shimkit__call_watch_close(shimkit_call *c) {
   memset(&op, 0, sizeof op);
   op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
   op.data.recv_close_on_server.cancelled = &c->close_cancelled;
-  if (grpc_call_start_batch(c->core, &op, 1, SHIMKIT__TAG_CLOSE(c->worker), NULL) != GRPC_CALL_OK) {
-    c->close_done = true; /* nothing will arrive for it */
+  void *tag = SHIMKIT__TAG_CLOSE(c);
+  if (c->cq == NULL) {
+    /* Unary: the event comes on the shared queue, to any worker. */
+    tag = &c->slot->tags[SHIMKIT__TAG_KIND_CLOSE];
+    atomic_fetch_add(&c->slot->pending, 1);
+  }
+  if (grpc_call_start_batch(c->core, &op, 1, tag, NULL) != GRPC_CALL_OK) {
+    if (c->cq == NULL) {
+      atomic_fetch_sub(&c->slot->pending, 1);
+    }
+    atomic_store(&c->close_done, true); /* nothing will arrive for it */
     c->broken = true;
   }
 }
 
 void shimkit__call_poll(shimkit_call *c) {
   shimkit__call_watch_close(c);
-  while (!c->close_done) {
-    grpc_event ev = grpc_completion_queue_next(c->worker->cq, gpr_time_0(GPR_CLOCK_REALTIME), NULL);
+  if (c->cq == NULL) {
+    return; /* another worker records the close event */
+  }
+  while (!atomic_load(&c->close_done)) {
+    grpc_event ev = grpc_completion_queue_next(c->cq, gpr_time_0(GPR_CLOCK_REALTIME), NULL);
     if (ev.type != GRPC_OP_COMPLETE) {
       return;
     }
@@ -269,7 +284,7 @@ bool shimkit_call_is_cancelled(shimkit_call *call) {
   }
   shimkit__call_poll(call);
   /* RECV_CLOSE completes before our status only when the call died. */
-  if (call->close_done) {
+  if (atomic_load(&call->close_done)) {
     return true;
   }
   return shimkit_call_time_left_ms(call) <= 0;

@@ -3,15 +3,18 @@
  * drain and free.
  *
  * The life cycle is NEW -> RUNNING -> DRAINING -> STOPPED. Listeners
- * (listener.c), services and interceptors are added while NEW; start spins
- * up the workers (worker.c). The drain, run once by whoever gets there first
+ * (listener.c), services and interceptors are added while NEW; start
+ * registers every method and posts the requests (requests.c) and starts the
+ * worker pool (worker.c). The drain, run once by whoever gets there first
  * (shimkit_server_wait or shimkit_server_free), follows grpc-core note 4:
  *   1. health goes NOT_SERVING everywhere and Watch streams end;
- *   2. grpc_server_shutdown_and_notify: no new calls, pending requests fail;
+ *   2. no request is posted any more; grpc_server_shutdown_and_notify: no
+ *      new calls, pending requests fail and their slots come back;
  *   3. in-flight calls get drain_grace_ms to finish (live_calls reaches 0);
  *   4. then grpc_server_cancel_all_calls and every call reads as cancelled;
- *   5. workers finish their call, see their request fail, shut their own
- *      queue down and exit (none holds a call, so no batch can follow);
+ *   5. once no call is live and no slot is out, the shared queue is shut
+ *      down (nothing can start a batch on it) and the workers, seeing
+ *      GRPC_QUEUE_SHUTDOWN, exit;
  *   6. the shutdown tag is taken, then the server, queues and gRPC go.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -30,11 +33,9 @@
 #include "shimkit/log.h"
 #include "shimkit/server.h"
 
-#define DEFAULT_WORKERS 16
+#define DEFAULT_WORKERS 64 /* the most; threads start on demand (worker.c) */
 #define DEFAULT_MAX_BYTES (4 * 1024 * 1024)
 #define DEFAULT_GRACE_MS 10000
-/* Arena limit per call: the decoded request can be much larger than its bytes. */
-#define ARENA_BASE_LIMIT ((size_t)64 * 1024 * 1024)
 
 void shimkit_server_options_init(shimkit_server_options *opts) {
   if (opts == NULL) {
@@ -279,7 +280,11 @@ void shimkit__server_call_started(shimkit_server *srv) {
 void shimkit__server_call_ended(shimkit_server *srv) {
   pthread_mutex_lock(&srv->lock);
   srv->live_calls--;
-  pthread_cond_broadcast(&srv->cond);
+  if (srv->state != SHIMKIT__SERVER_RUNNING) {
+    /* Only the drain waits for this; shimkit_server_wait sleeps on the same
+     * condition, and waking it on every call costs a context switch. */
+    pthread_cond_broadcast(&srv->cond);
+  }
   pthread_mutex_unlock(&srv->lock);
 }
 
@@ -301,37 +306,23 @@ shimkit_code shimkit_server_start(shimkit_server *srv) {
     shimkit_log(SHIMKIT_LOG_ERROR, "server", "shimkit_server_start: no listener added");
     return SHIMKIT_FAILED_PRECONDITION;
   }
-  int n = srv->opts.worker_threads;
-  srv->workers = calloc((size_t)n, sizeof *srv->workers);
-  if (srv->workers == NULL) {
+  srv->cq = grpc_completion_queue_create_for_next(NULL);
+  if (srv->cq == NULL) {
+    return SHIMKIT_RESOURCE_EXHAUSTED; /* free() destroys what was made */
+  }
+  grpc_server_register_completion_queue(srv->core, srv->cq, NULL);
+  if (!shimkit__requests_register(srv)) {
+    shimkit_log(SHIMKIT_LOG_ERROR, "server", "cannot register the methods with gRPC");
     return SHIMKIT_RESOURCE_EXHAUSTED;
   }
-  size_t arena_limit = ARENA_BASE_LIMIT + (size_t)srv->opts.max_receive_bytes * 32;
-  for (int i = 0; i < n; i++) {
-    shimkit__worker *w = &srv->workers[i];
-    w->srv = srv;
-    w->index = i;
-    shimkit__arena_init(&w->arena, arena_limit);
-    w->cq = grpc_completion_queue_create_for_next(NULL);
-    if (w->cq == NULL) {
-      return SHIMKIT_RESOURCE_EXHAUSTED; /* free() destroys what was made */
-    }
-    grpc_server_register_completion_queue(srv->core, w->cq, NULL);
-  }
   grpc_server_start(srv->core);
+  srv->started = true;
   pthread_mutex_lock(&srv->lock);
   srv->state = SHIMKIT__SERVER_RUNNING;
+  srv->accepting = true;
   pthread_mutex_unlock(&srv->lock);
 
-  for (int i = 0; i < n; i++) {
-    int err = pthread_create(&srv->workers[i].thread, NULL, shimkit__worker_main, &srv->workers[i]);
-    if (err != 0) {
-      shimkit_log(SHIMKIT_LOG_ERROR, "server", "cannot start worker %d: %s", i, strerror(err));
-      break;
-    }
-    srv->n_workers++;
-  }
-  if (srv->n_workers == 0) {
+  if (!shimkit__requests_post_all(srv) || !shimkit__pool_start(srv)) {
     shimkit_server_shutdown(srv);
     return SHIMKIT_RESOURCE_EXHAUSTED;
   }
@@ -354,8 +345,8 @@ shimkit_code shimkit_server_start(shimkit_server *srv) {
     }
     pos += (size_t)k;
   }
-  shimkit_log(SHIMKIT_LOG_INFO, "server", "serving %zu services with %d workers on %s", srv->n_services,
-              srv->n_workers, where);
+  shimkit_log(SHIMKIT_LOG_INFO, "server", "serving %zu services with up to %d workers on %s", srv->n_services,
+              srv->opts.worker_threads, where);
   return SHIMKIT_OK;
 }
 
@@ -388,13 +379,18 @@ static struct timespec in_ms(int64_t ms) {
 static void drain(shimkit_server *srv) {
   unsigned signals_at_start = shimkit__signals_count();
   shimkit__health_drain(srv->health);
+  pthread_mutex_lock(&srv->lock);
+  srv->accepting = false; /* no request is posted from now on */
+  pthread_mutex_unlock(&srv->lock);
   grpc_server_shutdown_and_notify(srv->core, srv->ctrl_cq, &srv->shutdown_tag);
 
   int64_t deadline = shimkit__now_ns() + (int64_t)srv->opts.drain_grace_ms * 1000000;
   pthread_mutex_lock(&srv->lock);
   shimkit_log(SHIMKIT_LOG_INFO, "server", "draining: %d calls in flight, grace %d ms", srv->live_calls,
               srv->opts.drain_grace_ms);
-  while (srv->live_calls > 0) {
+  /* A slot out beyond the failing requests holds a call that was just matched
+   * and may not be counted in live_calls yet: wait for it too. */
+  while (srv->live_calls > 0 || (srv->slots_out > 0 && srv->n_threads > 0)) {
     int64_t left_ms = (deadline - shimkit__now_ns()) / 1000000;
     if (left_ms <= 0) {
       break;
@@ -407,8 +403,9 @@ static void drain(shimkit_server *srv) {
     pthread_cond_timedwait(&srv->cond, &srv->lock, &until);
   }
   int left = srv->live_calls;
+  bool held = left > 0 || (srv->slots_out > 0 && srv->n_threads > 0);
   pthread_mutex_unlock(&srv->lock);
-  if (left > 0) {
+  if (held) {
     shimkit_log(SHIMKIT_LOG_WARN, "server", "drain grace over: cancelling %d calls", left);
     atomic_store(&srv->cancelling, true);
     grpc_server_cancel_all_calls(srv->core);
@@ -428,10 +425,37 @@ static void drain(shimkit_server *srv) {
     struct timespec until = in_ms(100);
     pthread_cond_timedwait(&srv->cond, &srv->lock, &until);
   }
-  pthread_mutex_unlock(&srv->lock);
-  for (int i = 0; i < srv->n_workers; i++) {
-    pthread_join(srv->workers[i].thread, NULL);
+  /* Every pending request fails after the shutdown; their slots come back. */
+  while (srv->slots_out > 0) {
+    if (srv->n_threads == 0) {
+      /* No worker (start could not make one): take the failed requests here. */
+      pthread_mutex_unlock(&srv->lock);
+      grpc_event ev = grpc_completion_queue_next(
+          srv->cq, gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(100, GPR_TIMESPAN)), NULL);
+      if (ev.type == GRPC_OP_COMPLETE) {
+        shimkit__call_event(srv, ev.tag, ev.success != 0);
+      }
+      pthread_mutex_lock(&srv->lock);
+      continue;
+    }
+    struct timespec until = in_ms(100);
+    pthread_cond_timedwait(&srv->cond, &srv->lock, &until);
   }
+  /* No call, no request: nothing can use the shared queue any more (grpc-core note 4). */
+  srv->cq_shut = true;
+  int peak = srv->peak_threads;
+  pthread_mutex_unlock(&srv->lock);
+  grpc_completion_queue_shutdown(srv->cq);
+  shimkit__pool_stop(srv);
+  if (srv->n_threads == 0) {
+    for (;;) { /* the workers took every event; this returns at once */
+      grpc_event ev = grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+      if (ev.type == GRPC_QUEUE_SHUTDOWN) {
+        break;
+      }
+    }
+  }
+  shimkit_log(SHIMKIT_LOG_DEBUG, "server", "workers stopped (at most %d ran at once)", peak);
   for (;;) {
     grpc_event ev = grpc_completion_queue_next(srv->ctrl_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     if (ev.type == GRPC_QUEUE_SHUTDOWN || (ev.type == GRPC_OP_COMPLETE && ev.tag == &srv->shutdown_tag)) {
@@ -494,15 +518,13 @@ void shimkit_server_free(shimkit_server *srv) {
     return;
   }
   drain_once(srv); /* no-op unless running */
-  if (srv->core != NULL) {
-    if (srv->n_workers == 0) {
-      /* Never served: the core still wants a completed shutdown before destroy. */
-      grpc_server_shutdown_and_notify(srv->core, srv->ctrl_cq, &srv->shutdown_tag);
-      for (;;) {
-        grpc_event ev = grpc_completion_queue_next(srv->ctrl_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-        if (ev.type == GRPC_QUEUE_SHUTDOWN || (ev.type == GRPC_OP_COMPLETE && ev.tag == &srv->shutdown_tag)) {
-          break;
-        }
+  if (srv->core != NULL && !srv->started) {
+    /* Never served: the core still wants a completed shutdown before destroy. */
+    grpc_server_shutdown_and_notify(srv->core, srv->ctrl_cq, &srv->shutdown_tag);
+    for (;;) {
+      grpc_event ev = grpc_completion_queue_next(srv->ctrl_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+      if (ev.type == GRPC_QUEUE_SHUTDOWN || (ev.type == GRPC_OP_COMPLETE && ev.tag == &srv->shutdown_tag)) {
+        break;
       }
     }
   }
@@ -515,18 +537,13 @@ void shimkit_server_free(shimkit_server *srv) {
       }
     }
   }
-  if (srv->workers != NULL) {
-    /* Queues of workers that never ran were never used: shut them down here. */
-    for (int i = srv->n_workers; i < srv->opts.worker_threads; i++) {
-      shimkit__worker *w = &srv->workers[i];
-      if (w->cq != NULL) {
-        grpc_completion_queue_shutdown(w->cq);
-        for (;;) {
-          grpc_event ev = grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-          if (ev.type == GRPC_QUEUE_SHUTDOWN) {
-            break;
-          }
-        }
+  if (srv->cq != NULL && !srv->cq_shut) {
+    /* Made, but the server never ran calls on it. */
+    grpc_completion_queue_shutdown(srv->cq);
+    for (;;) {
+      grpc_event ev = grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+      if (ev.type == GRPC_QUEUE_SHUTDOWN) {
+        break;
       }
     }
   }
@@ -536,15 +553,10 @@ void shimkit_server_free(shimkit_server *srv) {
   if (srv->ctrl_cq != NULL) {
     grpc_completion_queue_destroy(srv->ctrl_cq);
   }
-  if (srv->workers != NULL) {
-    for (int i = 0; i < srv->opts.worker_threads; i++) {
-      if (srv->workers[i].cq != NULL) {
-        grpc_completion_queue_destroy(srv->workers[i].cq);
-      }
-      shimkit__arena_destroy(&srv->workers[i].arena);
-    }
-    free(srv->workers);
+  if (srv->cq != NULL) {
+    grpc_completion_queue_destroy(srv->cq);
   }
+  shimkit__requests_free(srv);
   if (srv->grpc_ref) {
     grpc_shutdown();
   }

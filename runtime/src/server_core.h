@@ -4,12 +4,17 @@
  * threads that take calls), call.c (what a handler can do with a call),
  * access_log.c and signals.c.
  *
- * Threading: each worker owns one completion queue, registered with the
- * server, and takes one call at a time on it with grpc_server_request_call,
- * then runs that call to the end on its own thread. A busy worker therefore
- * never captures new calls, and every event on a worker's queue belongs to
- * the one call it is running. Everything in shimkit_call is touched by that
- * worker thread only.
+ * Threading (see docs/server.md): every method is registered with gRPC, and
+ * a few requests per method wait on one shared completion queue (srv->cq),
+ * each in a slot (requests.c). An elastic pool of workers (worker.c) polls
+ * that queue. Unary calls run on it as a small state machine (call_run.c):
+ * the request arrives with its message, the handler runs on the worker that
+ * took the event, and the final batch completes on the shared queue. Calls
+ * with a stream are bound to their slot's own queue and run synchronously on
+ * the worker that took them (call.c's batches wait on that queue), so a
+ * long stream holds one worker and never the shared queue. A shimkit_call
+ * is touched by the thread running its handler only, except close_done of
+ * a unary call (set by whichever worker takes the close event).
  */
 #ifndef SHIMKIT_SERVER_CORE_H
 #define SHIMKIT_SERVER_CORE_H
@@ -34,7 +39,8 @@
 #define SHIMKIT__STATUS_DETAILS_MAX 4096 /* largest grpc-status-details-bin (fits 8 KiB headers) */
 #define SHIMKIT__RESPONSE_MD_MAX 128     /* initial or trailing entries a handler may add */
 
-typedef struct shimkit__worker shimkit__worker;
+typedef struct shimkit__slot shimkit__slot;
+typedef struct shimkit__method shimkit__method;
 
 /* A service bound to an implementation. */
 typedef struct shimkit__service_entry {
@@ -70,10 +76,20 @@ struct shimkit_server {
   char *listeners[SHIMKIT__MAX_LISTENERS]; /* "addr (tls)" strings for the start log line */
   int n_listeners;                         /* used entries of listeners */
 
-  shimkit__worker *workers; /* opts.worker_threads of them once started */
-  int n_workers;            /* workers whose thread runs */
+  grpc_completion_queue *cq; /* shared queue: requests and unary calls (registered) */
+  shimkit__method *methods;  /* every method of every service, registered with gRPC */
+  size_t n_methods;          /* entries of methods (the last one: unknown methods) */
+  bool started;              /* grpc_server_start ran */
 
   pthread_mutex_t lock;        /* guards the fields below */
+  bool accepting;              /* requests are posted again (false from the drain on) */
+  int slots_out;               /* slots posted or holding a call; the drain waits for 0 */
+  shimkit__slot *free_slots;   /* recycled slots (singly linked) */
+  shimkit__slot *all_slots;    /* every slot ever made, for free() */
+  int n_threads;               /* worker threads alive */
+  int n_idle;                  /* of those, not running a handler */
+  int peak_threads;            /* most worker threads alive at once (log line at stop) */
+  bool cq_shut;                /* the shared queue was shut down */
   pthread_cond_t cond;         /* signalled on shutdown requests and when live_calls drops */
   shimkit__server_state state; /* life-cycle stage */
   bool shutdown_requested;     /* shimkit_server_shutdown() was called */
@@ -84,12 +100,13 @@ struct shimkit_server {
   atomic_bool cancelling;      /* the drain's grace is over: every call reads as cancelled */
 };
 
-/* One call, from grpc_server_request_call until its status went out. */
+/* One call, from the request until its status went out. */
 struct shimkit_call {
   shimkit_server *srv;                   /* the server */
-  shimkit__worker *worker;               /* the worker running it */
+  shimkit__slot *slot;                   /* the slot holding it */
+  grpc_completion_queue *cq;             /* its own queue (streams); NULL = async on srv->cq */
   grpc_call *core;                       /* gRPC core call */
-  shimkit__arena *arena;                 /* the worker's arena, reset after the call */
+  shimkit__arena *arena;                 /* the slot's arena, reset after the call */
   const char *method;                    /* path, sanitised copy */
   const char *peer;                      /* client address copy */
   const shimkit__service_entry *service; /* matched service, or NULL */
@@ -111,7 +128,7 @@ struct shimkit_call {
   bool client_done;     /* client half-closed (read returned 0) */
   bool broken;          /* a batch failed: the call is gone */
   bool close_started;   /* RECV_CLOSE_ON_SERVER started (lazily: first is_cancelled, or the final batch) */
-  bool close_done;      /* RECV_CLOSE_ON_SERVER completed */
+  atomic_bool close_done; /* RECV_CLOSE_ON_SERVER completed */
   int close_cancelled;  /* its result */
   bool handler_ran;     /* the chain reached the handler (it runs once) */
   bool op_done;         /* the op batch in flight completed */
@@ -129,19 +146,48 @@ struct shimkit_call {
   uint64_t bytes_out; /* response message bytes sent */
 };
 
-struct shimkit__worker {
-  shimkit_server *srv;       /* owner */
-  int index;                 /* 0.. for log lines */
-  pthread_t thread;          /* runs shimkit__worker_main */
-  grpc_completion_queue *cq; /* this worker's queue, registered with the server */
-  shimkit__arena arena;      /* per-call memory */
-  char tags[3];              /* addresses: request, op, close */
-  struct shimkit_call call;  /* the call being run */
+/* A registered method (or, last, the catch-all for unknown methods). */
+struct shimkit__method {
+  void *handle;                          /* grpc_server_register_method's; NULL = unknown methods */
+  const shimkit__service_entry *service; /* its service (NULL for unknown) */
+  const shimkit_method_desc *desc;       /* its descriptor (NULL for unknown) */
+  bool sync;                             /* has a stream: runs on its slot's own queue */
 };
 
-#define SHIMKIT__TAG_REQUEST(w) ((void *)&(w)->tags[0])
-#define SHIMKIT__TAG_OP(w) ((void *)&(w)->tags[1])
-#define SHIMKIT__TAG_CLOSE(w) ((void *)&(w)->tags[2])
+/* What an event on the shared queue is about. */
+typedef enum shimkit__tag_kind {
+  SHIMKIT__TAG_KIND_REQUEST = 0, /* the slot's request matched a call (or failed) */
+  SHIMKIT__TAG_KIND_FINAL,       /* an async call's final batch */
+  SHIMKIT__TAG_KIND_CLOSE        /* an async call's RECV_CLOSE_ON_SERVER started early */
+} shimkit__tag_kind;
+
+typedef struct shimkit__tag {
+  shimkit__slot *slot;   /* owner */
+  shimkit__tag_kind kind; /* which op */
+} shimkit__tag;
+
+/* One outstanding request and then the call it received (requests.c). */
+struct shimkit__slot {
+  shimkit__slot *next;           /* free list */
+  shimkit__slot *all_next;       /* list of all slots */
+  const shimkit__method *method; /* what it was requested for */
+  grpc_completion_queue *own_cq; /* for stream methods: the call's queue (kept for reuse) */
+  shimkit__arena arena;          /* per-call memory */
+  shimkit__tag tags[3];          /* by shimkit__tag_kind */
+  char sync_tags[2];             /* addresses: op and close batches on own_cq */
+  atomic_int pending;            /* async: batches in flight on the shared queue */
+  grpc_call *core;               /* what the request delivered */
+  gpr_timespec deadline;         /* registered: the deadline */
+  grpc_call_details details;     /* unregistered: method and deadline */
+  grpc_metadata_array md;        /* request metadata */
+  grpc_byte_buffer *payload;     /* registered unary / server-streaming: the request */
+  shimkit_code code;             /* async: status that went out */
+  const char *message;           /* async: its message */
+  struct shimkit_call call;      /* the call */
+};
+
+#define SHIMKIT__TAG_OP(c) ((void *)&(c)->slot->sync_tags[0])
+#define SHIMKIT__TAG_CLOSE(c) ((void *)&(c)->slot->sync_tags[1])
 
 /* server.c */
 const shimkit__service_entry *shimkit__server_find_method(const shimkit_server *srv, const char *path,
@@ -150,10 +196,23 @@ const shimkit__service_entry *shimkit__server_find_method(const shimkit_server *
 void shimkit__server_call_started(shimkit_server *srv);
 void shimkit__server_call_ended(shimkit_server *srv);
 
-/* worker.c */
-void *shimkit__worker_main(void *arg);
+/* worker.c: the elastic pool polling srv->cq */
+bool shimkit__pool_start(shimkit_server *srv);
+void shimkit__pool_busy(shimkit_server *srv);
+void shimkit__pool_idle(shimkit_server *srv);
+void shimkit__pool_stop(shimkit_server *srv);
 
-/* call.c: running one call */
+/* requests.c: slots and the requests they post */
+bool shimkit__requests_register(shimkit_server *srv);
+bool shimkit__requests_post_all(shimkit_server *srv);
+void shimkit__requests_post(shimkit_server *srv, const shimkit__method *m);
+void shimkit__slot_release(shimkit_server *srv, shimkit__slot *slot);
+void shimkit__requests_free(shimkit_server *srv);
+
+/* call_run.c: one call from the request to its end */
+void shimkit__call_event(shimkit_server *srv, const shimkit__tag *tag, bool ok);
+
+/* call.c: what a handler can do; batches of stream calls */
 bool shimkit__call_wait_op(shimkit_call *call, const grpc_op *ops, size_t n);
 void shimkit__call_watch_close(shimkit_call *call);
 void shimkit__call_poll(shimkit_call *call);

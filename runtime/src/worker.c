@@ -1,362 +1,117 @@
 /*
- * worker.c - the threads that take calls and run them to the end.
+ * worker.c - the elastic pool of worker threads that poll the shared queue.
  *
- * Each worker owns a completion queue. While idle it has exactly one
- * grpc_server_request_call outstanding on it; when a call arrives the worker
- * runs it synchronously (receive, interceptors, handler, send status) and
- * only then asks for the next one, so a slow handler never holds calls that
- * another, idle worker could take. When the server shuts down, the pending
- * request fails; the worker then shuts its own queue down (it holds no call,
- * so nothing can start a batch on it later: grpc-core note 4) and exits.
+ * Every worker loops on grpc_completion_queue_next(srv->cq) and hands each
+ * event to call_run.c. A worker that runs a handler is busy (a unary handler
+ * briefly, a stream for its whole life); the others are idle, polling. When
+ * a worker turns busy and fewer than MIN_IDLE idle workers are left, another
+ * thread starts, up to opts.worker_threads. At that maximum every worker may
+ * be busy: then new calls wait (in the shared queue or in gRPC) until one is
+ * free; nothing fails. A worker that stays idle for IDLE_EXIT_MS while more
+ * than MIN_IDLE are idle exits. Workers hold no request and no call while
+ * they poll, so one can leave at any time. They all exit when the drain
+ * shuts the shared queue down (GRPC_QUEUE_SHUTDOWN); threads are detached,
+ * and shimkit__pool_stop() waits for n_threads to reach 0.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <grpc/grpc.h>
-#include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
-#include <stdio.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "server_core.h"
-#include "shimkit/call.h"
 #include "shimkit/log.h"
 
-/* ---- the interceptor chain --------------------------------------------------- */
+#define MIN_IDLE 1         /* idle workers kept polling */
+#define IDLE_EXIT_MS 10000 /* a surplus idle worker exits after this long without events */
 
-struct shimkit_next {
-  shimkit_call *call;          /* the call */
-  size_t index;                /* next interceptor to run; n_interceptors = the handler */
-  const ProtobufCMessage *req; /* request for the trampoline */
-  ProtobufCMessage *resp;      /* response for the trampoline */
-};
+static void *worker_main(void *arg);
 
-shimkit_code shimkit_next_call(shimkit_next *next) {
-  if (next == NULL || next->call == NULL) {
-    return SHIMKIT_INTERNAL;
-  }
-  shimkit_call *c = next->call;
-  const shimkit_server *srv = c->srv;
-  if (next->index < srv->n_interceptors) {
-    const shimkit__interceptor *ic = &srv->interceptors[next->index];
-    shimkit_next inner = *next;
-    inner.index++;
-    return ic->fn(c, &inner, ic->user_data);
-  }
-  if (c->handler_ran) {
-    /* An interceptor called next twice: a handler must run once per call. */
-    shimkit_log(SHIMKIT_LOG_ERROR, "server", "%s: an interceptor ran the handler twice", c->method);
-    return shimkit_call_error(c, SHIMKIT_INTERNAL, "server interceptor error");
-  }
-  c->handler_ran = true;
-  return c->desc->invoke(c->service->handlers, c, next->req, next->resp, c->service->user_data);
-}
-
-/* ---- one call ----------------------------------------------------------------- */
-
-/* Copies a slice into the arena, replacing bytes that are not printable ASCII. */
-static const char *copy_printable(shimkit__arena *a, grpc_slice s, size_t max) {
-  size_t len = GRPC_SLICE_LENGTH(s);
-  if (len > max) {
-    len = max;
-  }
-  char *p = shimkit__arena_strndup(a, (const char *)GRPC_SLICE_START_PTR(s), len);
-  if (p != NULL) {
-    for (size_t i = 0; i < len; i++) {
-      if ((unsigned char)p[i] < 0x20 || (unsigned char)p[i] > 0x7e) {
-        p[i] = '?';
-      }
-    }
-  }
-  return p;
-}
-
-/* Copies what grpc_server_request_call delivered into the arena. false when out of memory. */
-static bool take_request(shimkit_call *c, const grpc_call_details *details, const grpc_metadata_array *md) {
-  c->method = copy_printable(c->arena, details->method, SHIMKIT__METHOD_PATH_MAX);
-  char *peer = grpc_call_get_peer(c->core);
-  if (peer != NULL) {
-    c->peer = shimkit__arena_strndup(c->arena, peer, strlen(peer));
-    gpr_free(peer);
-  }
-  if (c->method == NULL || c->peer == NULL) {
+/* Starts one worker. Under srv->lock. false when the thread cannot start. */
+static bool spawn_locked(shimkit_server *srv) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t t;
+  int err = pthread_create(&t, &attr, worker_main, srv);
+  pthread_attr_destroy(&attr);
+  if (err != 0) {
+    shimkit_log(SHIMKIT_LOG_ERROR, "server", "cannot start a worker thread: %s", strerror(err));
     return false;
   }
-  c->deadline = details->deadline;
-  c->n_req_md = md->count;
-  if (md->count > 0) {
-    c->req_keys = shimkit__arena_alloc(c->arena, md->count * sizeof(char *));
-    c->req_values = shimkit__arena_alloc(c->arena, md->count * sizeof(char *));
-    c->req_lens = shimkit__arena_alloc(c->arena, md->count * sizeof(size_t));
-    if (c->req_keys == NULL || c->req_values == NULL || c->req_lens == NULL) {
-      return false;
-    }
-    for (size_t i = 0; i < md->count; i++) {
-      const grpc_metadata *m = &md->metadata[i];
-      c->req_keys[i] = shimkit__arena_strndup(c->arena, (const char *)GRPC_SLICE_START_PTR(m->key),
-                                              GRPC_SLICE_LENGTH(m->key));
-      c->req_values[i] = shimkit__arena_strndup(c->arena, (const char *)GRPC_SLICE_START_PTR(m->value),
-                                                GRPC_SLICE_LENGTH(m->value));
-      c->req_lens[i] = GRPC_SLICE_LENGTH(m->value);
-      if (c->req_keys[i] == NULL || c->req_values[i] == NULL) {
-        return false;
-      }
-    }
+  srv->n_threads++;
+  srv->n_idle++;
+  if (srv->n_threads > srv->peak_threads) {
+    srv->peak_threads = srv->n_threads;
   }
   return true;
 }
 
-/* Receives and decodes the single request of a unary or server-streaming call. */
-static bool receive_request(shimkit_call *c) {
-  grpc_byte_buffer *bb = NULL;
-  grpc_op op;
-  memset(&op, 0, sizeof op);
-  op.op = GRPC_OP_RECV_MESSAGE;
-  op.data.recv_message.recv_message = &bb;
-  if (!shimkit__call_wait_op(c, &op, 1)) {
-    if (bb != NULL) {
-      grpc_byte_buffer_destroy(bb);
-    }
-    return false;
+bool shimkit__pool_start(shimkit_server *srv) {
+  pthread_mutex_lock(&srv->lock);
+  int want = MIN_IDLE < srv->opts.worker_threads ? MIN_IDLE : srv->opts.worker_threads;
+  for (int i = 0; i < want; i++) {
+    spawn_locked(srv);
   }
-  if (bb == NULL) {
-    shimkit_call_error(c, SHIMKIT_INVALID_ARGUMENT, "%s expects one request message; none came", c->method);
-    c->fail_code = SHIMKIT_INVALID_ARGUMENT;
-    return false;
-  }
-  int rc = shimkit__call_decode(c, bb, c->desc->request, shimkit__arena_allocator(c->arena), &c->request);
-  grpc_byte_buffer_destroy(bb);
-  return rc == 0;
+  bool ok = srv->n_threads > 0;
+  pthread_mutex_unlock(&srv->lock);
+  return ok;
 }
 
-/* Sends initial metadata (unless sent), the response (if any) and the status. */
-static void send_status(shimkit_call *c, shimkit_code code, const char *message, grpc_byte_buffer *response) {
-  grpc_op ops[4];
-  size_t n = 0;
-  memset(ops, 0, sizeof ops);
-  /* Nobody asked about cancellation: learn how the call closed in this batch
-   * (one batch and one event fewer per call than watching from the start). */
-  bool with_close = !c->close_started;
-  if (with_close) {
-    ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-    ops[n].data.recv_close_on_server.cancelled = &c->close_cancelled;
-    n++;
-    c->close_started = true;
+void shimkit__pool_busy(shimkit_server *srv) {
+  pthread_mutex_lock(&srv->lock);
+  srv->n_idle--;
+  if (srv->n_idle < MIN_IDLE && srv->n_threads < srv->opts.worker_threads && !srv->cq_shut) {
+    spawn_locked(srv);
   }
-  if (!c->initial_md_sent) {
-    ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[n].data.send_initial_metadata.count = c->n_init_md;
-    ops[n].data.send_initial_metadata.metadata = c->init_md;
-    n++;
-    c->initial_md_sent = true;
-  }
-  if (response != NULL) {
-    ops[n].op = GRPC_OP_SEND_MESSAGE;
-    ops[n].data.send_message.send_message = response;
-    n++;
-  }
-  if (code != SHIMKIT_OK) {
-    /* Binary details travel as a -bin trailer; gRPC base64-encodes it. */
-    shimkit__call_add_details_trailer(c);
-  }
-  grpc_slice msg_slice;
-  ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-  ops[n].data.send_status_from_server.status = (grpc_status_code)code;
-  ops[n].data.send_status_from_server.trailing_metadata_count = c->n_trail_md;
-  ops[n].data.send_status_from_server.trailing_metadata = c->trail_md;
-  if (message != NULL && message[0] != '\0') {
-    msg_slice = grpc_slice_from_static_string(message);
-    ops[n].data.send_status_from_server.status_details = &msg_slice;
-  }
-  n++;
-  shimkit__call_wait_op(c, ops, n);
-  if (with_close) {
-    c->close_done = true; /* completed with the batch, or never started */
-  }
+  pthread_mutex_unlock(&srv->lock);
 }
 
-#define RECV_FAILED_WHY "larger than max_receive_bytes, cancelled, or connection lost"
+void shimkit__pool_idle(shimkit_server *srv) {
+  pthread_mutex_lock(&srv->lock);
+  srv->n_idle++;
+  pthread_mutex_unlock(&srv->lock);
+}
 
-/* Runs one call that grpc_server_request_call delivered, to its end. */
-static void run_call(shimkit__worker *w, grpc_call *core, const grpc_call_details *details,
-                     const grpc_metadata_array *md) {
-  shimkit_call *c = &w->call;
-  memset(c, 0, sizeof *c);
-  c->srv = w->srv;
-  c->worker = w;
-  c->core = core;
-  c->arena = &w->arena;
-  c->start_ns = shimkit__now_ns();
+/* After the shared queue was shut down: waits until every worker has left. */
+void shimkit__pool_stop(shimkit_server *srv) {
+  pthread_mutex_lock(&srv->lock);
+  while (srv->n_threads > 0) {
+    pthread_cond_wait(&srv->cond, &srv->lock);
+  }
+  pthread_mutex_unlock(&srv->lock);
+}
 
-  shimkit_code code = SHIMKIT_OK;
-  grpc_byte_buffer *response_bb = NULL;
-  bool recv_failed = false;
+/* Counts this worker out. Under srv->lock; the thread returns right after. */
+static void leave_locked(shimkit_server *srv) {
+  srv->n_idle--;
+  srv->n_threads--;
+  pthread_cond_broadcast(&srv->cond);
+}
 
-  if (!take_request(c, details, md)) {
-    if (c->method == NULL) {
-      c->method = "?";
-    }
-    code = shimkit_call_error(c, SHIMKIT_RESOURCE_EXHAUSTED, "server out of memory");
-    goto send;
-  }
-
-  bool service_known = false;
-  c->service = shimkit__server_find_method(c->srv, c->method, &c->desc, &service_known);
-  if (c->desc == NULL) {
-    if (service_known) {
-      code = shimkit_call_error(c, SHIMKIT_UNIMPLEMENTED, "unknown method %s", c->method);
-    } else {
-      code = shimkit_call_error(c, SHIMKIT_UNIMPLEMENTED, "unknown service for method %s", c->method);
-    }
-    shimkit_log(SHIMKIT_LOG_WARN, "server", "%s from %s: UNIMPLEMENTED: no such method", c->method, c->peer);
-    goto send;
-  }
-
-  const shimkit_method_desc *m = c->desc;
-  if (m->kind == SHIMKIT_METHOD_UNARY || m->kind == SHIMKIT_METHOD_SERVER_STREAMING) {
-    if (!receive_request(c)) {
-      if (c->fail_code != SHIMKIT_OK) {
-        code = c->fail_code;
-        shimkit_log(SHIMKIT_LOG_WARN, "server", "%s from %s: %s: %s", c->method, c->peer,
-                    shimkit_code_name(code), c->status_message != NULL ? c->status_message : "");
-      } else {
-        /* gRPC itself ended the call: oversized (it enforces max_receive_bytes), cancelled, or gone. */
-        code = SHIMKIT_CANCELLED;
-        recv_failed = true;
-        shimkit_log(SHIMKIT_LOG_INFO, "server", "%s from %s: request message not received (%s)", c->method,
-                    c->peer, RECV_FAILED_WHY);
-      }
-      goto send;
-    }
-  }
-
-  ProtobufCMessage *response = NULL;
-  if (m->kind == SHIMKIT_METHOD_UNARY || m->kind == SHIMKIT_METHOD_CLIENT_STREAMING) {
-    response = shimkit__arena_alloc(c->arena, m->response->sizeof_message);
-    if (response == NULL) {
-      code = shimkit_call_error(c, SHIMKIT_RESOURCE_EXHAUSTED, "server out of memory");
-      goto send;
-    }
-    m->response->message_init(response);
-  }
-
-  shimkit_next chain = {c, 0, c->request, response};
-  code = shimkit_next_call(&chain);
-  if ((int)code < 0 || code > SHIMKIT_UNAUTHENTICATED) {
-    shimkit_log(SHIMKIT_LOG_ERROR, "server", "%s: handler returned %d, not a status code", c->method,
-                (int)code);
-    code = shimkit_call_error(c, SHIMKIT_UNKNOWN, "handler returned an invalid status code");
-  }
-  if ((code == SHIMKIT_OK || code == SHIMKIT_CANCELLED) && c->fail_code != SHIMKIT_OK) {
-    /* The runtime's reason (a request that did not decode, a response over the
-     * limit) beats the handler's reaction to the failed read or write. */
-    code = c->fail_code;
-  }
-  if (code == SHIMKIT_CANCELLED && shimkit_call_time_left_ms(c) <= 0) {
-    /* A handler that stopped because the deadline passed says CANCELLED; the
-     * client must see the same DEADLINE_EXCEEDED its own timer would give. */
-    code = shimkit_call_error(c, SHIMKIT_DEADLINE_EXCEEDED, "deadline exceeded while the handler ran");
-  }
-  if (code == SHIMKIT_OK && response != NULL && !c->broken) {
-    if (shimkit__call_encode(c, response, &response_bb) != 0) {
-      code = c->fail_code;
-      shimkit_log(SHIMKIT_LOG_ERROR, "server", "%s: %s", c->method, c->status_message);
-    }
-  }
-  if (code != SHIMKIT_OK && !c->broken) {
-    shimkit_log(SHIMKIT_LOG_INFO, "server", "%s from %s: %s: %s", c->method, c->peer, shimkit_code_name(code),
-                c->status_message != NULL ? c->status_message : shimkit_strerror(code));
-  }
-
-send:;
-  const char *message = NULL;
-  if (code != SHIMKIT_OK) {
-    message = c->status_message != NULL ? c->status_message : shimkit_strerror(code);
-  }
-  if (!c->broken) {
-    send_status(c, code, message, response_bb);
-  }
-  if (response_bb != NULL) {
-    grpc_byte_buffer_destroy(response_bb);
-  }
-  /* The close event belongs to this call: take it before the queue serves another. */
-  while (c->close_started && !c->close_done) {
-    grpc_event ev = grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+static void *worker_main(void *arg) {
+  shimkit_server *srv = arg;
+  for (;;) {
+    gpr_timespec until =
+        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(IDLE_EXIT_MS, GPR_TIMESPAN));
+    grpc_event ev = grpc_completion_queue_next(srv->cq, until, NULL);
     if (ev.type == GRPC_QUEUE_SHUTDOWN) {
       break;
     }
-    if (ev.type == GRPC_OP_COMPLETE && ev.tag == SHIMKIT__TAG_CLOSE(w)) {
-      c->close_done = true;
-    }
-  }
-  if (c->broken || c->close_cancelled) {
-    /* Log what the client saw: the call ended before (or instead of) our status. */
-    if (shimkit_call_time_left_ms(c) <= 0) {
-      code = SHIMKIT_DEADLINE_EXCEEDED;
-      message = "deadline exceeded before the status was sent";
-    } else if (atomic_load(&c->srv->cancelling)) {
-      code = SHIMKIT_UNAVAILABLE;
-      message = "cancelled by the server's drain";
-    } else {
-      code = SHIMKIT_CANCELLED;
-      message = recv_failed ? "request message not received (" RECV_FAILED_WHY ")"
-                            : "cancelled by the client or connection lost";
-    }
-  }
-  if (c->srv->opts.access_log) {
-    shimkit__access_log(c, code, message);
-  }
-  if (c->last_read != NULL) {
-    protobuf_c_message_free_unpacked(c->last_read, NULL);
-    c->last_read = NULL;
-  }
-  grpc_call_unref(core);
-  shimkit__arena_reset(&w->arena);
-  memset(c, 0, sizeof *c);
-}
-
-void *shimkit__worker_main(void *arg) {
-  shimkit__worker *w = arg;
-  shimkit_server *srv = w->srv;
-  for (;;) {
-    grpc_call *core = NULL;
-    grpc_call_details details;
-    grpc_metadata_array md;
-    grpc_call_details_init(&details);
-    grpc_metadata_array_init(&md);
-    grpc_call_error err =
-        grpc_server_request_call(srv->core, &core, &details, &md, w->cq, w->cq, SHIMKIT__TAG_REQUEST(w));
-    bool got = false;
-    if (err == GRPC_CALL_OK) {
-      for (;;) {
-        grpc_event ev = grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-        if (ev.type == GRPC_QUEUE_SHUTDOWN) {
-          break;
-        }
-        if (ev.type == GRPC_OP_COMPLETE && ev.tag == SHIMKIT__TAG_REQUEST(w)) {
-          got = ev.success != 0;
-          break;
-        }
+    if (ev.type == GRPC_QUEUE_TIMEOUT) {
+      pthread_mutex_lock(&srv->lock);
+      if (srv->n_idle > MIN_IDLE) { /* a surplus worker: enough others poll */
+        leave_locked(srv);
+        pthread_mutex_unlock(&srv->lock);
+        return NULL;
       }
-    } else {
-      shimkit_log(SHIMKIT_LOG_ERROR, "server", "worker %d: request_call failed (%d)", w->index, (int)err);
+      pthread_mutex_unlock(&srv->lock);
+      continue;
     }
-    if (got && core != NULL) {
-      shimkit__server_call_started(srv);
-      run_call(w, core, &details, &md);
-      shimkit__server_call_ended(srv);
-    }
-    grpc_call_details_destroy(&details);
-    grpc_metadata_array_destroy(&md);
-    if (!got) {
-      break; /* the server is shutting down */
-    }
+    shimkit__call_event(srv, ev.tag, ev.success != 0);
   }
-  /* No call, no pending request: nothing can use this queue any more. */
-  grpc_completion_queue_shutdown(w->cq);
-  for (;;) {
-    grpc_event ev = grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    if (ev.type == GRPC_QUEUE_SHUTDOWN) {
-      break;
-    }
-  }
+  pthread_mutex_lock(&srv->lock);
+  leave_locked(srv);
+  pthread_mutex_unlock(&srv->lock);
   return NULL;
 }

@@ -70,7 +70,7 @@ static void usage(const shim_cli_program *p, FILE *out) {
   fprintf(out,
           "\ncommon to every shim:\n"
           "  --listen ADDR                address to serve on (default 127.0.0.1:50051; port 0 = any free port)\n"
-          "  --workers N                  handler threads (see docs/server.md for the default)\n"
+          "  --workers N                  most handler threads, started on demand (default 64)\n"
           "  --drain-grace-ms N           on SIGTERM, time in-flight calls get to finish (default 10000)\n"
           "  --max-message-bytes N        largest message received or sent (default 4194304)\n"
           "  --tls-cert FILE              serve TLS with this PEM certificate chain (needs --tls-key)\n"

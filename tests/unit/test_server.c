@@ -254,11 +254,11 @@ typedef struct fixture {
   char target[64];
 } fixture;
 
-static fixture *start_server(int grace_ms, int max_bytes) {
+static fixture *start_server_workers(int grace_ms, int max_bytes, int workers) {
   fixture *f = calloc(1, sizeof *f);
   shimkit_server_options opts;
   shimkit_server_options_init(&opts);
-  opts.worker_threads = 4;
+  opts.worker_threads = workers;
   opts.handle_signals = false;
   opts.drain_grace_ms = grace_ms;
   opts.max_receive_bytes = max_bytes;
@@ -274,6 +274,10 @@ static fixture *start_server(int grace_ms, int max_bytes) {
   assert_int_equal(shimkit_server_add_interceptor(f->srv, inner, NULL), SHIMKIT_OK);
   assert_int_equal(shimkit_server_start(f->srv), SHIMKIT_OK);
   return f;
+}
+
+static fixture *start_server(int grace_ms, int max_bytes) {
+  return start_server_workers(grace_ms, max_bytes, 4);
 }
 
 static void stop_server(fixture *f) {
@@ -881,6 +885,112 @@ static void test_drain_ends_health_watch(void **state) {
   assert_int_not_equal(b.r.status, GRPC_STATUS_OK);
 }
 
+/* ---- the elastic worker pool --------------------------------------------------------- */
+
+/* A health Watch held open by the test: it holds one server worker until cancelled. */
+typedef struct open_watch {
+  grpc_channel *ch;
+  grpc_completion_queue *cq;
+  grpc_call *call;
+  grpc_metadata_array init_md, trail_md;
+  grpc_status_code status;
+  grpc_slice details;
+  int tag_status;
+} open_watch;
+
+/* Opens a Watch on "" and waits for its first message (the stream runs on a worker). */
+static void watch_open(const char *target, open_watch *w) {
+  memset(w, 0, sizeof *w);
+  grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+  w->ch = grpc_channel_create(target, creds, NULL);
+  grpc_channel_credentials_release(creds);
+  w->cq = grpc_completion_queue_create_for_pluck(NULL);
+  grpc_slice m = grpc_slice_from_static_string("/grpc.health.v1.Health/Watch");
+  w->call = grpc_channel_create_call(w->ch, NULL, GRPC_PROPAGATE_DEFAULTS, w->cq, m, NULL,
+                                     gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+  grpc_metadata_array_init(&w->init_md);
+  grpc_metadata_array_init(&w->trail_md);
+  grpc_op ops[4];
+  memset(ops, 0, sizeof ops);
+  ops[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+  ops[0].data.recv_status_on_client.trailing_metadata = &w->trail_md;
+  ops[0].data.recv_status_on_client.status = &w->status;
+  ops[0].data.recv_status_on_client.status_details = &w->details;
+  assert_int_equal(grpc_call_start_batch(w->call, ops, 1, &w->tag_status, NULL), GRPC_CALL_OK);
+  grpc_byte_buffer *req = raw_buffer("", 0);
+  grpc_byte_buffer *first = NULL;
+  int tag;
+  memset(ops, 0, sizeof ops);
+  ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+  ops[1].op = GRPC_OP_SEND_MESSAGE;
+  ops[1].data.send_message.send_message = req;
+  ops[2].op = GRPC_OP_RECV_INITIAL_METADATA;
+  ops[2].data.recv_initial_metadata.recv_initial_metadata = &w->init_md;
+  ops[3].op = GRPC_OP_RECV_MESSAGE;
+  ops[3].data.recv_message.recv_message = &first;
+  assert_int_equal(grpc_call_start_batch(w->call, ops, 4, &tag, NULL), GRPC_CALL_OK);
+  bool ok = false;
+  wait_tag(w->cq, &tag, &ok);
+  assert_true(ok);
+  assert_non_null(first); /* the current status: the handler runs */
+  grpc_byte_buffer_destroy(first);
+  grpc_byte_buffer_destroy(req);
+}
+
+static void watch_close(open_watch *w) {
+  grpc_call_cancel(w->call, NULL);
+  wait_tag(w->cq, &w->tag_status, NULL);
+  grpc_slice_unref(w->details);
+  grpc_metadata_array_destroy(&w->init_md);
+  grpc_metadata_array_destroy(&w->trail_md);
+  grpc_call_unref(w->call);
+  grpc_channel_destroy(w->ch);
+  grpc_completion_queue_shutdown(w->cq);
+  while (grpc_completion_queue_pluck(w->cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+         GRPC_QUEUE_SHUTDOWN) {
+  }
+  grpc_completion_queue_destroy(w->cq);
+}
+
+static void *bg_echo_main(void *arg) {
+  bg_call *b = arg;
+  grpc_byte_buffer *send[] = {sv_buffer(b->value), NULL};
+  call(b->target, "/test.Svc/Echo", send, NULL, NULL, 20000, &b->r);
+  return NULL;
+}
+
+/*
+ * worker_threads is the most workers: the pool starts with one and grows
+ * when a call takes the last idle one. Streams beyond the first worker do not
+ * block unary calls; at the maximum a new call waits for a free worker, and
+ * completes once one is free (it does not fail).
+ */
+static void test_elastic_pool(void **state) {
+  (void)state;
+  fixture *f = start_server_workers(2000, 1 << 20, 3);
+  open_watch w[3];
+  watch_open(f->target, &w[0]);
+  watch_open(f->target, &w[1]); /* two streams: more than the one worker of the start */
+  result r;
+  unary(f, "/test.Svc/Echo", "still served", &r);
+  assert_int_equal(r.status, GRPC_STATUS_OK);
+  assert_string_equal(r.msgs[0], "still served");
+
+  watch_open(f->target, &w[2]); /* the third and last worker: all are busy now */
+  bg_call b = {f->target, "waits", {0}, 0};
+  int entered = atomic_load(&handler_entered);
+  pthread_create(&b.thread, NULL, bg_echo_main, &b);
+  sleep_ms(500);
+  assert_int_equal(atomic_load(&handler_entered), entered); /* waiting, not failed */
+  watch_close(&w[0]); /* frees a worker, which takes the waiting call */
+  pthread_join(b.thread, NULL);
+  assert_int_equal(b.r.status, GRPC_STATUS_OK);
+  assert_string_equal(b.r.msgs[0], "waits");
+  watch_close(&w[1]);
+  watch_close(&w[2]);
+  stop_server(f);
+}
+
 /* ---- TLS (certificates made with the openssl command; skipped without it) ------- */
 
 static char tls_dir[64];
@@ -1104,6 +1214,7 @@ int main(void) {
       cmocka_unit_test(test_drain_in_flight_completes),
       cmocka_unit_test(test_drain_past_grace_cancels),
       cmocka_unit_test(test_drain_ends_health_watch),
+      cmocka_unit_test(test_elastic_pool),
       cmocka_unit_test(test_tls_and_mtls),
       cmocka_unit_test(test_lifecycle_errors),
       cmocka_unit_test(test_signal_stops_wait),

@@ -33,7 +33,8 @@ typedef struct shimkit_server shimkit_server;
 
 /** Server settings. Fill with shimkit_server_options_init(), then change fields. */
 typedef struct shimkit_server_options {
-  int worker_threads;          /* threads running handlers; each runs one call at a time (default 16) */
+  int worker_threads;          /* most threads running handlers at once; started on demand, surplus
+                                  idle ones exit; at the limit new calls wait (default 64) */
   int max_receive_bytes;       /* largest request message accepted (default 4 MiB) */
   int max_send_bytes;          /* largest response message sent (default 4 MiB) */
   int drain_grace_ms;          /* on shutdown, how long in-flight calls may finish (default 10000) */
