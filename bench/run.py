@@ -176,7 +176,7 @@ def main():
     ap.add_argument("--cpp", default=os.path.join(ROOT, "build-bench", "cpp", "echo_server_cpp"))
     ap.add_argument("--go", default=os.path.join(ROOT, "build-bench", "go", "echo_server_go"))
     ap.add_argument("--python-server", default=os.path.join(ROOT, "bench", "peers", "python", "echo_server.py"))
-    ap.add_argument("--workers", type=int, default=16, help="worker threads of each server (the shim's default)")
+    ap.add_argument("--workers", type=int, default=16, help="worker threads of each server (for the shim: the most its elastic pool grows to)")
     ap.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     ap.add_argument("--warmup", type=int, default=2, help="seconds of warm-up before each measurement")
     ap.add_argument("--only", action="append", help="run only these servers (shim, cpp, go, python)")
