@@ -1,0 +1,188 @@
+/*
+ * test_tr_units.c - cmocka units of the Training shim with the native layer
+ * faked: the job state machine, the job table with a fake runner (queue,
+ * cancel while queued and while running, outcomes), and hyper-parameter
+ * parsing of both back ends (headers only, no library call).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "liblinear/ll_params.h"
+#include "libsvm/svm_params.h"
+#include "tr_jobs.h"
+
+static void test_state_machine(void **state) {
+  (void)state;
+  assert_int_equal(tr_state_next(TR_QUEUED, TR_EV_START), TR_RUNNING);
+  assert_int_equal(tr_state_next(TR_QUEUED, TR_EV_CANCEL), TR_CANCELLED);
+  assert_int_equal(tr_state_next(TR_QUEUED, TR_EV_SUCCEED), TR_STATE_NONE);
+  assert_int_equal(tr_state_next(TR_RUNNING, TR_EV_SUCCEED), TR_SUCCEEDED);
+  assert_int_equal(tr_state_next(TR_RUNNING, TR_EV_FAIL), TR_FAILED);
+  assert_int_equal(tr_state_next(TR_RUNNING, TR_EV_CANCEL), TR_CANCELLED);
+  assert_int_equal(tr_state_next(TR_RUNNING, TR_EV_START), TR_STATE_NONE);
+  for (tr_state s = TR_SUCCEEDED; s <= TR_CANCELLED; s++)
+    for (tr_event e = TR_EV_START; e <= TR_EV_CANCEL; e++) assert_int_equal(tr_state_next(s, e), TR_STATE_NONE);
+}
+
+/* A runner that waits for a gate, steps once, then ends as told by the model name. */
+static void nap(void) {
+  struct timespec ts = {0, 1000000};
+  nanosleep(&ts, NULL);
+}
+
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static int gate_open;
+
+static void fake_run(tr_job *job, const tr_spec *spec, void *ctx, tr_outcome *out) {
+  (void)ctx;
+  for (;;) {
+    pthread_mutex_lock(&gate_mu);
+    int open = gate_open;
+    pthread_mutex_unlock(&gate_mu);
+    if (open) break;
+    nap();
+  }
+  if (!tr_job_step(job, 0.5, "half")) {
+    out->state = TR_CANCELLED;
+    return;
+  }
+  tr_job_metric(job, "rows", 3);
+  if (strcmp(spec->model_name, "fail") == 0) {
+    out->state = TR_FAILED;
+    strcpy(out->reason, "fake failure");
+  } else {
+    out->state = TR_SUCCEEDED;
+    out->model_version = 7;
+  }
+}
+
+static tr_spec *spec_named(const char *name) {
+  tr_spec *s = tr_spec_new();
+  s->model_name = strdup(name);
+  return s;
+}
+
+static tr_job_view wait_final(tr_jobs *jobs, const char *id) {
+  tr_job_view v;
+  assert_int_equal(tr_jobs_get(jobs, id, &v), 0);
+  while (!tr_state_final(v.state)) assert_true(tr_jobs_wait(jobs, id, v.revision, 1000, &v) >= 0);
+  return v;
+}
+
+static void test_jobs_lifecycle(void **state) {
+  (void)state;
+  gate_open = 0;
+  tr_jobs_config cfg = {.workers = 1, .max_queued = 2, .max_jobs = 10, .run = fake_run};
+  tr_jobs *jobs = tr_jobs_new(&cfg);
+  assert_non_null(jobs);
+  tr_job_view a, b, c, v;
+  assert_int_equal(tr_jobs_submit(jobs, spec_named("ok"), &a), 0);
+  assert_string_equal(a.id, "job-1");
+  assert_int_equal(a.state, TR_QUEUED);
+  while (tr_jobs_get(jobs, "job-1", &v) == 0 && v.state != TR_RUNNING) nap();
+  assert_int_equal(tr_jobs_submit(jobs, spec_named("fail"), &b), 0);
+  assert_int_equal(tr_jobs_submit(jobs, spec_named("ok"), &c), 0);
+  tr_spec *extra = spec_named("x");
+  assert_int_equal(tr_jobs_submit(jobs, extra, &v), -1); /* queue of 2 is full */
+  tr_spec_free(extra);
+  /* Cancel while queued: at once. */
+  assert_int_equal(tr_jobs_cancel(jobs, c.id, &v), 0);
+  assert_int_equal(v.state, TR_CANCELLED);
+  /* Cancel while running: flagged; the runner stops at its next step. */
+  assert_int_equal(tr_jobs_cancel(jobs, a.id, &v), 0);
+  assert_int_equal(v.state, TR_RUNNING);
+  assert_true(v.cancel_requested);
+  pthread_mutex_lock(&gate_mu);
+  gate_open = 1;
+  pthread_mutex_unlock(&gate_mu);
+  assert_int_equal(wait_final(jobs, a.id).state, TR_CANCELLED);
+  v = wait_final(jobs, b.id);
+  assert_int_equal(v.state, TR_FAILED);
+  assert_string_equal(v.failure_reason, "fake failure");
+  assert_int_equal(v.n_metrics, 1);
+  assert_int_equal(tr_jobs_get(jobs, "job-0", &v), -1);
+  assert_int_equal(tr_jobs_get(jobs, "job-01", &v), -1);
+  assert_int_equal(tr_jobs_cancel(jobs, "nope", &v), -1);
+  tr_job_view list[5];
+  size_t total;
+  assert_int_equal(tr_jobs_list(jobs, 1, 5, list, &total), 2);
+  assert_int_equal(total, 3);
+  /* A finished job stays as it is when cancelled. */
+  assert_int_equal(tr_jobs_cancel(jobs, b.id, &v), 0);
+  assert_int_equal(v.state, TR_FAILED);
+  tr_jobs_free(jobs);
+}
+
+static void test_jobs_success(void **state) {
+  (void)state;
+  gate_open = 1;
+  tr_jobs_config cfg = {.workers = 2, .max_queued = 4, .max_jobs = 10, .run = fake_run};
+  tr_jobs *jobs = tr_jobs_new(&cfg);
+  tr_job_view v;
+  assert_int_equal(tr_jobs_submit(jobs, spec_named("ok"), &v), 0);
+  v = wait_final(jobs, "job-1");
+  assert_int_equal(v.state, TR_SUCCEEDED);
+  assert_int_equal(v.model_version, 7);
+  assert_true(v.progress == 1.0);
+  assert_true(v.finished.tv_sec >= v.started.tv_sec && v.started.tv_sec > 0);
+  tr_jobs_free(jobs);
+  tr_jobs_free(NULL);
+}
+
+static tr_params params_of(const tr_param *items, size_t n) { return (tr_params){.n = n, .items = items}; }
+
+static void test_liblinear_params(void **state) {
+  (void)state;
+  struct parameter p;
+  double bias;
+  tr_err err;
+  tr_params none = params_of(NULL, 0);
+  assert_int_equal(ll_params_parse(&none, &p, &bias, &err), 0);
+  assert_int_equal(p.solver_type, L2R_L2LOSS_SVC_DUAL);
+  assert_true(p.C == 1 && p.eps == 0.1 && bias == -1);
+  const tr_param lr[] = {{"solver", "L2R_LR"}, {"C", "0.5"}, {"bias", "1"}};
+  tr_params plr = params_of(lr, 3);
+  assert_int_equal(ll_params_parse(&plr, &p, &bias, &err), 0);
+  assert_int_equal(p.solver_type, L2R_LR);
+  assert_true(p.C == 0.5 && p.eps == 0.01 && bias == 1);
+  const tr_param bad[][1] = {{{"solver", "magic"}}, {{"C", "0"}}, {{"C", "1x"}}, {{"eps", "nan"}}, {{"gamma", "1"}}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    tr_params pb = params_of(bad[i], 1);
+    assert_int_equal(ll_params_parse(&pb, &p, &bias, &err), -1);
+    assert_non_null(strstr(err.msg, bad[i][0].key));
+  }
+}
+
+static void test_libsvm_params(void **state) {
+  (void)state;
+  struct svm_parameter p;
+  tr_err err;
+  tr_params none = params_of(NULL, 0);
+  assert_int_equal(svm_params_parse(&none, &p, &err), 0);
+  assert_true(p.svm_type == C_SVC && p.kernel_type == RBF && p.gamma == 0 && p.C == 1 && p.probability == 0);
+  const tr_param ok[] = {{"kernel", "poly"}, {"degree", "2"}, {"gamma", "0.5"}, {"probability", "true"}};
+  tr_params pok = params_of(ok, 4);
+  assert_int_equal(svm_params_parse(&pok, &p, &err), 0);
+  assert_true(p.kernel_type == POLY && p.degree == 2 && p.gamma == 0.5 && p.probability == 1);
+  const tr_param bad[][1] = {{{"kernel", "magic"}}, {{"degree", "0"}}, {{"probability", "maybe"}}, {{"solver", "x"}}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    tr_params pb = params_of(bad[i], 1);
+    assert_int_equal(svm_params_parse(&pb, &p, &err), -1);
+    assert_non_null(strstr(err.msg, bad[i][0].key));
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_state_machine),  cmocka_unit_test(test_jobs_lifecycle),
+      cmocka_unit_test(test_jobs_success),   cmocka_unit_test(test_liblinear_params),
+      cmocka_unit_test(test_libsvm_params),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,36 @@
+/*
+ * tr_register.h - registers a trained model in the ModelRepository over
+ * gRPC, through the generated client stubs: CreateModel (ALREADY_EXISTS is
+ * fine: the model is there), then UploadVersion as a client stream (a
+ * header with the framework, the input/output schema, tags and the sha256
+ * of the file, then the file in 64 KiB chunks). The repository checks the
+ * sha256 and stores the version only when every byte arrived.
+ *
+ * Schema: inputs [{features, FP64, [-1, n_features]}], outputs
+ * [{label, FP64, [-1]}]; tags: algorithm, training_job, feature_names
+ * (comma-separated, in column order), label, rows, train_accuracy and the
+ * hyperparameters as "hp.<name>".
+ */
+#ifndef TR_REGISTER_H
+#define TR_REGISTER_H
+
+#include <stdint.h>
+
+#include "tr_service.h"
+
+typedef struct tr_artifact {
+  const char *path;       /* the saved model file */
+  const char *framework;  /* "liblinear", "libsvm" */
+  const char *job_id;
+  const char *label;      /* label column name ("label" for inline rows) */
+  double train_accuracy;
+} tr_artifact;
+
+/* 0 and *version, or -1 with err. */
+int tr_register(const tr_service *svc, const tr_spec *spec, const tr_dataset *d, const tr_artifact *a,
+                uint64_t *version, tr_err *err);
+
+/* Lower-case hex sha256 of the file at path (OpenSSL EVP) and its size. */
+int tr_sha256_file(const char *path, char hex[65], uint64_t *size, tr_err *err);
+
+#endif /* TR_REGISTER_H */
