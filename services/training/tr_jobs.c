@@ -14,6 +14,8 @@ struct tr_job {
   tr_jobs *owner;
   char id[TR_ID_MAX];
   tr_spec *spec;
+  tr_abort_fn abort_fn; /* tr_job_set_abort */
+  void *abort_arg;
   tr_job_view v; /* the mutable part; v.id and v.spec point at the two above */
 };
 
@@ -49,7 +51,24 @@ static bool tr_job_apply(tr_job *job, tr_event ev) {
     if (next == TR_SUCCEEDED) job->v.progress = 1;
   }
   tr_job_changed(job);
+  if (tr_state_final(next) && job->owner->cfg.ended) job->owner->cfg.ended(&job->v, job->owner->cfg.ctx);
   return true;
+}
+
+/* Under the lock: cancels a job that has not ended; why goes to failure_reason. */
+static void tr_job_cancel_locked(tr_job *job, const char *why) {
+  if (job->v.state == TR_QUEUED) {
+    /* Its queue slot stays; the worker that pops it skips it. */
+    snprintf(job->v.message, sizeof job->v.message, "cancelled while queued");
+    snprintf(job->v.failure_reason, sizeof job->v.failure_reason, "%s while queued", why);
+    tr_job_apply(job, TR_EV_CANCEL);
+  } else if (job->v.state == TR_RUNNING && !job->v.cancel_requested) {
+    job->v.cancel_requested = true;
+    snprintf(job->v.message, sizeof job->v.message, "cancel requested; stopping at the next step");
+    snprintf(job->v.failure_reason, sizeof job->v.failure_reason, "%s while running", why);
+    if (job->abort_fn) job->abort_fn(job->abort_arg);
+    tr_job_changed(job);
+  }
 }
 
 static tr_job *tr_find(tr_jobs *jobs, const char *id) {
@@ -78,8 +97,11 @@ static void *tr_worker(void *arg) {
     tr_spec_drop_rows(job->spec);
     if (out.state == TR_SUCCEEDED) {
       job->v.model_version = out.model_version;
+      job->v.failure_reason[0] = 0; /* a cancel that came too late */
       tr_job_apply(job, TR_EV_SUCCEED);
     } else if (out.state == TR_CANCELLED) {
+      if (!job->v.failure_reason[0]) snprintf(job->v.failure_reason, sizeof job->v.failure_reason, "cancelled");
+      snprintf(job->v.message, sizeof job->v.message, "cancelled");
       tr_job_apply(job, TR_EV_CANCEL);
     } else {
       snprintf(job->v.failure_reason, sizeof job->v.failure_reason, "%s",
@@ -117,11 +139,7 @@ void tr_jobs_free(tr_jobs *jobs) {
   if (!jobs) return;
   pthread_mutex_lock(&jobs->mu);
   jobs->stopping = true;
-  for (size_t i = 0; i < jobs->n_all; i++) {
-    tr_job *job = jobs->all[i];
-    if (job->v.state == TR_QUEUED) tr_job_apply(job, TR_EV_CANCEL);
-    if (job->v.state == TR_RUNNING) job->v.cancel_requested = true;
-  }
+  for (size_t i = 0; i < jobs->n_all; i++) tr_job_cancel_locked(jobs->all[i], "the shim stopped");
   pthread_cond_broadcast(&jobs->cv);
   pthread_mutex_unlock(&jobs->mu);
   for (size_t i = 0; i < jobs->n_threads; i++) pthread_join(jobs->threads[i], NULL);
@@ -180,15 +198,7 @@ int tr_jobs_cancel(tr_jobs *jobs, const char *id, tr_job_view *out) {
   pthread_mutex_lock(&jobs->mu);
   tr_job *job = tr_find(jobs, id);
   if (job) {
-    if (job->v.state == TR_QUEUED) {
-      /* Its queue slot stays; the worker that pops it skips it. */
-      snprintf(job->v.message, sizeof job->v.message, "cancelled while queued");
-      tr_job_apply(job, TR_EV_CANCEL);
-    } else if (job->v.state == TR_RUNNING && !job->v.cancel_requested) {
-      job->v.cancel_requested = true;
-      snprintf(job->v.message, sizeof job->v.message, "cancel requested; stopping at the next step");
-      tr_job_changed(job);
-    }
+    tr_job_cancel_locked(job, "cancelled by CancelJob");
     *out = job->v;
   }
   pthread_mutex_unlock(&jobs->mu);
@@ -251,6 +261,15 @@ void tr_job_metric(tr_job *job, const char *name, double value) {
     tr_job_changed(job);
   }
   pthread_mutex_unlock(&jobs->mu);
+}
+
+bool tr_job_set_abort(tr_job *job, tr_abort_fn fn, void *arg) {
+  pthread_mutex_lock(&job->owner->mu);
+  bool ok = !(fn && job->v.cancel_requested);
+  job->abort_fn = ok ? fn : NULL;
+  job->abort_arg = ok ? arg : NULL;
+  pthread_mutex_unlock(&job->owner->mu);
+  return ok;
 }
 
 bool tr_job_cancelled(tr_job *job) {

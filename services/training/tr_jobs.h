@@ -9,7 +9,10 @@
  *
  * Cancel: a queued job is CANCELLED at once; a running one is flagged and
  * its runner stops at the next step boundary (tr_job_step returns false),
- * because the native libraries cannot be interrupted inside train().
+ * because the native libraries cannot be interrupted inside train(). A
+ * runner blocked in a call to another service sets an abort hook
+ * (tr_job_set_abort) that the cancel runs, so that the call returns at once.
+ * tr_jobs_free cancels every job the same way (the shim is stopping).
  *
  * Threads: every function is thread-safe. Views are copies; their id and
  * spec pointers stay valid until tr_jobs_free.
@@ -63,12 +66,16 @@ typedef struct tr_outcome {
 /* Runs one job (already RUNNING) to its end, on a worker thread. */
 typedef void (*tr_run_fn)(tr_job *job, const tr_spec *spec, void *ctx, tr_outcome *out);
 
+/* Told once when a job reaches SUCCEEDED, FAILED or CANCELLED, under the jobs' lock: do not call tr_jobs_*. */
+typedef void (*tr_ended_fn)(const tr_job_view *job, void *ctx);
+
 typedef struct tr_jobs_config {
   size_t workers;    /* jobs running at once (--max-jobs), >= 1 */
   size_t max_queued; /* jobs waiting beyond those; SubmitJob gets RESOURCE_EXHAUSTED past it */
   size_t max_jobs;   /* jobs remembered in total */
   tr_run_fn run;
-  void *ctx;         /* passed to run */
+  void *ctx;         /* passed to run and ended */
+  tr_ended_fn ended; /* may be NULL */
 } tr_jobs_config;
 
 /* Starts the workers. NULL when out of memory or threads cannot start. */
@@ -105,6 +112,15 @@ const char *tr_job_id(const tr_job *job);
 
 /* True once CancelJob reached the running job. */
 bool tr_job_cancelled(tr_job *job);
+
+/*
+ * Makes a cancel call fn(arg) (under the jobs' lock: it must not block nor
+ * call tr_jobs_*), e.g. shimkit_client_call_cancel on the call the runner is
+ * blocked in. fn NULL clears it; clear it before arg is freed. Returns false,
+ * keeping nothing, when the job is already cancelled.
+ */
+typedef void (*tr_abort_fn)(void *arg);
+bool tr_job_set_abort(tr_job *job, tr_abort_fn fn, void *arg);
 
 /* Sets metric name (replacing an earlier value). */
 void tr_job_metric(tr_job *job, const char *name, double value);

@@ -57,18 +57,32 @@ static char *tr_join(const tr_dataset *d) {
   return s;
 }
 
-static int tr_create_model(const tr_service *svc, const tr_spec *spec, tr_err *err) {
+static void tr_abort_call(void *call) { shimkit_client_call_cancel(call); }
+
+/* CreateModel as a call the job's cancel can abort: 0, -1 with err, -2 cancelled. */
+static int tr_create_model(const tr_service *svc, tr_job *job, const tr_spec *spec, tr_err *err) {
   Shimkit__Ml__V1__CreateModelRequest req = SHIMKIT__ML__V1__CREATE_MODEL_REQUEST__INIT;
   req.name = spec->model_name;
-  Shimkit__Ml__V1__RegisteredModel *model = NULL;
+  ProtobufCMessage *model = NULL;
   shimkit_status st = {0};
   shimkit_call_options opts = {.timeout_ms = TR_REPO_TIMEOUT_MS, .status_out = &st};
-  shimkit_code code = shimkit__ml__v1__model_repository__shimkit_create_model(svc->repo, &req, &model, &opts);
+  shimkit_client_call *call = shimkit_client_call_start(
+      svc->repo,
+      &shimkit__ml__v1__model_repository__shimkit_service.methods[SHIMKIT__ML__V1__MODEL_REPOSITORY__SHIMKIT_CREATE_MODEL],
+      &opts);
+  if (!call) return tr_fail(err, "out of memory starting ModelRepository.CreateModel");
+  if (!tr_job_set_abort(job, tr_abort_call, call)) shimkit_client_call_cancel(call);
+  if (shimkit_client_call_send(call, &req.base) == 0 && shimkit_client_call_close_send(call) == 0)
+    (void)shimkit_client_call_recv(call, &model);
+  tr_job_set_abort(job, NULL, NULL);
+  shimkit_code code = shimkit_client_call_finish(call);
   int rc = 0;
-  if (code != SHIMKIT_OK && code != SHIMKIT_ALREADY_EXISTS)
+  if (tr_job_cancelled(job))
+    rc = -2;
+  else if (code != SHIMKIT_OK && code != SHIMKIT_ALREADY_EXISTS)
     rc = tr_fail_rpc(err, "ModelRepository", svc->repo_addr, "CreateModel", code, &st);
   shimkit_status_clear(&st);
-  if (model) protobuf_c_message_free_unpacked(&model->base, NULL);
+  if (model) protobuf_c_message_free_unpacked(model, NULL);
   return rc;
 }
 
@@ -90,12 +104,17 @@ static int tr_send_file(shimkit_client_call *call, FILE *f, tr_err *err) {
   return rc;
 }
 
-int tr_register(const tr_service *svc, const tr_spec *spec, const tr_dataset *d, const tr_artifact *a,
+int tr_register(const tr_service *svc, tr_job *job, const tr_spec *spec, const tr_dataset *d, const tr_artifact *a,
                 uint64_t *version, tr_err *err) {
   char sha[65] = "";
   uint64_t size = 0;
   if (tr_sha256_file(a->path, sha, &size, err) != 0) return -1;
-  if (tr_create_model(svc, spec, err) != 0) return -1;
+  int created = tr_create_model(svc, job, spec, err);
+  if (created != 0) return created;
+  char msg[TR_MESSAGE_MAX];
+  snprintf(msg, sizeof msg, "uploading the model file (%llu bytes) as a new version of %.60s", (unsigned long long)size,
+           spec->model_name);
+  if (!tr_job_step(job, 0.85, msg)) return -2;
 
   int64_t in_shape[2] = {-1, (int64_t)d->n_features}, out_shape[1] = {-1};
   Shimkit__Ml__V1__TensorSpec in = SHIMKIT__ML__V1__TENSOR_SPEC__INIT, out = SHIMKIT__ML__V1__TENSOR_SPEC__INIT;
@@ -111,7 +130,10 @@ int tr_register(const tr_service *svc, const tr_spec *spec, const tr_dataset *d,
 
   tr_tags *tags = calloc(1, sizeof *tags);
   char *names = tr_join(d);
-  if (!tags) return tr_fail(err, "out of memory");
+  if (!tags) {
+    free(names);
+    return tr_fail(err, "out of memory");
+  }
   tr_tag(tags, "algorithm", a->framework);
   tr_tag(tags, "training_job", a->job_id);
   if (names) tr_tag(tags, "feature_names", names);
@@ -153,17 +175,26 @@ int tr_register(const tr_service *svc, const tr_spec *spec, const tr_dataset *d,
   } else {
     err->msg[0] = 0;
     Shimkit__Ml__V1__ModelVersion *mv = NULL;
-    if (shimkit__ml__v1__model_repository__shimkit_upload_version_send(call, &first) == 0 &&
-        tr_send_file(call, f, err) == 0 && shimkit_client_call_close_send(call) == 0 &&
+    /* A cancel aborts the upload until the last byte is sent, not after. */
+    bool sent = tr_job_set_abort(job, tr_abort_call, call) &&
+                shimkit__ml__v1__model_repository__shimkit_upload_version_send(call, &first) == 0 &&
+                tr_send_file(call, f, err) == 0;
+    tr_job_set_abort(job, NULL, NULL);
+    bool cancelled = !sent && tr_job_cancelled(job);
+    if (sent && !(cancelled = tr_job_cancelled(job)) && shimkit_client_call_close_send(call) == 0 &&
         shimkit__ml__v1__model_repository__shimkit_upload_version_recv(call, &mv) == 1) {
       *version = mv->version;
       rc = 0;
     }
     if (mv) protobuf_c_message_free_unpacked(&mv->base, NULL);
-    if (rc != 0 && err->msg[0]) shimkit_client_call_cancel(call);
+    if (rc != 0 && (err->msg[0] || cancelled)) shimkit_client_call_cancel(call);
     shimkit_code code = shimkit_client_call_finish(call);
     if (rc == 0 && code != SHIMKIT_OK) rc = -1;
-    if (rc != 0 && !err->msg[0]) tr_fail_rpc(err, "ModelRepository", svc->repo_addr, "UploadVersion", code, &st);
+    if (cancelled) {
+      rc = -2;
+    } else if (rc != 0 && !err->msg[0]) {
+      tr_fail_rpc(err, "ModelRepository", svc->repo_addr, "UploadVersion", code, &st);
+    }
   }
   shimkit_status_clear(&st);
   if (f) fclose(f);

@@ -10,6 +10,12 @@
  * [{label, FP64, [-1]}]; tags: algorithm, training_job, feature_names
  * (comma-separated, in column order), label, rows, train_accuracy and the
  * hyperparameters as "hp.<name>".
+ *
+ * Cancel: while CreateModel is waiting for its answer and while the file is
+ * being sent, a cancel of the job cancels the call (tr_job_set_abort), and
+ * a cancel between the two stops before the upload; tr_register then
+ * returns -2 and nothing is stored. Once the whole file is sent the upload
+ * is left to finish: the version is registered and the job SUCCEEDS.
  */
 #ifndef TR_REGISTER_H
 #define TR_REGISTER_H
@@ -26,8 +32,8 @@ typedef struct tr_artifact {
   double train_accuracy;
 } tr_artifact;
 
-/* 0 and *version, or -1 with err. */
-int tr_register(const tr_service *svc, const tr_spec *spec, const tr_dataset *d, const tr_artifact *a,
+/* 0 and *version, -1 with err, or -2 when the job was cancelled. */
+int tr_register(const tr_service *svc, tr_job *job, const tr_spec *spec, const tr_dataset *d, const tr_artifact *a,
                 uint64_t *version, tr_err *err);
 
 /* Lower-case hex sha256 of the file at path (OpenSSL EVP) and its size. */

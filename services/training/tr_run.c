@@ -77,7 +77,7 @@ void tr_run(tr_job *job, const tr_spec *spec, void *ctx, tr_outcome *out) {
                    .job_id = tr_job_id(job),
                    .label = spec->source == TR_SOURCE_VIEW ? spec->label : "label",
                    .train_accuracy = accuracy};
-  rc = tr_register(svc, spec, &d, &a, &out->model_version, &err);
+  rc = tr_register(svc, job, spec, &d, &a, &out->model_version, &err);
   if (rc == 0) {
     out->state = TR_SUCCEEDED;
     tr_job_step(job, 1.0, "registered");

@@ -38,6 +38,18 @@ static int tr_count(const char *opt, const char *v, size_t *out) {
   return 0;
 }
 
+/* One log line per job that ends, also for those a stop cancels. */
+static void tr_log_end(const tr_job_view *v, void *ctx) {
+  (void)ctx;
+  if (v->state == TR_SUCCEEDED) {
+    shimkit_log(SHIMKIT_LOG_INFO, "training_shim", "%s SUCCEEDED: model %s version %llu", v->id, v->spec->model_name,
+                (unsigned long long)v->model_version);
+  } else {
+    shimkit_log(v->state == TR_FAILED ? SHIMKIT_LOG_WARN : SHIMKIT_LOG_INFO, "training_shim", "%s %s: %s", v->id,
+                tr_state_name(v->state), v->failure_reason);
+  }
+}
+
 static shimkit_code setup(shimkit_server *srv, void *ctx) {
   tr_shim *shim = ctx;
   tr_service *svc = &shim->svc;
@@ -64,7 +76,7 @@ static shimkit_code setup(shimkit_server *srv, void *ctx) {
   }
   svc->tmp_dir = shim->tmp_dir[0] ? shim->tmp_dir : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
   const tr_jobs_config cfg = {
-      .workers = workers, .max_queued = queued, .max_jobs = TR_MAX_JOBS_TOTAL, .run = tr_run, .ctx = svc};
+      .workers = workers, .max_queued = queued, .max_jobs = TR_MAX_JOBS_TOTAL, .run = tr_run, .ctx = svc, .ended = tr_log_end};
   svc->jobs = tr_jobs_new(&cfg);
   if (!svc->repo || (svc->fs_addr && !svc->fs) || !svc->jobs) {
     fprintf(stderr, "training_shim: cannot create the client channels or the job threads\n");

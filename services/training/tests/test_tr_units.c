@@ -1,7 +1,8 @@
 /*
  * test_tr_units.c - cmocka units of the Training shim with the native layer
  * faked: the job state machine, the job table with a fake runner (queue,
- * cancel while queued and while running, outcomes), and hyper-parameter
+ * cancel while queued and while running, outcomes, the abort hook of a
+ * runner blocked in a call, the end callback, cancel on free), and hyper-parameter
  * parsing of both back ends (headers only, no library call).
  */
 #include <setjmp.h>
@@ -10,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -135,6 +137,69 @@ static void test_jobs_success(void **state) {
   tr_jobs_free(NULL);
 }
 
+/* A runner blocked "in a call" until its abort hook runs, as tr_register is. */
+static pthread_mutex_t block_mu = PTHREAD_MUTEX_INITIALIZER;
+static int block_armed, block_aborts, block_refused;
+static int ended_n;
+static char ended_log[4][TR_ERR_MAX + 64];
+
+static void block_abort(void *arg) { (*(int *)arg)++; /* under the jobs' lock */ }
+
+static void block_run(tr_job *job, const tr_spec *spec, void *ctx, tr_outcome *out) {
+  (void)spec;
+  (void)ctx;
+  out->state = TR_CANCELLED;
+  if (!tr_job_set_abort(job, block_abort, &block_aborts)) return;
+  pthread_mutex_lock(&block_mu);
+  block_armed++;
+  pthread_mutex_unlock(&block_mu);
+  while (!tr_job_cancelled(job)) nap();
+  tr_job_set_abort(job, NULL, NULL);
+  if (tr_job_set_abort(job, block_abort, &block_aborts)) block_refused = -1; /* must refuse once cancelled */
+}
+
+static void record_end(const tr_job_view *v, void *ctx) {
+  (void)ctx;
+  if (ended_n < 4) snprintf(ended_log[ended_n++], sizeof ended_log[0], "%s %s: %s", v->id, tr_state_name(v->state),
+                            v->failure_reason);
+}
+
+static void wait_armed(int n) {
+  for (;;) {
+    pthread_mutex_lock(&block_mu);
+    int armed = block_armed;
+    pthread_mutex_unlock(&block_mu);
+    if (armed >= n) return;
+    nap();
+  }
+}
+
+static void test_jobs_abort_and_stop(void **state) {
+  (void)state;
+  tr_jobs_config cfg = {.workers = 1, .max_queued = 4, .max_jobs = 10, .run = block_run, .ended = record_end};
+  tr_jobs *jobs = tr_jobs_new(&cfg);
+  assert_non_null(jobs);
+  tr_job_view v;
+  assert_int_equal(tr_jobs_submit(jobs, spec_named("a"), &v), 0);
+  wait_armed(1);
+  assert_int_equal(tr_jobs_cancel(jobs, "job-1", &v), 0);
+  v = wait_final(jobs, "job-1");
+  assert_int_equal(v.state, TR_CANCELLED);
+  assert_string_equal(v.failure_reason, "cancelled by CancelJob while running");
+  assert_int_equal(tr_jobs_submit(jobs, spec_named("b"), &v), 0);
+  wait_armed(2);
+  assert_int_equal(tr_jobs_submit(jobs, spec_named("c"), &v), 0);
+  tr_jobs_get(jobs, "job-3", &v);
+  assert_int_equal(v.state, TR_QUEUED);
+  tr_jobs_free(jobs); /* cancels job-2 through its hook, job-3 at once; the workers are joined */
+  assert_int_equal(block_aborts, 2);
+  assert_int_equal(block_refused, 0);
+  assert_int_equal(ended_n, 3);
+  assert_string_equal(ended_log[0], "job-1 CANCELLED: cancelled by CancelJob while running");
+  assert_string_equal(ended_log[1], "job-3 CANCELLED: the shim stopped while queued");
+  assert_string_equal(ended_log[2], "job-2 CANCELLED: the shim stopped while running");
+}
+
 static tr_params params_of(const tr_param *items, size_t n) { return (tr_params){.n = n, .items = items}; }
 
 static void test_liblinear_params(void **state) {
@@ -182,7 +247,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_state_machine),  cmocka_unit_test(test_jobs_lifecycle),
       cmocka_unit_test(test_jobs_success),   cmocka_unit_test(test_liblinear_params),
-      cmocka_unit_test(test_libsvm_params),
+      cmocka_unit_test(test_libsvm_params),  cmocka_unit_test(test_jobs_abort_and_stop),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
