@@ -41,3 +41,22 @@ def output(resp, name):
 
 def accuracy(labels, rows):
     return sum(1 for p, (y, _) in zip(labels, rows) if p == y) / len(rows)
+
+
+def register(pb, repository, model, data, framework, n_features=13):
+    """Uploads data as a new version of model (created when missing); returns its version number."""
+    import hashlib
+    import importlib
+
+    import grpc
+    try:
+        repository.stub.CreateModel(pb.mr.CreateModelRequest(name=model), timeout=10)
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.ALREADY_EXISTS, e
+    common = importlib.import_module("ml.v1.common_pb2")  # generated beside pb.mr
+    header = pb.mr.UploadHeader(
+        model_name=model, framework=framework, sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data),
+        inputs=[common.TensorSpec(name="features", datatype="FP64", shape=[-1, n_features])],
+        outputs=[common.TensorSpec(name="label", datatype="FP64", shape=[-1])])
+    parts = [pb.mr.UploadVersionRequest(header=header), pb.mr.UploadVersionRequest(chunk=data)]
+    return repository.stub.UploadVersion(iter(parts), timeout=30).version
