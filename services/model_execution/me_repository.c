@@ -114,6 +114,8 @@ static int me_param(const char *key, const Inference__ModelRepositoryParameter *
     if (me_parse_version(v->string_param, version, err) != 0) return -1;
   } else if (alias_ok && strcmp(key, "alias") == 0 && is_str && v->string_param[0]) {
     *alias = v->string_param;
+  } else if (!alias_ok && strcmp(key, "unload_dependents") == 0) {
+    /* Triton's clients always send it; a model here has no dependents. */
   } else {
     return me_fail(err, SHIMKIT_INVALID_ARGUMENT, "parameter %.100s is not understood: use version (string or int64)%s",
                    key, alias_ok ? " or alias (string)" : "");

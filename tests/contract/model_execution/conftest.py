@@ -77,17 +77,26 @@ def models(pb, feature_store, repository, heart, tmp_path_factory):
     return names
 
 
-def start_inference(ip, repo_target, *extra):
+def start_inference(repo_target, *extra, stub_class=None):
+    """A model_execution_shim; .stub is stub_class's on a channel to it (None without one)."""
     shim = Shim("--model-repository", repo_target, "--no-access-log", *extra,
                 command=tc.program("SHIMKIT_MODEL_EXECUTION_SHIM")).start()
-    return tc.Service(shim, ip.grpc.GRPCInferenceServiceStub)
+    return tc.Service(shim, stub_class or (lambda channel: None))
 
 
 @pytest.fixture(scope="session")
-def inference(ip, repository, models):
-    s = start_inference(ip, repository.target)
+def inference_shim(repository, models):
+    """The shim serving the heart_scale models, with no stub: a client brings its own (test_oip_client.py
+    uses another generated copy of the protocol, which cannot share a process with ip's)."""
+    s = start_inference(repository.target)
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def inference(ip, inference_shim):
+    inference_shim.stub = ip.grpc.GRPCInferenceServiceStub(inference_shim.channel)
+    return inference_shim
 
 
 @pytest.fixture
@@ -96,7 +105,7 @@ def new_inference(ip):
     made = []
 
     def make(*args):
-        s = start_inference(ip, *args)
+        s = start_inference(*args, stub_class=ip.grpc.GRPCInferenceServiceStub)
         made.append(s)
         return s
 
