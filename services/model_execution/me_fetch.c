@@ -16,11 +16,12 @@
 
 #define ME_PAGE 1000
 
-int me_fetch_fail(const me_service *svc, const char *what, shimkit_code code, const shimkit_status *st, me_err *err) {
+int me_fetch_fail(const me_service *svc, const char *what, shimkit_code code, const shimkit_status *st,
+                  me_err *err) {
   const char *msg = st && st->message ? st->message : shimkit_strerror(code);
   if (code == SHIMKIT_UNAVAILABLE || code == SHIMKIT_DEADLINE_EXCEEDED)
-    return me_fail(err, SHIMKIT_UNAVAILABLE, "the ModelRepository at %s is unreachable (%s: %.300s)", svc->repo_addr,
-                   shimkit_code_name(code), msg);
+    return me_fail(err, SHIMKIT_UNAVAILABLE, "the ModelRepository at %s is unreachable (%s: %.300s)",
+                   svc->repo_addr, shimkit_code_name(code), msg);
   return me_fail(err, code, "ModelRepository %s: %.400s", what, msg);
 }
 
@@ -38,7 +39,8 @@ static int me_latest_ready(me_service *svc, const char *name, uint64_t *version,
     Shimkit__Ml__V1__ListVersionsResponse *resp = NULL;
     shimkit_status st = {0};
     shimkit_call_options opts = {.timeout_ms = ME_REPO_TIMEOUT_MS, .status_out = &st};
-    shimkit_code code = shimkit__ml__v1__model_repository__shimkit_list_versions(svc->repo, &req, &resp, &opts);
+    shimkit_code code =
+        shimkit__ml__v1__model_repository__shimkit_list_versions(svc->repo, &req, &resp, &opts);
     if (code != SHIMKIT_OK) {
       int rc = code == SHIMKIT_NOT_FOUND ? me_fail(err, code, "model %.200s is not in the repository", name)
                                          : me_fetch_fail(svc, "ListVersions", code, &st, err);
@@ -69,7 +71,8 @@ static int me_receive(me_service *svc, shimkit_client_call *call, FILE *f, EVP_M
       chunk->version = NULL; /* kept: the rest of the chunk is freed */
       if (out->mv->size_bytes > ME_MAX_ARTIFACT_BYTES) {
         protobuf_c_message_free_unpacked(&chunk->base, NULL);
-        return me_fail(err, SHIMKIT_FAILED_PRECONDITION, "the artifact is %llu bytes, more than the %llu this server loads",
+        return me_fail(err, SHIMKIT_FAILED_PRECONDITION,
+                       "the artifact is %llu bytes, more than the %llu this server loads",
                        (unsigned long long)out->mv->size_bytes, (unsigned long long)ME_MAX_ARTIFACT_BYTES);
       }
     }
@@ -78,14 +81,17 @@ static int me_receive(me_service *svc, shimkit_client_call *call, FILE *f, EVP_M
       bad = fwrite(chunk->data.data, 1, chunk->data.len, f) != chunk->data.len;
       if (bad) {
         protobuf_c_message_free_unpacked(&chunk->base, NULL);
-        return me_fail(err, SHIMKIT_INTERNAL, "cannot write the artifact to %s: %s", out->path, strerror(errno));
+        return me_fail(err, SHIMKIT_INTERNAL, "cannot write the artifact to %s: %s", out->path,
+                       strerror(errno));
       }
       EVP_DigestUpdate(md, chunk->data.data, chunk->data.len);
       at += chunk->data.len;
     }
     protobuf_c_message_free_unpacked(&chunk->base, NULL);
-    if (bad) return me_fail(err, SHIMKIT_DATA_LOSS, "the repository sent the artifact out of order or oversized at byte %llu",
-                            (unsigned long long)at);
+    if (bad)
+      return me_fail(err, SHIMKIT_DATA_LOSS,
+                     "the repository sent the artifact out of order or oversized at byte %llu",
+                     (unsigned long long)at);
   }
   (void)svc;
   return r == 0 ? 0 : -2; /* -2: the call failed, finish says why */
@@ -96,10 +102,12 @@ static void me_hex(EVP_MD_CTX *md, char hex[65]) {
   unsigned char d[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   EVP_DigestFinal_ex(md, d, &n);
-  for (unsigned int i = 0; i < n && i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+  for (unsigned int i = 0; i < n && i < 32; i++)
+    snprintf(hex + 2 * i, 3, "%02x", d[i]);
 }
 
-int me_fetch(me_service *svc, const char *name, uint64_t version, const char *alias, me_fetched *out, me_err *err) {
+int me_fetch(me_service *svc, const char *name, uint64_t version, const char *alias, me_fetched *out,
+             me_err *err) {
   memset(out, 0, sizeof *out);
   if (!alias && version == 0 && me_latest_ready(svc, name, &version, err) != 0) return -1;
   Shimkit__Ml__V1__VersionRef ref = SHIMKIT__ML__V1__VERSION_REF__INIT;
@@ -116,7 +124,9 @@ int me_fetch(me_service *svc, const char *name, uint64_t version, const char *al
 
   snprintf(out->path, sizeof out->path, "%s/shimkit-model-XXXXXX", svc->tmp_dir);
   int fd = mkstemp(out->path);
-  if (fd < 0) return me_fail(err, SHIMKIT_INTERNAL, "cannot create a temporary file in %s: %s", svc->tmp_dir, strerror(errno));
+  if (fd < 0)
+    return me_fail(err, SHIMKIT_INTERNAL, "cannot create a temporary file in %s: %s", svc->tmp_dir,
+                   strerror(errno));
   FILE *f = fdopen(fd, "wb");
   EVP_MD_CTX *md = EVP_MD_CTX_new();
   shimkit_status st = {0};
@@ -139,7 +149,8 @@ int me_fetch(me_service *svc, const char *name, uint64_t version, const char *al
   if (r == -1) goto done;
   if (code != SHIMKIT_OK) {
     if (code == SHIMKIT_NOT_FOUND && alias)
-      me_fail(err, code, "model %.200s alias %.200s: %.300s", name, alias, st.message ? st.message : "not found");
+      me_fail(err, code, "model %.200s alias %.200s: %.300s", name, alias,
+              st.message ? st.message : "not found");
     else if (code == SHIMKIT_NOT_FOUND)
       me_fail(err, code, "model %.200s version %llu: %.300s", name, (unsigned long long)version,
               st.message ? st.message : "not found");
@@ -158,8 +169,9 @@ int me_fetch(me_service *svc, const char *name, uint64_t version, const char *al
   char hex[65] = "";
   me_hex(md, hex);
   if (strcmp(hex, out->mv->sha256) != 0) {
-    me_fail(err, SHIMKIT_DATA_LOSS, "model %.200s version %llu: the artifact's sha256 is %s, the repository recorded %.64s",
-            name, (unsigned long long)out->mv->version, hex, out->mv->sha256);
+    me_fail(err, SHIMKIT_DATA_LOSS,
+            "model %.200s version %llu: the artifact's sha256 is %s, the repository recorded %.64s", name,
+            (unsigned long long)out->mv->version, hex, out->mv->sha256);
     goto done;
   }
   rc = 0;

@@ -23,9 +23,11 @@ typedef struct me_fetched {
  * temporary file in svc->tmp_dir. 0 and *out filled, or -1 with err (no
  * file left behind, out->mv NULL).
  */
-int me_fetch(me_service *svc, const char *name, uint64_t version, const char *alias, me_fetched *out, me_err *err);
+int me_fetch(me_service *svc, const char *name, uint64_t version, const char *alias, me_fetched *out,
+             me_err *err);
 
 /* Maps a failed repository call onto err: unreachable = UNAVAILABLE, else its own code and message. */
-int me_fetch_fail(const me_service *svc, const char *what, shimkit_code code, const shimkit_status *st, me_err *err);
+int me_fetch_fail(const me_service *svc, const char *what, shimkit_code code, const shimkit_status *st,
+                  me_err *err);
 
 #endif /* ME_FETCH_H */

@@ -20,7 +20,8 @@ shimkit_code me_reply_error(shimkit_call *call, const me_err *err) {
 int me_check_name(const char *name, me_err *err) {
   if (!name[0]) return me_fail(err, SHIMKIT_INVALID_ARGUMENT, "model name is missing");
   if (strlen(name) >= ME_NAME_MAX)
-    return me_fail(err, SHIMKIT_INVALID_ARGUMENT, "model name is %zu bytes, at most %d", strlen(name), ME_NAME_MAX - 1);
+    return me_fail(err, SHIMKIT_INVALID_ARGUMENT, "model name is %zu bytes, at most %d", strlen(name),
+                   ME_NAME_MAX - 1);
   return 0;
 }
 
@@ -48,7 +49,8 @@ static shimkit_code me_server_ready(shimkit_call *call, const Inference__ServerR
   lm.page = &page;
   Shimkit__Ml__V1__ListModelsResponse *out = NULL;
   shimkit_call_options opts = {.timeout_ms = ME_READY_TIMEOUT_MS};
-  resp->ready = shimkit__ml__v1__model_repository__shimkit_list_models(svc->repo, &lm, &out, &opts) == SHIMKIT_OK;
+  resp->ready =
+      shimkit__ml__v1__model_repository__shimkit_list_models(svc->repo, &lm, &out, &opts) == SHIMKIT_OK;
   if (out) protobuf_c_message_free_unpacked(&out->base, NULL);
   return SHIMKIT_OK;
 }
@@ -80,13 +82,15 @@ static shimkit_code me_model_ready(shimkit_call *call, const Inference__ModelRea
 }
 
 /* The protocol's tensor metadata of specs, in call memory. */
-static Inference__ModelMetadataResponse__TensorMetadata **me_tensors(shimkit_call *call, const me_tensor_spec *specs,
-                                                                      size_t n) {
-  Inference__ModelMetadataResponse__TensorMetadata **out = shimkit_call_alloc(call, (n ? n : 1) * sizeof *out);
+static Inference__ModelMetadataResponse__TensorMetadata **me_tensors(shimkit_call *call,
+                                                                     const me_tensor_spec *specs, size_t n) {
+  Inference__ModelMetadataResponse__TensorMetadata **out =
+      shimkit_call_alloc(call, (n ? n : 1) * sizeof *out);
   Inference__ModelMetadataResponse__TensorMetadata *t = shimkit_call_alloc(call, (n ? n : 1) * sizeof *t);
   if (!out || !t) return NULL;
   for (size_t i = 0; i < n; i++) {
-    Inference__ModelMetadataResponse__TensorMetadata init = INFERENCE__MODEL_METADATA_RESPONSE__TENSOR_METADATA__INIT;
+    Inference__ModelMetadataResponse__TensorMetadata init =
+        INFERENCE__MODEL_METADATA_RESPONSE__TENSOR_METADATA__INIT;
     t[i] = init;
     t[i].name = shimkit_call_strdup(call, specs[i].name);
     t[i].datatype = shimkit_call_strdup(call, specs[i].datatype);

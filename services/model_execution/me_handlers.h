@@ -19,15 +19,16 @@ shimkit_code me_reply_error(shimkit_call *call, const me_err *err);
 int me_check_name(const char *name, me_err *err);
 
 /* me_infer.c */
-shimkit_code me_model_infer(shimkit_call *call, const Inference__ModelInferRequest *req, Inference__ModelInferResponse *resp,
-                            void *user_data);
+shimkit_code me_model_infer(shimkit_call *call, const Inference__ModelInferRequest *req,
+                            Inference__ModelInferResponse *resp, void *user_data);
 
 /* me_repository.c: the repository extension */
 shimkit_code me_repository_index(shimkit_call *call, const Inference__RepositoryIndexRequest *req,
                                  Inference__RepositoryIndexResponse *resp, void *user_data);
 shimkit_code me_repository_model_load(shimkit_call *call, const Inference__RepositoryModelLoadRequest *req,
                                       Inference__RepositoryModelLoadResponse *resp, void *user_data);
-shimkit_code me_repository_model_unload(shimkit_call *call, const Inference__RepositoryModelUnloadRequest *req,
+shimkit_code me_repository_model_unload(shimkit_call *call,
+                                        const Inference__RepositoryModelUnloadRequest *req,
                                         Inference__RepositoryModelUnloadResponse *resp, void *user_data);
 
 #endif /* ME_HANDLERS_H */

@@ -13,14 +13,16 @@
 #include "me_tensor.h"
 
 /* One FP64 output tensor over values (count of them), typed or raw, in call memory. */
-static Inference__ModelInferResponse__InferOutputTensor *me_output(shimkit_call *call, const char *name, const int64_t *shape,
-                                                                  size_t n_shape, const double *values, size_t count,
-                                                                  bool raw, ProtobufCBinaryData *raw_out) {
+static Inference__ModelInferResponse__InferOutputTensor *me_output(shimkit_call *call, const char *name,
+                                                                   const int64_t *shape, size_t n_shape,
+                                                                   const double *values, size_t count,
+                                                                   bool raw, ProtobufCBinaryData *raw_out) {
   Inference__ModelInferResponse__InferOutputTensor *t = shimkit_call_alloc(call, sizeof *t);
   int64_t *dims = shimkit_call_alloc(call, n_shape * sizeof *dims);
   double *copy = shimkit_call_alloc(call, (count ? count : 1) * sizeof *copy);
   if (!t || !dims || !copy) return NULL;
-  Inference__ModelInferResponse__InferOutputTensor init = INFERENCE__MODEL_INFER_RESPONSE__INFER_OUTPUT_TENSOR__INIT;
+  Inference__ModelInferResponse__InferOutputTensor init =
+      INFERENCE__MODEL_INFER_RESPONSE__INFER_OUTPUT_TENSOR__INIT;
   *t = init;
   t->name = (char *)name;
   t->datatype = "FP64";
@@ -32,7 +34,8 @@ static Inference__ModelInferResponse__InferOutputTensor *me_output(shimkit_call 
     for (size_t i = 0; i < count; i++) {
       uint64_t u;
       memcpy(&u, &values[i], sizeof u);
-      for (int k = 0; k < 8; k++) b[8 * i + (size_t)k] = (uint8_t)(u >> (8 * k));
+      for (int k = 0; k < 8; k++)
+        b[8 * i + (size_t)k] = (uint8_t)(u >> (8 * k));
     }
     raw_out->data = b;
     raw_out->len = count * sizeof(double);
@@ -77,7 +80,8 @@ static shimkit_code me_run(shimkit_call *call, const Inference__ModelInferReques
   if (!resp->outputs || (raw && !resp->raw_output_contents)) goto oom;
   if (want_label) {
     int64_t shape[1] = {(int64_t)rows};
-    resp->outputs[k] = me_output(call, ME_OUTPUT_LABEL, shape, 1, labels, rows, raw, raw ? &resp->raw_output_contents[k] : NULL);
+    resp->outputs[k] = me_output(call, ME_OUTPUT_LABEL, shape, 1, labels, rows, raw,
+                                 raw ? &resp->raw_output_contents[k] : NULL);
     if (!resp->outputs[k++]) goto oom;
   }
   if (want_prob) {
@@ -90,7 +94,8 @@ static shimkit_code me_run(shimkit_call *call, const Inference__ModelInferReques
   if (raw) resp->n_raw_output_contents = n_out;
   goto done;
 oom:
-  code = shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "out of memory for the outputs of %zu rows", rows);
+  code =
+      shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "out of memory for the outputs of %zu rows", rows);
 done:
   free(x);
   free(labels);
@@ -98,8 +103,8 @@ done:
   return code;
 }
 
-shimkit_code me_model_infer(shimkit_call *call, const Inference__ModelInferRequest *req, Inference__ModelInferResponse *resp,
-                            void *user_data) {
+shimkit_code me_model_infer(shimkit_call *call, const Inference__ModelInferRequest *req,
+                            Inference__ModelInferResponse *resp, void *user_data) {
   me_service *svc = user_data;
   me_err err;
   uint64_t version;

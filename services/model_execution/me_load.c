@@ -48,13 +48,15 @@ static int me_describe(me_model *m, const Shimkit__Ml__V1__ModelVersion *mv, me_
   me_copy_specs(mv->inputs, mv->n_inputs, m->inputs, &m->n_inputs);
   me_copy_specs(mv->outputs, mv->n_outputs, m->outputs, &m->n_outputs);
   for (size_t i = 0; i < m->n_inputs; i++)
-    if (strcmp(m->inputs[i].name, ME_INPUT_NAME) == 0 && m->inputs[i].n_shape == 2 && m->inputs[i].shape[1] > 0)
+    if (strcmp(m->inputs[i].name, ME_INPUT_NAME) == 0 && m->inputs[i].n_shape == 2 &&
+        m->inputs[i].shape[1] > 0)
       m->n_features = (size_t)m->inputs[i].shape[1];
   if (!m->n_features) m->n_features = m->rt->n_features(m->native);
   if (!m->n_features || m->n_features > ME_MAX_ELEMENTS)
-    return me_fail(err, SHIMKIT_FAILED_PRECONDITION,
-                   "model %s version %llu: its schema gives no input %s [-1, n_features] and the %s file does not say",
-                   m->name, (unsigned long long)m->version, ME_INPUT_NAME, m->rt->framework);
+    return me_fail(
+        err, SHIMKIT_FAILED_PRECONDITION,
+        "model %s version %llu: its schema gives no input %s [-1, n_features] and the %s file does not say",
+        m->name, (unsigned long long)m->version, ME_INPUT_NAME, m->rt->framework);
   double labels[ME_MAX_CLASSES];
   m->n_classes = m->rt->classes(m->native, labels);
   m->has_probability = m->rt->has_probability(m->native);
@@ -74,7 +76,8 @@ static int me_describe(me_model *m, const Shimkit__Ml__V1__ModelVersion *mv, me_
     m->outputs[0].shape[0] = -1;
   }
   bool listed = false;
-  for (size_t i = 0; i < m->n_outputs; i++) listed |= strcmp(m->outputs[i].name, ME_OUTPUT_PROBABILITY) == 0;
+  for (size_t i = 0; i < m->n_outputs; i++)
+    listed |= strcmp(m->outputs[i].name, ME_OUTPUT_PROBABILITY) == 0;
   if (m->has_probability && !listed && m->n_outputs < ME_MAX_TENSORS) { /* on request: FP64 [N, classes] */
     me_tensor_spec *p = &m->outputs[m->n_outputs++];
     snprintf(p->name, sizeof p->name, "%s", ME_OUTPUT_PROBABILITY);
@@ -87,19 +90,23 @@ static int me_describe(me_model *m, const Shimkit__Ml__V1__ModelVersion *mv, me_
 }
 
 /* The fetch and load, with load_mu held. */
-static me_model *me_load_locked(me_service *svc, const char *name, uint64_t version, const char *alias, me_err *err) {
+static me_model *me_load_locked(me_service *svc, const char *name, uint64_t version, const char *alias,
+                                me_err *err) {
   me_fetched f;
   if (me_fetch(svc, name, version, alias, &f, err) != 0) return NULL;
   me_model *m = NULL;
   const Shimkit__Ml__V1__ModelVersion *mv = f.mv;
   const me_runtime_ops *rt = me_service_runtime(svc, mv->framework);
   if (mv->status != SHIMKIT__ML__V1__VERSION_STATUS__VERSION_STATUS_READY) {
-    me_fail(err, SHIMKIT_FAILED_PRECONDITION, "model %s version %llu is not READY in the repository (archived)", name,
+    me_fail(err, SHIMKIT_FAILED_PRECONDITION,
+            "model %s version %llu is not READY in the repository (archived)", name,
             (unsigned long long)mv->version);
   } else if (!rt) {
-    me_fail(err, SHIMKIT_FAILED_PRECONDITION, "model %s version %llu has framework \"%.64s\", which this server cannot run",
-            name, (unsigned long long)mv->version, mv->framework);
-  } else if ((m = me_models_get(svc->models, name, mv->version)) == NULL) { /* an alias may name a loaded version */
+    me_fail(err, SHIMKIT_FAILED_PRECONDITION,
+            "model %s version %llu has framework \"%.64s\", which this server cannot run", name,
+            (unsigned long long)mv->version, mv->framework);
+  } else if ((m = me_models_get(svc->models, name, mv->version)) ==
+             NULL) { /* an alias may name a loaded version */
     void *native = rt->load(f.path, err);
     if (native) {
       m = me_model_new(name, mv->version, rt, native);
@@ -113,7 +120,8 @@ static me_model *me_load_locked(me_service *svc, const char *name, uint64_t vers
     } else {
       char reason[ME_ERR_MAX];
       snprintf(reason, sizeof reason, "%s", err->msg);
-      me_fail(err, err->code, "model %s version %llu does not load: %s", name, (unsigned long long)mv->version, reason);
+      me_fail(err, err->code, "model %s version %llu does not load: %s", name,
+              (unsigned long long)mv->version, reason);
     }
   }
   unlink(f.path);
@@ -121,7 +129,8 @@ static me_model *me_load_locked(me_service *svc, const char *name, uint64_t vers
   return m;
 }
 
-me_model *me_service_load(me_service *svc, const char *name, uint64_t version, const char *alias, me_err *err) {
+me_model *me_service_load(me_service *svc, const char *name, uint64_t version, const char *alias,
+                          me_err *err) {
   pthread_mutex_lock(&svc->load_mu);
   me_model *m = me_load_locked(svc, name, version, alias, err);
   pthread_mutex_unlock(&svc->load_mu);

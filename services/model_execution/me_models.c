@@ -23,7 +23,8 @@ me_models *me_models_new(size_t max) {
 
 void me_models_free(me_models *t) {
   if (!t) return;
-  while (t->n) me_model_release(t, t->items[--t->n]);
+  while (t->n)
+    me_model_release(t, t->items[--t->n]);
   pthread_mutex_destroy(&t->mu);
   free(t->items);
   free(t);
@@ -67,14 +68,18 @@ int me_models_put(me_models *t, me_model *m, me_err *err) {
   me_model *old = NULL;
   pthread_mutex_lock(&t->mu);
   size_t i = 0;
-  while (i < t->n && !(strcmp(t->items[i]->name, m->name) == 0 && t->items[i]->version == m->version)) i++;
+  while (i < t->n && !(strcmp(t->items[i]->name, m->name) == 0 && t->items[i]->version == m->version))
+    i++;
   if (i == t->n && t->n == t->max) {
     pthread_mutex_unlock(&t->mu);
     return me_fail(err, SHIMKIT_RESOURCE_EXHAUSTED,
-                   "%zu models are loaded, the most this server takes (--max-models): unload one first", t->max);
+                   "%zu models are loaded, the most this server takes (--max-models): unload one first",
+                   t->max);
   }
-  if (i < t->n) old = t->items[i];
-  else t->n++;
+  if (i < t->n)
+    old = t->items[i];
+  else
+    t->n++;
   m->refs++;
   t->items[i] = m;
   pthread_mutex_unlock(&t->mu);
@@ -99,7 +104,8 @@ size_t me_models_remove(me_models *t, const char *name, uint64_t version) {
     pthread_mutex_unlock(&t->mu);
     if (!n_gone) return removed;
     removed += n_gone;
-    while (n_gone) me_model_release(t, gone[--n_gone]);
+    while (n_gone)
+      me_model_release(t, gone[--n_gone]);
   }
 }
 

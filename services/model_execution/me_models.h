@@ -46,8 +46,8 @@ typedef struct me_model {
 
 typedef struct me_models {
   pthread_mutex_t mu;
-  size_t max;      /* most models loaded at once */
-  size_t n;        /* models in items */
+  size_t max; /* most models loaded at once */
+  size_t n;   /* models in items */
   me_model **items;
 } me_models;
 

@@ -22,12 +22,14 @@ typedef struct me_index {
   size_t cap;
 } me_index;
 
-static int me_index_add(me_index *ix, const char *name, uint64_t version, const char *state, const char *reason) {
+static int me_index_add(me_index *ix, const char *name, uint64_t version, const char *state,
+                        const char *reason) {
   Inference__RepositoryIndexResponse *r = ix->resp;
   if (r->n_models == ix->cap) return -1;
   Inference__RepositoryIndexResponse__ModelIndex *e = shimkit_call_alloc(ix->call, sizeof *e);
   if (!e) return -1;
-  Inference__RepositoryIndexResponse__ModelIndex init = INFERENCE__REPOSITORY_INDEX_RESPONSE__MODEL_INDEX__INIT;
+  Inference__RepositoryIndexResponse__ModelIndex init =
+      INFERENCE__REPOSITORY_INDEX_RESPONSE__MODEL_INDEX__INIT;
   *e = init;
   char v[24] = "";
   if (version) snprintf(v, sizeof v, "%llu", (unsigned long long)version);
@@ -103,12 +105,15 @@ shimkit_code me_repository_index(shimkit_call *call, const Inference__Repository
 }
 
 /* One "version" or "alias" parameter of a load or unload; -1 + err for anything else. */
-static int me_param(const char *key, const Inference__ModelRepositoryParameter *v, bool alias_ok, uint64_t *version,
-                    const char **alias, me_err *err) {
-  bool is_str = v && v->parameter_choice_case == INFERENCE__MODEL_REPOSITORY_PARAMETER__PARAMETER_CHOICE_STRING_PARAM;
-  bool is_int = v && v->parameter_choice_case == INFERENCE__MODEL_REPOSITORY_PARAMETER__PARAMETER_CHOICE_INT64_PARAM;
+static int me_param(const char *key, const Inference__ModelRepositoryParameter *v, bool alias_ok,
+                    uint64_t *version, const char **alias, me_err *err) {
+  bool is_str =
+      v && v->parameter_choice_case == INFERENCE__MODEL_REPOSITORY_PARAMETER__PARAMETER_CHOICE_STRING_PARAM;
+  bool is_int =
+      v && v->parameter_choice_case == INFERENCE__MODEL_REPOSITORY_PARAMETER__PARAMETER_CHOICE_INT64_PARAM;
   if (strcmp(key, "version") == 0 && is_int) {
-    if (v->int64_param < 1) return me_fail(err, SHIMKIT_INVALID_ARGUMENT, "parameter version must be 1 or more");
+    if (v->int64_param < 1)
+      return me_fail(err, SHIMKIT_INVALID_ARGUMENT, "parameter version must be 1 or more");
     *version = (uint64_t)v->int64_param;
   } else if (strcmp(key, "version") == 0 && is_str) {
     if (me_parse_version(v->string_param, version, err) != 0) return -1;
@@ -117,8 +122,9 @@ static int me_param(const char *key, const Inference__ModelRepositoryParameter *
   } else if (!alias_ok && strcmp(key, "unload_dependents") == 0) {
     /* Triton's clients always send it; a model here has no dependents. */
   } else {
-    return me_fail(err, SHIMKIT_INVALID_ARGUMENT, "parameter %.100s is not understood: use version (string or int64)%s",
-                   key, alias_ok ? " or alias (string)" : "");
+    return me_fail(err, SHIMKIT_INVALID_ARGUMENT,
+                   "parameter %.100s is not understood: use version (string or int64)%s", key,
+                   alias_ok ? " or alias (string)" : "");
   }
   if (*alias && *version) return me_fail(err, SHIMKIT_INVALID_ARGUMENT, "give version or alias, not both");
   return 0;
@@ -141,7 +147,8 @@ shimkit_code me_repository_model_load(shimkit_call *call, const Inference__Repos
   return SHIMKIT_OK;
 }
 
-shimkit_code me_repository_model_unload(shimkit_call *call, const Inference__RepositoryModelUnloadRequest *req,
+shimkit_code me_repository_model_unload(shimkit_call *call,
+                                        const Inference__RepositoryModelUnloadRequest *req,
                                         Inference__RepositoryModelUnloadResponse *resp, void *user_data) {
   (void)resp;
   me_service *svc = user_data;
@@ -154,8 +161,8 @@ shimkit_code me_repository_model_unload(shimkit_call *call, const Inference__Rep
       return me_reply_error(call, &err);
   if (me_models_remove(svc->models, req->model_name, version) == 0) {
     if (version)
-      return shimkit_call_error(call, SHIMKIT_NOT_FOUND, "model %s version %llu is not loaded", req->model_name,
-                                (unsigned long long)version);
+      return shimkit_call_error(call, SHIMKIT_NOT_FOUND, "model %s version %llu is not loaded",
+                                req->model_name, (unsigned long long)version);
     return shimkit_call_error(call, SHIMKIT_NOT_FOUND, "model %s is not loaded", req->model_name);
   }
   return SHIMKIT_OK;

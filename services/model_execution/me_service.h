@@ -16,13 +16,13 @@
 #define ME_MAX_ARTIFACT_BYTES ((uint64_t)1 << 30) /* larger artifacts are refused */
 
 typedef struct me_service {
-  const char *repo_addr;                  /* ModelRepository target, for messages */
-  shimkit_channel *repo;                  /* channel to it */
-  const char *tmp_dir;                    /* where artifacts land before the runtime loads them */
-  const me_runtime_ops *const *runtimes;  /* the runtimes this shim has, by framework */
+  const char *repo_addr;                 /* ModelRepository target, for messages */
+  shimkit_channel *repo;                 /* channel to it */
+  const char *tmp_dir;                   /* where artifacts land before the runtime loads them */
+  const me_runtime_ops *const *runtimes; /* the runtimes this shim has, by framework */
   size_t n_runtimes;
-  me_models *models;                      /* what is loaded */
-  pthread_mutex_t load_mu;                /* one fetch + load at a time: no model loaded twice */
+  me_models *models;       /* what is loaded */
+  pthread_mutex_t load_mu; /* one fetch + load at a time: no model loaded twice */
 } me_service;
 
 /* The runtime for framework, or NULL. */
@@ -37,7 +37,8 @@ const me_runtime_ops *me_service_runtime(const me_service *svc, const char *fram
  * FAILED_PRECONDITION (no runtime, bad artifact), DATA_LOSS (checksum),
  * RESOURCE_EXHAUSTED (table full).
  */
-me_model *me_service_load(me_service *svc, const char *name, uint64_t version, const char *alias, me_err *err);
+me_model *me_service_load(me_service *svc, const char *name, uint64_t version, const char *alias,
+                          me_err *err);
 
 /* The loaded model, loading it on demand (version 0 = highest loaded, else latest READY). NULL + err. */
 me_model *me_service_get(me_service *svc, const char *name, uint64_t version, me_err *err);

@@ -20,22 +20,25 @@ static size_t me_other_contents(const Inference__InferTensorContents *c, bool fp
 static int me_check_shape(const Inference__ModelInferRequest__InferInputTensor *in, size_t n_features,
                           size_t *n_rows, me_err *err) {
   if (in->n_shape != 2)
-    return BAD(err, "input %s: shape has %zu dimensions, want 2: [N, %zu]", in->name, in->n_shape, n_features);
+    return BAD(err, "input %s: shape has %zu dimensions, want 2: [N, %zu]", in->name, in->n_shape,
+               n_features);
   if (in->shape[1] != (int64_t)n_features)
     return BAD(err, "input %s: shape [%lld, %lld], want [N, %zu]: the model takes %zu features", in->name,
                (long long)in->shape[0], (long long)in->shape[1], n_features, n_features);
   if (in->shape[0] < 1)
-    return BAD(err, "input %s: shape [%lld, %zu]: N must be at least 1", in->name, (long long)in->shape[0], n_features);
+    return BAD(err, "input %s: shape [%lld, %zu]: N must be at least 1", in->name, (long long)in->shape[0],
+               n_features);
   if ((uint64_t)in->shape[0] > ME_MAX_ELEMENTS / (n_features ? n_features : 1))
-    return BAD(err, "input %s: %lld rows of %zu features is more than the %u values one request may carry", in->name,
-               (long long)in->shape[0], n_features, ME_MAX_ELEMENTS);
+    return BAD(err, "input %s: %lld rows of %zu features is more than the %u values one request may carry",
+               in->name, (long long)in->shape[0], n_features, ME_MAX_ELEMENTS);
   *n_rows = (size_t)in->shape[0];
   return 0;
 }
 
 static double me_le_double(const uint8_t *p) {
   uint64_t u = 0;
-  for (int i = 7; i >= 0; i--) u = u << 8 | p[i];
+  for (int i = 7; i >= 0; i--)
+    u = u << 8 | p[i];
   double d;
   memcpy(&d, &u, sizeof d);
   return d;
@@ -52,12 +55,13 @@ int me_tensor_features(const Inference__ModelInferRequest *req, size_t n_feature
                        me_err *err) {
   *x = NULL;
   *n_rows = 0;
-  if (req->n_inputs == 0) return BAD(err, "input %s is missing: send it as FP64 [N, %zu]", ME_INPUT_NAME, n_features);
+  if (req->n_inputs == 0)
+    return BAD(err, "input %s is missing: send it as FP64 [N, %zu]", ME_INPUT_NAME, n_features);
   if (req->n_inputs > 1 || strcmp(req->inputs[0]->name, ME_INPUT_NAME) != 0) {
     for (size_t i = 0; i < req->n_inputs; i++)
       if (strcmp(req->inputs[i]->name, ME_INPUT_NAME) != 0)
-        return BAD(err, "input %.200s is unknown: the model takes one input, %s FP64 [N, %zu]", req->inputs[i]->name,
-                   ME_INPUT_NAME, n_features);
+        return BAD(err, "input %.200s is unknown: the model takes one input, %s FP64 [N, %zu]",
+                   req->inputs[i]->name, ME_INPUT_NAME, n_features);
     return BAD(err, "input %s is sent %zu times", ME_INPUT_NAME, req->n_inputs);
   }
   const Inference__ModelInferRequest__InferInputTensor *in = req->inputs[0];
@@ -73,11 +77,12 @@ int me_tensor_features(const Inference__ModelInferRequest *req, size_t n_feature
     if (typed)
       return BAD(err, "input %s: values are in both contents and raw_input_contents; send one", in->name);
     if (req->n_raw_input_contents != 1)
-      return BAD(err, "input %s: raw_input_contents has %zu entries for 1 input", in->name, req->n_raw_input_contents);
+      return BAD(err, "input %s: raw_input_contents has %zu entries for 1 input", in->name,
+                 req->n_raw_input_contents);
     const ProtobufCBinaryData *raw = &req->raw_input_contents[0];
     if (raw->len != count * width)
-      return BAD(err, "input %s: raw_input_contents has %zu bytes, shape [%zu, %zu] of %s needs %zu", in->name,
-                 raw->len, rows, n_features, in->datatype, count * width);
+      return BAD(err, "input %s: raw_input_contents has %zu bytes, shape [%zu, %zu] of %s needs %zu",
+                 in->name, raw->len, rows, n_features, in->datatype, count * width);
     double *out = malloc((count ? count : 1) * sizeof *out);
     if (!out) return me_fail(err, SHIMKIT_RESOURCE_EXHAUSTED, "out of memory for %zu values", count);
     for (size_t i = 0; i < count; i++)
@@ -94,18 +99,19 @@ int me_tensor_features(const Inference__ModelInferRequest *req, size_t n_feature
                fp32 ? "fp32_contents" : "fp64_contents");
   size_t have = fp32 ? c->n_fp32_contents : c->n_fp64_contents;
   if (have != count)
-    return BAD(err, "input %s: %zu values for shape [%zu, %zu], which needs %zu", in->name, have, rows, n_features,
-               count);
+    return BAD(err, "input %s: %zu values for shape [%zu, %zu], which needs %zu", in->name, have, rows,
+               n_features, count);
   double *out = malloc(count * sizeof *out);
   if (!out) return me_fail(err, SHIMKIT_RESOURCE_EXHAUSTED, "out of memory for %zu values", count);
-  for (size_t i = 0; i < count; i++) out[i] = fp32 ? (double)c->fp32_contents[i] : c->fp64_contents[i];
+  for (size_t i = 0; i < count; i++)
+    out[i] = fp32 ? (double)c->fp32_contents[i] : c->fp64_contents[i];
   *x = out;
   *n_rows = rows;
   return 0;
 }
 
-int me_tensor_outputs(const Inference__ModelInferRequest *req, bool has_probability, bool *label, bool *probability,
-                      me_err *err) {
+int me_tensor_outputs(const Inference__ModelInferRequest *req, bool has_probability, bool *label,
+                      bool *probability, me_err *err) {
   *label = req->n_outputs == 0;
   *probability = false;
   for (size_t i = 0; i < req->n_outputs; i++) {
@@ -114,8 +120,10 @@ int me_tensor_outputs(const Inference__ModelInferRequest *req, bool has_probabil
       *label = true;
     } else if (strcmp(name, ME_OUTPUT_PROBABILITY) == 0) {
       if (!has_probability)
-        return BAD(err, "output %s: this model gives no probabilities (liblinear: logistic regression solvers; "
-                        "libsvm: trained with probability estimates)", name);
+        return BAD(err,
+                   "output %s: this model gives no probabilities (liblinear: logistic regression solvers; "
+                   "libsvm: trained with probability estimates)",
+                   name);
       *probability = true;
     } else {
       return BAD(err, "output %.200s is unknown: the model gives %s (and %s when it has probabilities)", name,
@@ -125,4 +133,6 @@ int me_tensor_outputs(const Inference__ModelInferRequest *req, bool has_probabil
   return 0;
 }
 
-bool me_tensor_is_raw(const Inference__ModelInferRequest *req) { return req->n_raw_input_contents > 0; }
+bool me_tensor_is_raw(const Inference__ModelInferRequest *req) {
+  return req->n_raw_input_contents > 0;
+}

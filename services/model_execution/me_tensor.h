@@ -34,8 +34,8 @@ int me_tensor_features(const Inference__ModelInferRequest *req, size_t n_feature
  * INVALID_ARGUMENT for an unknown output, or "probability" from a model
  * that cannot give it.
  */
-int me_tensor_outputs(const Inference__ModelInferRequest *req, bool has_probability, bool *label, bool *probability,
-                      me_err *err);
+int me_tensor_outputs(const Inference__ModelInferRequest *req, bool has_probability, bool *label,
+                      bool *probability, me_err *err);
 
 /* Whether req sent its inputs as raw_input_contents (then outputs go out raw too). */
 bool me_tensor_is_raw(const Inference__ModelInferRequest *req);

@@ -47,11 +47,12 @@ static int me_preload_one(me_service *svc, char *spec) {
   }
   me_model *m = me_check_name(spec, &err) == 0 ? me_service_load(svc, spec, version, alias, &err) : NULL;
   if (!m) {
-    fprintf(stderr, "model_execution_shim: --preload %s: %s: %s\n", spec, shimkit_code_name(err.code), err.msg);
+    fprintf(stderr, "model_execution_shim: --preload %s: %s: %s\n", spec, shimkit_code_name(err.code),
+            err.msg);
     return -1;
   }
-  fprintf(stderr, "model_execution_shim: loaded %s version %llu (%s)\n", m->name, (unsigned long long)m->version,
-          m->rt->framework);
+  fprintf(stderr, "model_execution_shim: loaded %s version %llu (%s)\n", m->name,
+          (unsigned long long)m->version, m->rt->framework);
   me_model_release(svc->models, m);
   return 0;
 }
@@ -60,13 +61,15 @@ static shimkit_code setup(shimkit_server *srv, void *ctx) {
   me_shim *shim = ctx;
   me_service *svc = &shim->svc;
   if (!shim->repo || !shim->repo[0]) {
-    fprintf(stderr, "model_execution_shim: --model-repository HOST:PORT is required (models are fetched there)\n");
+    fprintf(stderr,
+            "model_execution_shim: --model-repository HOST:PORT is required (models are fetched there)\n");
     return SHIMKIT_INVALID_ARGUMENT;
   }
   char *end;
   unsigned long max = strtoul(shim->max_models, &end, 10);
   if (!shim->max_models[0] || *end || max < 1 || max > 1024) {
-    fprintf(stderr, "model_execution_shim: --max-models must be a number from 1 to 1024, not \"%s\"\n", shim->max_models);
+    fprintf(stderr, "model_execution_shim: --max-models must be a number from 1 to 1024, not \"%s\"\n",
+            shim->max_models);
     return SHIMKIT_INVALID_ARGUMENT;
   }
   svc->repo_addr = shim->repo;
@@ -79,8 +82,10 @@ static shimkit_code setup(shimkit_server *srv, void *ctx) {
     fprintf(stderr, "model_execution_shim: cannot create the repository channel or the model table\n");
     return SHIMKIT_INTERNAL;
   }
-  if (!shim->preload[0]) snprintf(shim->preload, sizeof shim->preload, "%s", shim->preload_opt); /* from --config */
-  for (char *save = NULL, *spec = strtok_r(shim->preload, ",", &save); spec; spec = strtok_r(NULL, ",", &save))
+  if (!shim->preload[0])
+    snprintf(shim->preload, sizeof shim->preload, "%s", shim->preload_opt); /* from --config */
+  for (char *save = NULL, *spec = strtok_r(shim->preload, ",", &save); spec;
+       spec = strtok_r(NULL, ",", &save))
     if (spec[0] && me_preload_one(svc, spec) != 0) return SHIMKIT_FAILED_PRECONDITION;
   return inference__grpcinference_service__shimkit_register(srv, &me_handlers, svc);
 }
@@ -97,8 +102,10 @@ static void teardown(void *ctx) {
 static int me_collect_preload(me_shim *shim, int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *v = NULL;
-    if (strcmp(argv[i], "--preload") == 0 && i + 1 < argc) v = argv[i + 1];
-    else if (strncmp(argv[i], "--preload=", 10) == 0) v = argv[i] + 10;
+    if (strcmp(argv[i], "--preload") == 0 && i + 1 < argc)
+      v = argv[i + 1];
+    else if (strncmp(argv[i], "--preload=", 10) == 0)
+      v = argv[i] + 10;
     if (!v) continue;
     size_t used = strlen(shim->preload);
     if (used + strlen(v) + 2 > sizeof shim->preload) {
@@ -113,17 +120,20 @@ static int me_collect_preload(me_shim *shim, int argc, char **argv) {
 int main(int argc, char **argv) {
   static me_shim shim = {.repo = "", .max_models = "16", .tmp_dir = "", .preload_opt = ""};
   const shim_cli_option options[] = {
-      {"model-repository", "HOST:PORT", "ModelRepository shim that models are fetched from (required)", &shim.repo},
-      {"preload", "NAME[:VERSION|@ALIAS]", "model loaded before serving; repeat or give a comma list", &shim.preload_opt},
+      {"model-repository", "HOST:PORT", "ModelRepository shim that models are fetched from (required)",
+       &shim.repo},
+      {"preload", "NAME[:VERSION|@ALIAS]", "model loaded before serving; repeat or give a comma list",
+       &shim.preload_opt},
       {"max-models", "N", "models loaded at once; more is RESOURCE_EXHAUSTED (default 16)", &shim.max_models},
       {"tmp-dir", "DIR", "directory for artifacts before loading (default $TMPDIR or /tmp)", &shim.tmp_dir},
       {0},
   };
   const shim_cli_program program = {
       .name = "model_execution_shim",
-      .summary = "Serves the Open Inference Protocol (inference.GRPCInferenceService, KServe v2) over models\n"
-                 "fetched from a ModelRepository and run by liblinear or libsvm, with the repository\n"
-                 "extension, gRPC health checking and server reflection.",
+      .summary =
+          "Serves the Open Inference Protocol (inference.GRPCInferenceService, KServe v2) over models\n"
+          "fetched from a ModelRepository and run by liblinear or libsvm, with the repository\n"
+          "extension, gRPC health checking and server reflection.",
       .options = options,
       .setup = setup,
       .teardown = teardown,

@@ -12,7 +12,8 @@
 static void *ll_load(const char *path, me_err *err) {
   struct model *m = load_model(path);
   if (!m) {
-    me_fail(err, SHIMKIT_FAILED_PRECONDITION, "liblinear load_model() cannot read the artifact: not a liblinear model file");
+    me_fail(err, SHIMKIT_FAILED_PRECONDITION,
+            "liblinear load_model() cannot read the artifact: not a liblinear model file");
     return NULL;
   }
   if (get_nr_class(m) < 1 || get_nr_class(m) > ME_MAX_CLASSES || get_nr_feature(m) < 0) {
@@ -29,21 +30,27 @@ static void ll_unload(void *model) {
   free_and_destroy_model(&m);
 }
 
-static size_t ll_n_features(const void *model) { return (size_t)get_nr_feature(model); }
+static size_t ll_n_features(const void *model) {
+  return (size_t)get_nr_feature(model);
+}
 
 static size_t ll_classes(const void *model, double *labels) {
   int n = get_nr_class(model), ids[ME_MAX_CLASSES];
   get_labels(model, ids);
-  for (int i = 0; i < n; i++) labels[i] = ids[i];
+  for (int i = 0; i < n; i++)
+    labels[i] = ids[i];
   return (size_t)n;
 }
 
-static bool ll_has_probability(const void *model) { return check_probability_model(model) != 0; }
+static bool ll_has_probability(const void *model) {
+  return check_probability_model(model) != 0;
+}
 
-static int ll_predict(const void *model, const double *x, size_t n_rows, size_t nf, double *labels, double *probs,
-                      me_err *err) {
+static int ll_predict(const void *model, const double *x, size_t n_rows, size_t nf, double *labels,
+                      double *probs, me_err *err) {
   const struct model *m = model;
-  size_t used = nf < (size_t)get_nr_feature(m) ? nf : (size_t)get_nr_feature(m); /* extra columns carry no weight */
+  size_t used =
+      nf < (size_t)get_nr_feature(m) ? nf : (size_t)get_nr_feature(m); /* extra columns carry no weight */
   size_t n_classes = (size_t)get_nr_class(m);
   struct feature_node *nodes = malloc((used + 2) * sizeof *nodes);
   if (!nodes) return me_fail(err, SHIMKIT_RESOURCE_EXHAUSTED, "out of memory for a row of %zu features", nf);

@@ -13,7 +13,8 @@
 static void *svm_rt_load(const char *path, me_err *err) {
   struct svm_model *m = svm_load_model(path);
   if (!m) {
-    me_fail(err, SHIMKIT_FAILED_PRECONDITION, "libsvm svm_load_model() cannot read the artifact: not a libsvm model file");
+    me_fail(err, SHIMKIT_FAILED_PRECONDITION,
+            "libsvm svm_load_model() cannot read the artifact: not a libsvm model file");
     return NULL;
   }
   int n = svm_get_nr_class(m);
@@ -41,14 +42,17 @@ static size_t svm_rt_classes(const void *model, double *labels) {
   if (type != C_SVC && type != NU_SVC) return 1; /* regression and one-class: one value per row */
   int ids[ME_MAX_CLASSES];
   svm_get_labels(model, ids);
-  for (int i = 0; i < n; i++) labels[i] = ids[i];
+  for (int i = 0; i < n; i++)
+    labels[i] = ids[i];
   return (size_t)n;
 }
 
-static bool svm_rt_has_probability(const void *model) { return svm_check_probability_model(model) != 0; }
+static bool svm_rt_has_probability(const void *model) {
+  return svm_check_probability_model(model) != 0;
+}
 
-static int svm_rt_predict(const void *model, const double *x, size_t n_rows, size_t nf, double *labels, double *probs,
-                          me_err *err) {
+static int svm_rt_predict(const void *model, const double *x, size_t n_rows, size_t nf, double *labels,
+                          double *probs, me_err *err) {
   const struct svm_model *m = model;
   size_t n_classes = (size_t)svm_get_nr_class(m);
   struct svm_node *nodes = malloc((nf + 1) * sizeof *nodes);

@@ -33,7 +33,8 @@ typedef struct req_fixture {
 static void make(req_fixture *r, const char *datatype, int64_t rows, int64_t cols) {
   memset(r, 0, sizeof *r);
   Inference__ModelInferRequest req = INFERENCE__MODEL_INFER_REQUEST__INIT;
-  Inference__ModelInferRequest__InferInputTensor in = INFERENCE__MODEL_INFER_REQUEST__INFER_INPUT_TENSOR__INIT;
+  Inference__ModelInferRequest__InferInputTensor in =
+      INFERENCE__MODEL_INFER_REQUEST__INFER_INPUT_TENSOR__INIT;
   Inference__InferTensorContents c = INFERENCE__INFER_TENSOR_CONTENTS__INIT;
   r->req = req;
   r->in = in;
@@ -75,7 +76,8 @@ static void make_raw(req_fixture *r) {
     } else {
       memcpy(&u, &r->d[i], 8);
     }
-    for (size_t k = 0; k < (fp32 ? 4u : 8u); k++) r->raw[i * (fp32 ? 4 : 8) + k] = (uint8_t)(u >> (8 * k));
+    for (size_t k = 0; k < (fp32 ? 4u : 8u); k++)
+      r->raw[i * (fp32 ? 4 : 8) + k] = (uint8_t)(u >> (8 * k));
   }
   r->raw_data.data = r->raw;
   r->raw_data.len = n * (fp32 ? 4 : 8);
@@ -103,7 +105,8 @@ static void expect_ok(const req_fixture *r, size_t n_features, size_t want_rows,
   me_err err = {0};
   if (me_tensor_features(&r->req, n_features, &x, &rows, &err) != 0) fail_msg("%s", err.msg);
   assert_int_equal(rows, want_rows);
-  for (size_t i = 0; i < rows * n_features; i++) assert_true(x[i] == (fp32 ? (double)r->f[i] : r->d[i]));
+  for (size_t i = 0; i < rows * n_features; i++)
+    assert_true(x[i] == (fp32 ? (double)r->f[i] : r->d[i]));
   free(x);
 }
 
@@ -188,7 +191,8 @@ static void test_input_errors(void **state) {
 static void test_outputs(void **state) {
   (void)state;
   Inference__ModelInferRequest req = INFERENCE__MODEL_INFER_REQUEST__INIT;
-  Inference__ModelInferRequest__InferRequestedOutputTensor o = INFERENCE__MODEL_INFER_REQUEST__INFER_REQUESTED_OUTPUT_TENSOR__INIT;
+  Inference__ModelInferRequest__InferRequestedOutputTensor o =
+      INFERENCE__MODEL_INFER_REQUEST__INFER_REQUESTED_OUTPUT_TENSOR__INIT;
   Inference__ModelInferRequest__InferRequestedOutputTensor *outs[1] = {&o};
   bool label, prob;
   me_err err;
@@ -221,7 +225,8 @@ static void test_table_refcounts(void **state) {
   fake_unloads = 0;
   me_models *t = me_models_new(2);
   me_err err;
-  me_model *a1 = me_model_new("a", 1, &fake_rt, &fake_native), *a2 = me_model_new("a", 2, &fake_rt, &fake_native);
+  me_model *a1 = me_model_new("a", 1, &fake_rt, &fake_native),
+           *a2 = me_model_new("a", 2, &fake_rt, &fake_native);
   assert_int_equal(me_models_put(t, a1, &err), 0);
   assert_int_equal(me_models_put(t, a2, &err), 0);
   me_model_release(t, a1);
@@ -239,7 +244,7 @@ static void test_table_refcounts(void **state) {
   assert_null(me_models_get(t, "b", 0));
 
   assert_int_equal(me_models_remove(t, "a", 0), 2); /* unload while a call still predicts */
-  assert_int_equal(fake_unloads, 2);               /* version 1 gone, version 2 still in use */
+  assert_int_equal(fake_unloads, 2);                /* version 1 gone, version 2 still in use */
   assert_null(me_models_get(t, "a", 0));
   me_model_release(t, latest);
   assert_int_equal(fake_unloads, 3);
@@ -252,7 +257,8 @@ static void test_table_replace_same_version(void **state) {
   fake_unloads = 0;
   me_models *t = me_models_new(1);
   me_err err;
-  me_model *m1 = me_model_new("m", 1, &fake_rt, &fake_native), *m1b = me_model_new("m", 1, &fake_rt, &fake_native);
+  me_model *m1 = me_model_new("m", 1, &fake_rt, &fake_native),
+           *m1b = me_model_new("m", 1, &fake_rt, &fake_native);
   assert_int_equal(me_models_put(t, m1, &err), 0);
   assert_int_equal(me_models_put(t, m1b, &err), 0); /* replaces, does not count as a second model */
   me_model_release(t, m1);
