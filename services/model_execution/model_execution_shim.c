@@ -1,7 +1,8 @@
 /*
  * model_execution_shim.c - serves the Open Inference Protocol (KServe v2,
  * proto/inference/grpc_predict_v2.proto) over models fetched from a
- * ModelRepository and run by their native runtime (liblinear, libsvm):
+ * ModelRepository and run by their native runtime (liblinear, libsvm; xgboost when built
+ * with libxgboost-dev):
  *   --model-repository HOST:PORT   where models are fetched from (required)
  *   --preload NAME[:VERSION|@ALIAS] models loaded before serving (repeat, or a comma list)
  *   --max-models N                 models loaded at once (default 16)
@@ -17,10 +18,19 @@
 #include "libsvm/me_libsvm.h"
 #include "me_handlers.h"
 #include "shim_cli.h"
+#ifdef ME_HAVE_XGBOOST
+#include "xgboost/me_xgboost.h"
+#endif
 
 #define ME_PRELOAD_MAX 4096 /* bytes of --preload lists */
 
-static const me_runtime_ops *const me_runtimes[] = {&me_liblinear, &me_libsvm};
+static const me_runtime_ops *const me_runtimes[] = {
+    &me_liblinear,
+    &me_libsvm,
+#ifdef ME_HAVE_XGBOOST
+    &me_xgboost,
+#endif
+};
 
 typedef struct me_shim {
   const char *repo, *max_models, *tmp_dir; /* options */
