@@ -41,7 +41,7 @@ APT_PACKAGES=(
   libcmocka-dev grpc-proto nghttp2-client openssl python3-venv
   # native back ends of the ML stack and the servers their tests start on loopback
   libsqlite3-dev sqlite3 libpq-dev postgresql libhiredis-dev redis-server
-  liblinear-dev libsvm-dev
+  liblinear-dev libsvm-dev libxgboost-dev
   # liblinear-tools ships the heart_scale data set (FeatureStore contract test, issue-4 demo)
   liblinear-tools
 )
