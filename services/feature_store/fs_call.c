@@ -42,6 +42,16 @@ shimkit_code fs_load_view(shimkit_call *call, const fs_backend *b, const char *n
   return rc == FS_OK ? SHIMKIT_OK : fs_backend_error(call, b, rc, &err, name, "");
 }
 
+shimkit_code fs_load_view_cached(shimkit_call *call, const fs_backend *b, const char *name, bool reload,
+                                 fs_views_entry **entry, const fs_view **out) {
+  if (!name || !name[0]) return shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT, "the view name is missing");
+  if (!fs_name_ok(name))
+    return shimkit_call_error(call, SHIMKIT_NOT_FOUND, "feature view \"%.200s\" does not exist", name);
+  fs_err err;
+  fs_rc rc = fs_views_get(b->views, b, name, reload, entry, out, &err);
+  return rc == FS_OK ? SHIMKIT_OK : fs_backend_error(call, b, rc, &err, name, "");
+}
+
 shimkit_code fs_select_features(shimkit_call *call, const fs_view *view, char *const *names, size_t n_names,
                                 fs_mem *mem, size_t **out, size_t *n_out) {
   size_t n = n_names ? n_names : view->n_features;

@@ -397,9 +397,41 @@ static fs_rc fetch_rows(redisContext *ctx, const fs_view *v, const char *const *
   return poison(ctx, rc);
 }
 
+/*
+ * HGETALL of each key and, in the same pipeline after them, the view's
+ * "created": when that still is view->created, no other definition of the
+ * view existed while the rows were read (a re-created view has another
+ * created time), so the rows are parsed with view; else FS_NOT_FOUND.
+ */
 static fs_rc op_lookup(redisContext *ctx, void *p, fs_err *err) {
   rows_arg *ra = p;
-  return fetch_rows(ctx, ra->view, ra->keys, ra->n_keys, ra->mem, ra->out, err);
+  const fs_view *v = ra->view;
+  size_t n = ra->n_keys;
+  redisReply **rows = calloc(n ? n : 1, sizeof *rows);
+  if (!rows) return fs_fail(err, FS_FULL, "out of memory");
+  for (size_t i = 0; i < n; i++)
+    redisAppendCommand(ctx, "HGETALL fs:row:%s:%b", v->name, ra->keys[i], strlen(ra->keys[i]));
+  redisAppendCommand(ctx, "HGET fs:view:%s created", v->name);
+  fs_rc rc = FS_OK;
+  size_t got = 0;
+  for (; got < n; got++)
+    if (!(rows[got] = fs_redis_next_reply(ctx, "read rows", &rc, err))) break;
+  redisReply *created = rc == FS_OK ? fs_redis_next_reply(ctx, "read rows", &rc, err) : NULL;
+  if (rc == FS_OK) {
+    char want[48];
+    snprintf(want, sizeof want, "%lld %d", (long long)v->created.sec, (int)v->created.nanos);
+    if (created->type != REDIS_REPLY_STRING || strcmp(created->str, want) != 0)
+      rc = fs_fail(err, FS_NOT_FOUND, "no view %s of that definition", v->name);
+  }
+  for (size_t i = 0; i < n && rc == FS_OK; i++) {
+    ra->out[i].key = ra->keys[i];
+    rc = parse_row(rows[i], v, ra->keys[i], ra->mem, &ra->out[i], err);
+  }
+  if (created) freeReplyObject(created);
+  for (size_t i = 0; i < got; i++) freeReplyObject(rows[i]);
+  free(rows);
+  if (got < n || !created) return poison(ctx, rc); /* replies left unread */
+  return rc;
 }
 
 static fs_rc op_scan(redisContext *ctx, void *p, fs_err *err) {
