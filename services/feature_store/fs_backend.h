@@ -108,9 +108,10 @@ typedef struct fs_view {
   fs_time created;         /* set by the handlers on create */
   size_t n_features;
   fs_feature *features;
+  const size_t *by_name;   /* feature indexes in name order (fs_view_index), or NULL */
 } fs_view;
 
-/* Index of the feature called name in view, or -1. */
+/* Index of the feature called name in view, or -1 (a binary search once view->by_name is set). */
 long fs_view_feature(const fs_view *view, const char *name);
 
 /* "INT64", "DOUBLE", ... for messages. */

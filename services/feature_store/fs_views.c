@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fs_convert.h"
 #include "fs_limits.h"
 
 struct fs_views_entry {
@@ -90,6 +91,7 @@ fs_rc fs_views_get(fs_views *v, const fs_backend *b, const char *name, bool relo
   if (!e) return fs_fail(err, FS_FULL, "out of memory");
   fs_mem_init(&e->mem, FS_MEM_LIMIT);
   fs_rc rc = b->ops->get_view(b->be, name, &e->mem, &e->view, err);
+  if (rc == FS_OK && fs_view_index(&e->view, &e->mem) != 0) rc = fs_fail(err, FS_FULL, "out of memory");
   if (rc != FS_OK) {
     entry_free(e);
     return rc;
