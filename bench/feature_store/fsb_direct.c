@@ -13,7 +13,7 @@
  *
  * The "direct+view" variants first read the view definition the way the back
  * ends' get_view does (SQLite: FS_SQL_GET_VIEW and FS_SQL_GET_FEATURES; Redis:
- * HGETALL fs:view:<view>), as the shim does on every call: the difference to
+ * HGETALL fs:view:<view>), as the shim did on every call before it cached definitions: the difference to
  * "direct" is that extra store round trip, the rest of the gap is gRPC and the
  * handler.
  */

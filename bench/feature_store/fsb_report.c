@@ -24,11 +24,12 @@ static const char *const notes[] = {
     "Client, shims and stores share one machine (2 CPUs, also running other work): absolute numbers are "
     "noisy, compare within one run only.",
     "shim = GetOnlineFeatures over gRPC (generated C stub, one channel shared by the client threads) to "
-    "feature_store_shim; each call also reads the view definition from the store before the lookup.",
+    "feature_store_shim, which caches view definitions (each lookup checks in the same store round trip "
+    "that the definition is still current).",
     "direct = the back end's own lookup from C, one connection per client thread: SQLite BEGIN + "
     "FS_SQL_LOOKUP + COMMIT on the same database file; Redis HGETALL fs:row:<view>:<entity>, values decoded.",
     "direct+view = direct, after first reading the view definition as the back end's get_view does "
-    "(the shim does that on every call): the part of the added latency that is that extra store round trip.",
+    "(the shim did that on every call before it cached definitions): what that extra store round trip costs.",
     "Target: the shim adds <= 0.2 ms at p50 (1 client thread; at 8 threads on 2 CPUs queueing dominates).",
 };
 
@@ -123,7 +124,7 @@ static void write_md(FILE *f, const fsb_config *cfg, const char *date, const fsb
   for (int i = 0; i < n; i++)
     fprintf(f, "| %s | %s | %d | %.0f | %.3f | %.3f | %ld | %ld |\n", res[i].name, res[i].backend, res[i].threads,
             res[i].per_s, res[i].p50_ms, res[i].p99_ms, res[i].lookups, res[i].errors);
-  fputs("\n| back end | threads | p50 added by the shim (ms) | of which reading the view (ms) | p99 added (ms) | "
+  fputs("\n| back end | threads | p50 added by the shim (ms) | a view read would add (ms) | p99 added (ms) | "
         "shim / direct lookups/s | target |\n|---|---:|---:|---:|---:|---:|---|\n", f);
   for (int i = 0; i < n_cmp; i++) {
     const fsb_result *s = c[i].shim, *d = c[i].direct;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fs_handlers.h"
+#include "fs_views.h"
 #include "redis/fs_redis.h"
 #include "shim_cli.h"
 #include "sqlite/fs_sqlite.h"
@@ -37,6 +38,10 @@ static shimkit_code setup(shimkit_server *srv, void *ctx) {
     fprintf(stderr, "feature_store_shim: %s\n", err.msg);
     return SHIMKIT_UNAVAILABLE;
   }
+  if (!(shim->store.views = fs_views_new())) {
+    fprintf(stderr, "feature_store_shim: out of memory\n");
+    return SHIMKIT_RESOURCE_EXHAUSTED;
+  }
   return shimkit__ml__v1__feature_store__shimkit_register(srv, &fs_handlers, &shim->store);
 }
 
@@ -44,6 +49,8 @@ static void teardown(void *ctx) {
   fs_shim *shim = ctx;
   if (shim->store.ops) shim->store.ops->close(shim->store.be);
   shim->store.ops = NULL;
+  fs_views_free(shim->store.views);
+  shim->store.views = NULL;
 }
 
 int main(int argc, char **argv) {

@@ -14,8 +14,8 @@
  * Memory: results are allocated from the fs_mem passed in and live as long as
  * it does; a back end never frees them. Inputs are borrowed for the call.
  *
- * Threads: handlers run on several worker threads; each back end serialises
- * access to its connection itself.
+ * Threads: handlers run on several worker threads; each back end keeps a small
+ * pool of connections and gives each operation one of them.
  */
 #ifndef FS_BACKEND_H
 #define FS_BACKEND_H
@@ -108,9 +108,10 @@ typedef struct fs_view {
   fs_time created;         /* set by the handlers on create */
   size_t n_features;
   fs_feature *features;
+  const size_t *by_name;   /* feature indexes in name order (fs_view_index), or NULL */
 } fs_view;
 
-/* Index of the feature called name in view, or -1. */
+/* Index of the feature called name in view, or -1 (a binary search once view->by_name is set). */
 long fs_view_feature(const fs_view *view, const char *name);
 
 /* "INT64", "DOUBLE", ... for messages. */
@@ -140,6 +141,10 @@ typedef struct fs_backend_ops {
   /*
    * Latest values of the given entities: out[i] gets keys[i] and its stored
    * cells (n_cells 0 for an unknown key). out has n_keys entries.
+   * view may come from the handlers' cache (fs_views.h): in the same snapshot
+   * or round trip as the values, the back end checks that the stored view
+   * still has view->created, and answers FS_NOT_FOUND when it does not
+   * (deleted, or deleted and re-created since view was read).
    */
   fs_rc (*lookup)(void *be, const fs_view *view, const char *const *keys, size_t n_keys,
                   fs_mem *mem, fs_entity *out, fs_err *err);
@@ -154,6 +159,7 @@ typedef struct fs_backend_ops {
 typedef struct fs_backend {
   const fs_backend_ops *ops;
   void *be;
+  struct fs_views *views; /* the handlers' cache of definitions (fs_views_new), or NULL for none */
 } fs_backend;
 
 #endif /* FS_BACKEND_H */

@@ -39,6 +39,18 @@ shimkit_code fs_load_view(shimkit_call *call, const fs_backend *b, const char *n
     return shimkit_call_error(call, SHIMKIT_NOT_FOUND, "feature view \"%.200s\" does not exist", name);
   fs_err err;
   fs_rc rc = b->ops->get_view(b->be, name, mem, out, &err);
+  if (rc != FS_OK) return fs_backend_error(call, b, rc, &err, name, "");
+  if (fs_view_index(out, mem) != 0) return shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "out of memory");
+  return SHIMKIT_OK;
+}
+
+shimkit_code fs_load_view_cached(shimkit_call *call, const fs_backend *b, const char *name, bool reload,
+                                 fs_views_entry **entry, const fs_view **out) {
+  if (!name || !name[0]) return shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT, "the view name is missing");
+  if (!fs_name_ok(name))
+    return shimkit_call_error(call, SHIMKIT_NOT_FOUND, "feature view \"%.200s\" does not exist", name);
+  fs_err err;
+  fs_rc rc = fs_views_get(b->views, b, name, reload, entry, out, &err);
   return rc == FS_OK ? SHIMKIT_OK : fs_backend_error(call, b, rc, &err, name, "");
 }
 

@@ -9,6 +9,7 @@
 #include "fs_backend.h"
 #include "fs_convert.h"
 #include "fs_handlers.h"
+#include "fs_views.h"
 
 /* The back end a handler was registered with. */
 #define FS_BACKEND(user_data) ((fs_backend *)(user_data))
@@ -26,6 +27,13 @@ shimkit_code fs_backend_error(shimkit_call *call, const fs_backend *b, fs_rc rc,
 
 /* Loads view name into *out (memory from mem); on failure sets the status and returns its code. */
 shimkit_code fs_load_view(shimkit_call *call, const fs_backend *b, const char *name, fs_mem *mem, fs_view *out);
+
+/*
+ * Same from the cache b->views (which must be set): *out lives until
+ * fs_views_release(b->views, *entry). reload skips a cached definition.
+ */
+shimkit_code fs_load_view_cached(shimkit_call *call, const fs_backend *b, const char *name, bool reload,
+                                 fs_views_entry **entry, const fs_view **out);
 
 /*
  * The feature indexes a request asks for: names in request order, or every

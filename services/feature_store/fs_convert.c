@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -153,9 +154,40 @@ bool fs_view_same_schema(const fs_view *a, const fs_view *b) {
 }
 
 long fs_view_feature(const fs_view *view, const char *name) {
+  if (view->by_name) {
+    size_t lo = 0, hi = view->n_features;
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2, i = view->by_name[mid];
+      int c = strcmp(view->features[i].name, name);
+      if (c == 0) return (long)i;
+      if (c < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return -1;
+  }
   for (size_t i = 0; i < view->n_features; i++)
     if (strcmp(view->features[i].name, name) == 0) return (long)i;
   return -1;
+}
+
+static int by_name_cmp(const void *a, const void *b) {
+  return strcmp((*(const fs_feature *const *)a)->name, (*(const fs_feature *const *)b)->name);
+}
+
+int fs_view_index(fs_view *view, fs_mem *mem) {
+  size_t n = view->n_features;
+  const fs_feature **p = malloc((n ? n : 1) * sizeof *p);
+  size_t *idx = fs_mem_alloc(mem, (n ? n : 1) * sizeof *idx);
+  if (!p || !idx) {
+    free(p);
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++) p[i] = &view->features[i];
+  qsort(p, n, sizeof *p, by_name_cmp);
+  for (size_t i = 0; i < n; i++) idx[i] = (size_t)(p[i] - view->features);
+  free(p);
+  view->by_name = idx;
+  return 0;
 }
 
 /* ---- values and rows ---------------------------------------------------------- */

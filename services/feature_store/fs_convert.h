@@ -44,4 +44,7 @@ void fs_value_to_proto(const fs_value *value, Shimkit__Ml__V1__FeatureValue *out
 /* A Timestamp message for t. */
 void fs_time_to_proto(fs_time t, Google__Protobuf__Timestamp *out);
 
+/* Sets view->by_name (memory from mem) so that fs_view_feature is a binary search; -1 out of memory. */
+int fs_view_index(fs_view *view, fs_mem *mem);
+
 #endif /* FS_CONVERT_H */

@@ -49,14 +49,14 @@ static int fill_vector(const fs_entity *e, const size_t *sel, size_t n_sel, cons
   return 0;
 }
 
-shimkit_code fs_get_online_features(shimkit_call *call, const Shimkit__Ml__V1__GetOnlineFeaturesRequest *req,
-                                    Shimkit__Ml__V1__GetOnlineFeaturesResponse *resp, void *user_data) {
-  const fs_backend *b = FS_BACKEND(user_data);
-  fs_mem mem;
-  fs_call_mem(&mem, call);
-  fs_view view;
-  shimkit_code code = fs_load_view(call, b, req->view, &mem, &view);
-  if (code != SHIMKIT_OK) return code;
+/*
+ * The lookup of one attempt with view. A lookup that answers FS_NOT_FOUND (the
+ * view is gone or was re-created) sets *stale and no status: the caller
+ * reloads the definition and tries once more.
+ */
+static shimkit_code lookup_with(shimkit_call *call, const fs_backend *b,
+                                const Shimkit__Ml__V1__GetOnlineFeaturesRequest *req, const fs_view *view,
+                                fs_mem *mem, Shimkit__Ml__V1__GetOnlineFeaturesResponse *resp, bool *stale) {
   size_t n = req->n_entity_keys;
   if (n == 0) return shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT, "entity_keys is empty");
   if (n > FS_MAX_KEYS_PER_LOOKUP)
@@ -65,26 +65,33 @@ shimkit_code fs_get_online_features(shimkit_call *call, const Shimkit__Ml__V1__G
   for (size_t i = 0; i < n; i++)
     if (!req->entity_keys[i] || !req->entity_keys[i][0])
       return shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT, "entity_keys[%zu] (%s) is empty", i,
-                                view.entity_key);
+                                view->entity_key);
   size_t *sel, n_sel;
-  code = fs_select_features(call, &view, req->feature_names, req->n_feature_names, &mem, &sel, &n_sel);
+  shimkit_code code = fs_select_features(call, view, req->feature_names, req->n_feature_names, mem, &sel, &n_sel);
   if (code != SHIMKIT_OK) return code;
 
-  fs_entity *ents = fs_mem_alloc(&mem, n * sizeof *ents);
-  size_t *pos = fs_mem_alloc(&mem, view.n_features * sizeof *pos);
-  char **names = fs_mem_alloc(&mem, n_sel * sizeof *names);
-  Shimkit__Ml__V1__OnlineFeatureVector *vecs = fs_mem_alloc(&mem, n * sizeof *vecs);
-  Shimkit__Ml__V1__OnlineFeatureVector **vecp = fs_mem_alloc(&mem, n * sizeof *vecp);
+  fs_entity *ents = fs_mem_alloc(mem, n * sizeof *ents);
+  size_t *pos = fs_mem_alloc(mem, view->n_features * sizeof *pos);
+  char **names = fs_mem_alloc(mem, n_sel * sizeof *names);
+  Shimkit__Ml__V1__OnlineFeatureVector *vecs = fs_mem_alloc(mem, n * sizeof *vecs);
+  Shimkit__Ml__V1__OnlineFeatureVector **vecp = fs_mem_alloc(mem, n * sizeof *vecp);
   if (!ents || !pos || !names || !vecs || !vecp)
     return shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "out of memory");
   fs_err err;
-  fs_rc rc = b->ops->lookup(b->be, &view, (const char *const *)req->entity_keys, n, &mem, ents, &err);
-  if (rc != FS_OK) return fs_backend_error(call, b, rc, &err, view.name, "");
-  for (size_t j = 0; j < n_sel; j++) names[j] = (char *)view.features[sel[j]].name;
+  fs_rc rc = b->ops->lookup(b->be, view, (const char *const *)req->entity_keys, n, mem, ents, &err);
+  if (rc == FS_NOT_FOUND) {
+    *stale = true;
+    return SHIMKIT_NOT_FOUND;
+  }
+  if (rc != FS_OK) return fs_backend_error(call, b, rc, &err, view->name, "");
+  /* The response is sent after the handler returns, when a cached view may be gone: copy the names. */
+  for (size_t j = 0; j < n_sel; j++)
+    if (!(names[j] = fs_mem_strdup(mem, view->features[sel[j]].name)))
+      return shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "out of memory");
   for (size_t i = 0; i < n; i++) {
     ents[i].key = req->entity_keys[i];
-    index_cells(&ents[i], pos, view.n_features);
-    if (fill_vector(&ents[i], sel, n_sel, pos, &mem, &vecs[i]) != 0)
+    index_cells(&ents[i], pos, view->n_features);
+    if (fill_vector(&ents[i], sel, n_sel, pos, mem, &vecs[i]) != 0)
       return shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "out of memory");
     vecp[i] = &vecs[i];
   }
@@ -93,6 +100,33 @@ shimkit_code fs_get_online_features(shimkit_call *call, const Shimkit__Ml__V1__G
   resp->n_vectors = n;
   resp->vectors = vecp;
   return SHIMKIT_OK;
+}
+
+shimkit_code fs_get_online_features(shimkit_call *call, const Shimkit__Ml__V1__GetOnlineFeaturesRequest *req,
+                                    Shimkit__Ml__V1__GetOnlineFeaturesResponse *resp, void *user_data) {
+  const fs_backend *b = FS_BACKEND(user_data);
+  fs_mem mem;
+  fs_call_mem(&mem, call);
+  for (int attempt = 0;; attempt++) {
+    const fs_view *view;
+    fs_view loaded;
+    fs_views_entry *entry = NULL;
+    shimkit_code code;
+    if (b->views) {
+      code = fs_load_view_cached(call, b, req->view, attempt > 0, &entry, &view);
+    } else {
+      code = fs_load_view(call, b, req->view, &mem, &loaded);
+      view = &loaded;
+    }
+    if (code != SHIMKIT_OK) return code;
+    bool stale = false;
+    code = lookup_with(call, b, req, view, &mem, resp, &stale);
+    if (stale && b->views) fs_views_forget(b->views, entry);
+    if (b->views) fs_views_release(b->views, entry);
+    if (!stale) return code;
+    if (attempt > 0)
+      return shimkit_call_error(call, SHIMKIT_NOT_FOUND, "feature view \"%s\" does not exist", req->view);
+  }
 }
 
 /* A FeatureRow of the selected features e has (event_time = the latest of theirs); 0 fields → skip. */

@@ -38,6 +38,9 @@ shimkit_code fs_apply_rows(shimkit_call *call, const fs_backend *b, fs_view_cach
     if (rc != FS_OK)
       return shimkit_call_error(call, fs_rc_to_code(rc), "%s: %s back end: %s%s", what, b->ops->name, err.msg,
                                 written_note(note, sizeof note, *written));
+    if (fs_view_index(&cache->view, &cache->mem) != 0)
+      return shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "%s: out of memory%s", what,
+                                written_note(note, sizeof note, *written));
     cache->loaded = true;
   }
   fs_entity *ents = NULL;

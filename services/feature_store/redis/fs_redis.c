@@ -157,28 +157,29 @@ static fs_rc parse_row(const redisReply *r, const fs_view *view, const char *key
   if (r->type != REDIS_REPLY_ARRAY) return fs_fail(err, FS_ERROR, "unexpected reply to HGETALL");
   size_t cap = r->elements / 2 + 1; /* at most one cell per field */
   fs_cell *cells = fs_mem_alloc(mem, cap * sizeof *cells);
-  if (!cells) return fs_fail(err, FS_FULL, "out of memory");
-  size_t n = 0;
+  /* per feature of the view: 1 + element index of its "v:" and "t:" values, or 0 */
+  size_t *vpos = fs_mem_alloc(mem, (view->n_features ? view->n_features : 1) * 2 * sizeof *vpos);
+  if (!cells || !vpos) return fs_fail(err, FS_FULL, "out of memory");
+  size_t *tpos = vpos + view->n_features;
   for (size_t i = 0; i + 1 < r->elements; i += 2) {
-    const redisReply *f = r->element[i], *v = r->element[i + 1];
-    if (f->len < 3 || f->str[0] != 'v' || f->str[1] != ':') continue;
+    const redisReply *f = r->element[i];
+    if (f->len < 3 || (f->str[0] != 'v' && f->str[0] != 't') || f->str[1] != ':') continue;
     long fi = fs_view_feature(view, f->str + 2);
     if (fi < 0) continue; /* not a feature of this definition */
+    (f->str[0] == 'v' ? vpos : tpos)[fi] = i + 2;
+  }
+  size_t n = 0;
+  for (size_t fi = 0; fi < view->n_features; fi++) {
+    if (!vpos[fi]) continue;
+    const redisReply *v = r->element[vpos[fi] - 1];
+    const char *fname = view->features[fi].name;
     fs_cell *c = &cells[n];
-    c->feature = (size_t)fi;
+    c->feature = fi;
     int pr = parse_value(v->str, v->len, view->features[fi].type, mem, &c->value);
     if (pr == -2) return fs_fail(err, FS_FULL, "out of memory");
-    if (pr < 0) return fs_fail(err, FS_CORRUPT, "stored value of \"%s\" for entity \"%.200s\" is not a %s", f->str + 2, key, fs_type_name(view->features[fi].type));
-    /* its time: find "t:<feature>" */
-    int found = 0;
-    for (size_t j = 0; j + 1 < r->elements; j += 2) {
-      const redisReply *g = r->element[j];
-      if (g->len == f->len && g->str[0] == 't' && memcmp(g->str + 1, f->str + 1, f->len - 1) == 0) {
-        found = parse_time(r->element[j + 1]->str, &c->time) == 0;
-        break;
-      }
-    }
-    if (!found) return fs_fail(err, FS_CORRUPT, "stored value of \"%s\" for entity \"%.200s\" has no event time", f->str + 2, key);
+    if (pr < 0) return fs_fail(err, FS_CORRUPT, "stored value of \"%s\" for entity \"%.200s\" is not a %s", fname, key, fs_type_name(view->features[fi].type));
+    if (!tpos[fi] || parse_time(r->element[tpos[fi] - 1]->str, &c->time) != 0)
+      return fs_fail(err, FS_CORRUPT, "stored value of \"%s\" for entity \"%.200s\" has no event time", fname, key);
     n++;
   }
   out->n_cells = n;
@@ -397,9 +398,41 @@ static fs_rc fetch_rows(redisContext *ctx, const fs_view *v, const char *const *
   return poison(ctx, rc);
 }
 
+/*
+ * HGETALL of each key and, in the same pipeline after them, the view's
+ * "created": when that still is view->created, no other definition of the
+ * view existed while the rows were read (a re-created view has another
+ * created time), so the rows are parsed with view; else FS_NOT_FOUND.
+ */
 static fs_rc op_lookup(redisContext *ctx, void *p, fs_err *err) {
   rows_arg *ra = p;
-  return fetch_rows(ctx, ra->view, ra->keys, ra->n_keys, ra->mem, ra->out, err);
+  const fs_view *v = ra->view;
+  size_t n = ra->n_keys;
+  redisReply **rows = calloc(n ? n : 1, sizeof *rows);
+  if (!rows) return fs_fail(err, FS_FULL, "out of memory");
+  for (size_t i = 0; i < n; i++)
+    redisAppendCommand(ctx, "HGETALL fs:row:%s:%b", v->name, ra->keys[i], strlen(ra->keys[i]));
+  redisAppendCommand(ctx, "HGET fs:view:%s created", v->name);
+  fs_rc rc = FS_OK;
+  size_t got = 0;
+  for (; got < n; got++)
+    if (!(rows[got] = fs_redis_next_reply(ctx, "read rows", &rc, err))) break;
+  redisReply *created = rc == FS_OK ? fs_redis_next_reply(ctx, "read rows", &rc, err) : NULL;
+  if (rc == FS_OK) {
+    char want[48];
+    snprintf(want, sizeof want, "%lld %d", (long long)v->created.sec, (int)v->created.nanos);
+    if (created->type != REDIS_REPLY_STRING || strcmp(created->str, want) != 0)
+      rc = fs_fail(err, FS_NOT_FOUND, "no view %s of that definition", v->name);
+  }
+  for (size_t i = 0; i < n && rc == FS_OK; i++) {
+    ra->out[i].key = ra->keys[i];
+    rc = parse_row(rows[i], v, ra->keys[i], ra->mem, &ra->out[i], err);
+  }
+  if (created) freeReplyObject(created);
+  for (size_t i = 0; i < got; i++) freeReplyObject(rows[i]);
+  free(rows);
+  if (got < n || !created) return poison(ctx, rc); /* replies left unread */
+  return rc;
 }
 
 static fs_rc op_scan(redisContext *ctx, void *p, fs_err *err) {

@@ -1,7 +1,8 @@
 /*
  * fs_redis_conn.c - see fs_redis_conn.h. Timeouts keep a hung or half-dead
  * server from blocking handler threads: FS_REDIS_CONNECT_MS to connect,
- * FS_REDIS_IO_MS for any one reply.
+ * FS_REDIS_IO_MS for any one reply. FS_REDIS_POOL connections, each with its
+ * own lock, are used side by side; each comes back by itself.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -16,14 +17,23 @@
 #define FS_REDIS_CONNECT_MS 1000
 #define FS_REDIS_IO_MS 10000
 #define FS_REDIS_IDLE_CHECK_S 1 /* a connection idle this long is PINGed before a non-idempotent op */
+#define FS_REDIS_POOL 4         /* connections per back end */
+
+/* One connection of the pool. */
+typedef struct slot {
+  const struct fs_redis_conn *c; /* its pool */
+  redisContext *ctx;             /* NULL until connected, or after a failure */
+  time_t last_used;              /* monotonic seconds of the last successful op */
+  pthread_mutex_t lock;          /* one operation at a time on ctx */
+} slot;
 
 struct fs_redis_conn {
-  char addr[300];       /* as given, for messages */
-  char host[256];       /* host part */
-  int port;             /* port part */
-  redisContext *ctx;    /* NULL until connected, or after a failure */
-  time_t last_used;     /* monotonic seconds of the last successful op */
-  pthread_mutex_t lock; /* one operation at a time */
+  char addr[300];            /* as given, for messages */
+  char host[256];            /* host part */
+  int port;                  /* port part */
+  slot slots[FS_REDIS_POOL]; /* the connections */
+  unsigned next;             /* where the search for a free one starts (racy on purpose: a hint) */
+  pthread_mutex_t next_lock; /* guards next */
 };
 
 static time_t now_s(void) {
@@ -55,32 +65,39 @@ fs_redis_conn *fs_redis_conn_new(const char *addr, fs_err *err) {
   memcpy(c->host, h, hlen);
   c->host[hlen] = '\0';
   c->port = (int)port;
-  pthread_mutex_init(&c->lock, NULL);
+  for (int i = 0; i < FS_REDIS_POOL; i++) {
+    c->slots[i].c = c;
+    pthread_mutex_init(&c->slots[i].lock, NULL);
+  }
+  pthread_mutex_init(&c->next_lock, NULL);
   return c;
 }
 
 void fs_redis_conn_free(fs_redis_conn *c) {
   if (!c) return;
-  if (c->ctx) redisFree(c->ctx);
-  pthread_mutex_destroy(&c->lock);
+  for (int i = 0; i < FS_REDIS_POOL; i++) {
+    if (c->slots[i].ctx) redisFree(c->slots[i].ctx);
+    pthread_mutex_destroy(&c->slots[i].lock);
+  }
+  pthread_mutex_destroy(&c->next_lock);
   free(c);
 }
 
 const char *fs_redis_conn_addr(const fs_redis_conn *c) { return c->addr; }
 
-static void drop(fs_redis_conn *c) {
+static void drop(slot *c) {
   if (c->ctx) redisFree(c->ctx);
   c->ctx = NULL;
 }
 
-static fs_rc connect_now(fs_redis_conn *c, fs_err *err) {
+static fs_rc connect_now(slot *c, fs_err *err) {
   if (c->ctx && !c->ctx->err) return FS_OK;
   drop(c);
   struct timeval tv = {FS_REDIS_CONNECT_MS / 1000, (FS_REDIS_CONNECT_MS % 1000) * 1000};
-  redisContext *ctx = redisConnectWithTimeout(c->host, c->port, tv);
+  redisContext *ctx = redisConnectWithTimeout(c->c->host, c->c->port, tv);
   if (!ctx) return fs_fail(err, FS_FULL, "out of memory");
   if (ctx->err) {
-    fs_fail(err, FS_UNAVAILABLE, "Redis at %s is unavailable (%s); retry once it is back", c->addr, ctx->errstr);
+    fs_fail(err, FS_UNAVAILABLE, "Redis at %s is unavailable (%s); retry once it is back", c->c->addr, ctx->errstr);
     redisFree(ctx);
     return FS_UNAVAILABLE;
   }
@@ -129,8 +146,22 @@ fs_rc fs_redis_ping(redisContext *ctx, void *arg, fs_err *err) {
   return rc;
 }
 
-fs_rc fs_redis_run(fs_redis_conn *c, int idempotent, fs_redis_op op, void *arg, fs_err *err) {
-  pthread_mutex_lock(&c->lock);
+/* A connection of the pool, locked: a free one if any, else waits for one. */
+static slot *take(fs_redis_conn *pool) {
+  pthread_mutex_lock(&pool->next_lock);
+  unsigned start = pool->next++;
+  pthread_mutex_unlock(&pool->next_lock);
+  for (unsigned i = 0; i < FS_REDIS_POOL; i++) {
+    slot *s = &pool->slots[(start + i) % FS_REDIS_POOL];
+    if (pthread_mutex_trylock(&s->lock) == 0) return s;
+  }
+  slot *s = &pool->slots[start % FS_REDIS_POOL];
+  pthread_mutex_lock(&s->lock);
+  return s;
+}
+
+fs_rc fs_redis_run(fs_redis_conn *pool, int idempotent, fs_redis_op op, void *arg, fs_err *err) {
+  slot *c = take(pool);
   int had = c->ctx != NULL && !c->ctx->err;
   fs_rc rc = connect_now(c, err);
   if (rc == FS_OK && had && !idempotent && now_s() - c->last_used >= FS_REDIS_IDLE_CHECK_S) {

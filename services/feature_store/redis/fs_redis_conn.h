@@ -1,11 +1,13 @@
 /*
- * fs_redis_conn.h - one hiredis connection that comes back by itself.
+ * fs_redis_conn.h - a small pool of hiredis connections that come back by
+ * themselves.
  *
  * Redis may be down when the shim starts, or restart under it. The
  * connection is made lazily and remade on the next operation after any I/O
  * error; while Redis cannot be reached every operation fails at once with
- * FS_UNAVAILABLE and a message naming the address. Operations run under one
- * mutex (hiredis contexts are not thread-safe).
+ * FS_UNAVAILABLE and a message naming the address. Each connection of the
+ * pool runs one operation at a time under its own mutex (hiredis contexts
+ * are not thread-safe); operations of several threads use several.
  */
 #ifndef FS_REDIS_CONN_H
 #define FS_REDIS_CONN_H
@@ -32,7 +34,7 @@ typedef fs_rc (*fs_redis_op)(redisContext *ctx, void *arg, fs_err *err);
 fs_rc fs_redis_ping(redisContext *ctx, void *arg, fs_err *err);
 
 /*
- * Runs op under the lock on a live connection (connecting if needed). When
+ * Runs op on a live connection of the pool, locked for it (connecting if needed). When
  * the connection turns out broken (Redis restarted), it is remade and op
  * runs once more if idempotent; otherwise a cheap PING checks a connection
  * that was idle before op runs, so op is sent at most once.

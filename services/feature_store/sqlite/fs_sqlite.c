@@ -1,8 +1,10 @@
 /*
  * fs_sqlite.c - the SQLite native adapter (see fs_sqlite.h and
- * fs_sqlite_schema.h for the tables). One connection, prepared statements
- * made once, a mutex around every operation (handlers run on several
- * threads). Every write is one BEGIN IMMEDIATE .. COMMIT transaction: when
+ * fs_sqlite_schema.h for the tables). A small pool of connections, each
+ * with its statements prepared once; an operation takes a free connection
+ * for its duration (handlers run on several threads). In WAL mode readers
+ * run side by side; writers are serialised by SQLite itself (BEGIN
+ * IMMEDIATE, waiting up to FS_SQLITE_BUSY_MS). Every write is one BEGIN IMMEDIATE .. COMMIT transaction: when
  * write() returns FS_OK the batch is committed and, with synchronous=FULL,
  * on disk.
  */
@@ -18,10 +20,11 @@
 
 #include "fs_sqlite_schema.h"
 
-#define FS_SQLITE_BUSY_MS 5000 /* wait this long for another process holding the database */
+#define FS_SQLITE_BUSY_MS 5000 /* wait this long for another connection or process holding the database */
+#define FS_SQLITE_POOL 4        /* connections per back end */
 
 enum { ST_INSERT_VIEW, ST_INSERT_FEATURE, ST_GET_VIEW, ST_GET_FEATURES, ST_LIST, ST_DELETE_ROWS, ST_DELETE_VIEW,
-       ST_VIEW_EXISTS, ST_UPSERT, ST_LOOKUP, ST_SCAN, ST_COUNT };
+       ST_VIEW_EXISTS, ST_VIEW_CREATED, ST_UPSERT, ST_LOOKUP, ST_SCAN, ST_COUNT };
 
 static const char *const statement_sql[ST_COUNT] = {
     [ST_INSERT_VIEW] = FS_SQL_INSERT_VIEW, [ST_INSERT_FEATURE] = FS_SQL_INSERT_FEATURE,
@@ -29,15 +32,42 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_LIST] = FS_SQL_LIST_VIEWS,         [ST_DELETE_ROWS] = FS_SQL_DELETE_ROWS,
     [ST_DELETE_VIEW] = FS_SQL_DELETE_VIEW, [ST_VIEW_EXISTS] = FS_SQL_VIEW_EXISTS,
     [ST_UPSERT] = FS_SQL_UPSERT,           [ST_LOOKUP] = FS_SQL_LOOKUP,
-    [ST_SCAN] = FS_SQL_SCAN,
+    [ST_SCAN] = FS_SQL_SCAN,               [ST_VIEW_CREATED] = FS_SQL_VIEW_CREATED,
 };
 
+/* One connection of the pool. */
 typedef struct fs_sqlite {
-  sqlite3 *db;                /* the one connection */
+  sqlite3 *db;                /* the connection */
   sqlite3_stmt *st[ST_COUNT]; /* prepared once */
-  pthread_mutex_t lock;       /* held for every operation */
-  char *path;                 /* for messages */
+  const char *path;           /* the pool's, for messages */
+  struct fs_sqlite *next_free;
 } fs_sqlite;
+
+typedef struct fs_sqlite_pool {
+  fs_sqlite conn[FS_SQLITE_POOL];
+  fs_sqlite *free_list;  /* connections not in use */
+  pthread_mutex_t lock;  /* guards free_list */
+  pthread_cond_t freed;  /* a connection went back to free_list */
+  char *path;
+} fs_sqlite_pool;
+
+/* A connection for one operation; waits while all are in use. */
+static fs_sqlite *acquire(fs_sqlite_pool *p) {
+  pthread_mutex_lock(&p->lock);
+  while (!p->free_list) pthread_cond_wait(&p->freed, &p->lock);
+  fs_sqlite *s = p->free_list;
+  p->free_list = s->next_free;
+  pthread_mutex_unlock(&p->lock);
+  return s;
+}
+
+static void release(fs_sqlite_pool *p, fs_sqlite *s) {
+  pthread_mutex_lock(&p->lock);
+  s->next_free = p->free_list;
+  p->free_list = s;
+  pthread_cond_signal(&p->freed);
+  pthread_mutex_unlock(&p->lock);
+}
 
 /* ---- errors ------------------------------------------------------------------ */
 
@@ -79,9 +109,10 @@ static int exec(fs_sqlite *s, const char *sql) { return sqlite3_exec(s->db, sql,
 /* ---- views ------------------------------------------------------------------- */
 
 static fs_rc create_view(void *be, const fs_view *v, fs_err *err) {
-  fs_sqlite *s = be;
+  fs_sqlite_pool *pool = be;
+  fs_sqlite *s;
   fs_rc rc = FS_OK;
-  pthread_mutex_lock(&s->lock);
+  s = acquire(pool);
   int c = exec(s, "BEGIN IMMEDIATE");
   if (c != SQLITE_OK) {
     rc = sq_fail(s, c, "begin", err);
@@ -122,11 +153,11 @@ static fs_rc create_view(void *be, const fs_view *v, fs_err *err) {
 rollback:
   exec(s, "ROLLBACK");
 out:
-  pthread_mutex_unlock(&s->lock);
+  release(pool, s);
   return rc;
 }
 
-/* get_view with the lock held. */
+/* get_view on connection s. */
 static fs_rc load_view(fs_sqlite *s, const char *name, fs_mem *mem, fs_view *out, fs_err *err) {
   sqlite3_stmt *st = stmt(s, ST_GET_VIEW);
   bind_text(st, 1, name);
@@ -163,22 +194,28 @@ static fs_rc load_view(fs_sqlite *s, const char *name, fs_mem *mem, fs_view *out
 }
 
 static fs_rc get_view(void *be, const char *name, fs_mem *mem, fs_view *out, fs_err *err) {
-  fs_sqlite *s = be;
-  pthread_mutex_lock(&s->lock);
+  fs_sqlite_pool *pool = be;
+  fs_sqlite *s;
+  s = acquire(pool);
+  exec(s, "BEGIN"); /* one snapshot for the view and its features */
   fs_rc rc = load_view(s, name, mem, out, err);
-  pthread_mutex_unlock(&s->lock);
+  sqlite3_reset(s->st[ST_GET_VIEW]);
+  sqlite3_reset(s->st[ST_GET_FEATURES]);
+  exec(s, "COMMIT");
+  release(pool, s);
   return rc;
 }
 
 static fs_rc list_views(void *be, const char *after, size_t limit, fs_mem *mem, fs_view **out, size_t *n_out,
                         fs_err *err) {
-  fs_sqlite *s = be;
+  fs_sqlite_pool *pool = be;
+  fs_sqlite *s;
   fs_rc rc = FS_OK;
   size_t n = 0;
   fs_view *views = fs_mem_alloc(mem, (limit ? limit : 1) * sizeof *views);
   char **names = fs_mem_alloc(mem, (limit ? limit : 1) * sizeof *names);
   if (!views || !names) return fs_fail(err, FS_FULL, "out of memory");
-  pthread_mutex_lock(&s->lock);
+  s = acquire(pool);
   exec(s, "BEGIN"); /* one snapshot for the names and their definitions */
   sqlite3_stmt *st = stmt(s, ST_LIST);
   bind_text(st, 1, after);
@@ -197,17 +234,20 @@ static fs_rc list_views(void *be, const char *after, size_t limit, fs_mem *mem, 
   for (size_t i = 0; i < n && rc == FS_OK; i++) rc = load_view(s, names[i], mem, &views[i], err);
 out:
   sqlite3_reset(s->st[ST_LIST]);
+  sqlite3_reset(s->st[ST_GET_VIEW]);
+  sqlite3_reset(s->st[ST_GET_FEATURES]);
   exec(s, "COMMIT");
-  pthread_mutex_unlock(&s->lock);
+  release(pool, s);
   *out = views;
   *n_out = rc == FS_OK ? n : 0;
   return rc;
 }
 
 static fs_rc delete_view(void *be, const char *name, fs_err *err) {
-  fs_sqlite *s = be;
+  fs_sqlite_pool *pool = be;
+  fs_sqlite *s;
   fs_rc rc = FS_OK;
-  pthread_mutex_lock(&s->lock);
+  s = acquire(pool);
   int c = exec(s, "BEGIN IMMEDIATE");
   if (c != SQLITE_OK) {
     rc = sq_fail(s, c, "begin", err);
@@ -237,7 +277,7 @@ static fs_rc delete_view(void *be, const char *name, fs_err *err) {
 rollback:
   exec(s, "ROLLBACK");
 out:
-  pthread_mutex_unlock(&s->lock);
+  release(pool, s);
   return rc;
 }
 
@@ -268,9 +308,10 @@ static int col_value(sqlite3_stmt *st, int i, fs_type t, fs_mem *mem, fs_value *
 }
 
 static fs_rc write_rows(void *be, const fs_view *view, const fs_entity *rows, size_t n_rows, fs_err *err) {
-  fs_sqlite *s = be;
+  fs_sqlite_pool *pool = be;
+  fs_sqlite *s;
   fs_rc rc = FS_OK;
-  pthread_mutex_lock(&s->lock);
+  s = acquire(pool);
   int c = exec(s, "BEGIN IMMEDIATE");
   if (c != SQLITE_OK) {
     rc = sq_fail(s, c, "begin", err);
@@ -308,7 +349,7 @@ static fs_rc write_rows(void *be, const fs_view *view, const fs_entity *rows, si
 rollback:
   exec(s, "ROLLBACK");
 out:
-  pthread_mutex_unlock(&s->lock);
+  release(pool, s);
   return rc;
 }
 
@@ -347,11 +388,21 @@ static fs_cell *cells_copy(const cellbuf *b, fs_mem *mem) {
 
 static fs_rc lookup(void *be, const fs_view *view, const char *const *keys, size_t n_keys, fs_mem *mem,
                     fs_entity *out, fs_err *err) {
-  fs_sqlite *s = be;
+  fs_sqlite_pool *pool = be;
+  fs_sqlite *s;
   fs_rc rc = FS_OK;
   cellbuf buf = {0};
-  pthread_mutex_lock(&s->lock);
-  exec(s, "BEGIN"); /* one snapshot for all keys */
+  s = acquire(pool);
+  exec(s, "BEGIN"); /* one snapshot for the definition check and all keys */
+  sqlite3_stmt *vs = stmt(s, ST_VIEW_CREATED);
+  bind_text(vs, 1, view->name);
+  int vc = sqlite3_step(vs);
+  if (vc == SQLITE_DONE || (vc == SQLITE_ROW && (sqlite3_column_int64(vs, 0) != view->created.sec ||
+                                                  sqlite3_column_int(vs, 1) != view->created.nanos)))
+    rc = fs_fail(err, FS_NOT_FOUND, "no view %s of that definition", view->name);
+  else if (vc != SQLITE_ROW)
+    rc = sq_fail(s, vc, "find view", err);
+  sqlite3_reset(vs);
   for (size_t i = 0; i < n_keys && rc == FS_OK; i++) {
     sqlite3_stmt *st = stmt(s, ST_LOOKUP);
     bind_text(st, 1, view->name);
@@ -372,20 +423,21 @@ static fs_rc lookup(void *be, const fs_view *view, const char *const *keys, size
     sqlite3_reset(st);
   }
   exec(s, "COMMIT");
-  pthread_mutex_unlock(&s->lock);
+  release(pool, s);
   free(buf.v);
   return rc;
 }
 
 static fs_rc scan(void *be, const fs_view *view, const char *after, size_t limit, fs_mem *mem, fs_entity **out,
                   size_t *n_out, fs_err *err) {
-  fs_sqlite *s = be;
+  fs_sqlite_pool *pool = be;
+  fs_sqlite *s;
   fs_rc rc = FS_OK;
   cellbuf buf = {0};
   size_t n = 0;
   fs_entity *ents = fs_mem_alloc(mem, (limit ? limit : 1) * sizeof *ents);
   if (!ents) return fs_fail(err, FS_FULL, "out of memory");
-  pthread_mutex_lock(&s->lock);
+  s = acquire(pool);
   sqlite3_stmt *st = stmt(s, ST_SCAN);
   bind_text(st, 1, view->name);
   bind_text(st, 2, after);
@@ -411,7 +463,7 @@ static fs_rc scan(void *be, const fs_view *view, const char *after, size_t limit
     if (!(ents[n - 1].cells = cells_copy(&buf, mem))) rc = fs_fail(err, FS_FULL, "out of memory");
   }
   sqlite3_reset(st);
-  pthread_mutex_unlock(&s->lock);
+  release(pool, s);
   free(buf.v);
   *out = ents;
   *n_out = rc == FS_OK ? n : 0;
@@ -420,14 +472,19 @@ static fs_rc scan(void *be, const fs_view *view, const char *after, size_t limit
 
 /* ---- lifetime ------------------------------------------------------------------ */
 
-static void close_db(void *be) {
-  fs_sqlite *s = be;
-  if (!s) return;
+static void close_conn(fs_sqlite *s) {
   for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(s->st[i]);
   sqlite3_close(s->db);
-  pthread_mutex_destroy(&s->lock);
-  free(s->path);
-  free(s);
+}
+
+static void close_db(void *be) {
+  fs_sqlite_pool *p = be;
+  if (!p) return;
+  for (int i = 0; i < FS_SQLITE_POOL; i++) close_conn(&p->conn[i]);
+  pthread_cond_destroy(&p->freed);
+  pthread_mutex_destroy(&p->lock);
+  free(p->path);
+  free(p);
 }
 
 static const fs_backend_ops sqlite_ops = {
@@ -442,35 +499,47 @@ static const fs_backend_ops sqlite_ops = {
     .close = close_db,
 };
 
-int fs_sqlite_open(const char *path, fs_backend *out, fs_err *err) {
-  fs_sqlite *s = calloc(1, sizeof *s);
-  if (!s || !(s->path = strdup(path))) {
-    free(s);
-    fs_fail(err, FS_FULL, "out of memory");
-    return -1;
-  }
-  pthread_mutex_init(&s->lock, NULL);
+/* Opens one connection of the pool: tables (made when missing), pragmas, statements. */
+static int open_conn(fs_sqlite *s, const char *path, fs_err *err) {
+  s->path = path;
   int c = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
   if (c != SQLITE_OK) {
     fs_fail(err, rc_of(c), "cannot open SQLite database %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
-    goto fail;
+    return -1;
   }
   sqlite3_busy_timeout(s->db, FS_SQLITE_BUSY_MS);
   char *msg = NULL;
   if ((c = sqlite3_exec(s->db, FS_SQL_SCHEMA, NULL, NULL, &msg)) != SQLITE_OK) {
     fs_fail(err, rc_of(c), "cannot set up the tables in %s: %s", path, msg ? msg : sqlite3_errstr(c));
     sqlite3_free(msg);
-    goto fail;
+    return -1;
   }
   for (int i = 0; i < ST_COUNT; i++) {
     if ((c = sqlite3_prepare_v3(s->db, statement_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL)) != SQLITE_OK) {
       fs_fail(err, rc_of(c), "%s does not hold the expected tables: %s", path, sqlite3_errmsg(s->db));
-      goto fail;
+      return -1;
     }
   }
-  *out = (fs_backend){.ops = &sqlite_ops, .be = s};
+  return 0;
+}
+
+int fs_sqlite_open(const char *path, fs_backend *out, fs_err *err) {
+  fs_sqlite_pool *p = calloc(1, sizeof *p);
+  if (!p || !(p->path = strdup(path))) {
+    free(p);
+    fs_fail(err, FS_FULL, "out of memory");
+    return -1;
+  }
+  pthread_mutex_init(&p->lock, NULL);
+  pthread_cond_init(&p->freed, NULL);
+  for (int i = 0; i < FS_SQLITE_POOL; i++) {
+    if (open_conn(&p->conn[i], p->path, err) != 0) goto fail;
+    p->conn[i].next_free = p->free_list;
+    p->free_list = &p->conn[i];
+  }
+  *out = (fs_backend){.ops = &sqlite_ops, .be = p};
   return 0;
 fail:
-  close_db(s);
+  close_db(p);
   return -1;
 }

@@ -29,6 +29,7 @@ static fs_rc create_view(void *be, const fs_view *view, fs_err *err) {
 
 static fs_rc get_view(void *be, const char *name, fs_mem *mem, fs_view *out, fs_err *err) {
   fake_backend *f = be;
+  f->gets++;
   if (f->get_rc != FS_OK) return result(f, f->get_rc, err);
   the_view(fs_mem_strdup(mem, name), out);
   return FS_OK;
@@ -70,6 +71,10 @@ static fs_rc lookup(void *be, const fs_view *view, const char *const *keys, size
   (void)view;
   fake_backend *f = be;
   if (f->lookup_rc != FS_OK) return result(f, f->lookup_rc, err);
+  if (f->lookup_stale) {
+    f->lookup_stale--;
+    return fs_fail(err, FS_NOT_FOUND, "no view %s of that definition", view->name);
+  }
   for (size_t i = 0; i < n_keys; i++) {
     out[i] = (fs_entity){.key = keys[i]};
     if (strcmp(keys[i], "known") != 0) continue;

@@ -17,6 +17,8 @@ typedef struct fake_backend {
   size_t scan_fail_after;   /* scan: return scan_rc once this many entities were served (0 = at once) */
   size_t written;           /* write: rows received */
   size_t scans;             /* scan: calls */
+  size_t gets;              /* get_view: calls */
+  size_t lookup_stale;      /* lookup: answer FS_NOT_FOUND (view re-created) this many times first */
 } fake_backend;
 
 extern const fs_backend_ops fake_ops;

@@ -16,6 +16,7 @@
 
 #include "fake_backend.h"
 #include "fs_handlers.h"
+#include "fs_views.h"
 
 typedef struct fixture {
   shimkit_server *srv;
@@ -51,6 +52,7 @@ static int teardown(void **state) {
   shimkit_server_shutdown(f->srv);
   shimkit_server_wait(f->srv);
   shimkit_server_free(f->srv);
+  fs_views_free(f->backend.views);
   free(f);
   return 0;
 }
@@ -269,6 +271,57 @@ static void test_online_order_and_statuses(void **state) {
                    SHIMKIT_UNAVAILABLE);
 }
 
+static int setup_cached(void **state) {
+  int rc = setup(state);
+  fixture *f = *state;
+  f->backend.views = fs_views_new();
+  assert_non_null(f->backend.views);
+  return rc;
+}
+
+/* GetOnlineFeatures of "known" in view "v"; the code and the status message. */
+static shimkit_code online_known(fixture *f, char *msg, size_t len) {
+  char *keys[] = {"known"};
+  Shimkit__Ml__V1__GetOnlineFeaturesRequest req = SHIMKIT__ML__V1__GET_ONLINE_FEATURES_REQUEST__INIT;
+  req.view = "v";
+  req.n_entity_keys = 1;
+  req.entity_keys = keys;
+  Shimkit__Ml__V1__GetOnlineFeaturesResponse *resp = NULL;
+  shimkit_status st = {0};
+  shimkit_call_options o = {.timeout_ms = 10000, .status_out = &st};
+  shimkit_code code = shimkit__ml__v1__feature_store__shimkit_get_online_features(f->ch, &req, &resp, &o);
+  snprintf(msg, len, "%s", st.message ? st.message : "");
+  shimkit_status_clear(&st);
+  if (resp) {
+    assert_int_equal(resp->n_feature_names, 3);
+    assert_string_equal(resp->feature_names[2], "c");
+    assert_true(resp->vectors[0]->values[2]->double_value == 0.5);
+    protobuf_c_message_free_unpacked(&resp->base, NULL);
+  }
+  return code;
+}
+
+/* With the view cache: one definition read for many lookups; a lookup that finds the view re-created reloads it. */
+static void test_online_view_cache(void **state) {
+  fixture *f = *state;
+  char msg[256];
+  for (int i = 0; i < 3; i++) assert_int_equal(online_known(f, msg, sizeof msg), SHIMKIT_OK);
+  assert_int_equal(f->fake.gets, 1);
+  f->fake.lookup_stale = 1; /* re-created elsewhere: reloaded, then answered */
+  assert_int_equal(online_known(f, msg, sizeof msg), SHIMKIT_OK);
+  assert_int_equal(f->fake.gets, 2);
+  assert_int_equal(online_known(f, msg, sizeof msg), SHIMKIT_OK);
+  assert_int_equal(f->fake.gets, 2);
+  f->fake.lookup_stale = 2; /* changed again between reload and lookup: NOT_FOUND, not a loop */
+  assert_int_equal(online_known(f, msg, sizeof msg), SHIMKIT_NOT_FOUND);
+  assert_non_null(strstr(msg, "\"v\""));
+  assert_int_equal(f->fake.gets, 3);
+  f->fake.get_rc = FS_NOT_FOUND; /* deleted: nothing cached is served */
+  assert_int_equal(online_known(f, msg, sizeof msg), SHIMKIT_NOT_FOUND);
+  f->fake.get_rc = FS_OK;
+  assert_int_equal(online_known(f, msg, sizeof msg), SHIMKIT_OK);
+}
+
 static void test_list_paging(void **state) {
   fixture *f = *state;
   f->fake.n_views = 5;
@@ -305,6 +358,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_read_view_pages_and_midstream_failure, setup, teardown),
       cmocka_unit_test_setup_teardown(test_online_order_and_statuses, setup, teardown),
       cmocka_unit_test_setup_teardown(test_list_paging, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_online_view_cache, setup_cached, teardown),
   };
   return cmocka_run_group_tests_name("fs_handlers", tests, NULL, NULL);
 }
