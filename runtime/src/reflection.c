@@ -72,12 +72,18 @@ static void answer_free(struct refl_answer *a) {
  * a UTF-8 character boundary (proto3 strings must stay valid UTF-8 for
  * clients such as grpcurl to parse the answer).
  */
+/* Points the response at the error already written into a->error_message. */
+static void use_error(refl_response *resp, struct refl_answer *a, shimkit_code code) {
+  a->error.error_code = (int32_t)code;
+  a->error.error_message = a->error_message;
+  resp->message_response_case =
+      GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ERROR_RESPONSE;
+  resp->error_response = &a->error;
+}
+
 static void set_error(refl_response *resp, struct refl_answer *a, shimkit_code code, const char *what,
                       const char *subject) {
   grpc__reflection__v1__error_response__init(&a->error);
-  if (subject == NULL) {
-    subject = "";
-  }
   size_t n = strnlen(subject, ECHO_MAX + 1);
   if (n > ECHO_MAX) {
     n = ECHO_MAX;
@@ -86,15 +92,18 @@ static void set_error(refl_response *resp, struct refl_answer *a, shimkit_code c
     }
   }
   snprintf(a->error_message, sizeof(a->error_message), "%s%.*s", what, (int)n, subject);
-  a->error.error_code = (int32_t)code;
-  a->error.error_message = a->error_message;
-  resp->message_response_case =
-      GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ERROR_RESPONSE;
-  resp->error_response = &a->error;
+  use_error(resp, a, code);
+}
+
+/* An error_response with a fixed text (no untrusted subject to cut). */
+static void set_plain_error(refl_response *resp, struct refl_answer *a, shimkit_code code, const char *text) {
+  grpc__reflection__v1__error_response__init(&a->error);
+  snprintf(a->error_message, sizeof(a->error_message), "%s", text);
+  use_error(resp, a, code);
 }
 
 static void set_oom(refl_response *resp, struct refl_answer *a) {
-  set_error(resp, a, SHIMKIT_RESOURCE_EXHAUSTED, "out of memory", NULL);
+  set_plain_error(resp, a, SHIMKIT_RESOURCE_EXHAUSTED, "out of memory");
 }
 
 /* ---- the queries ----------------------------------------------------------------- */
@@ -223,7 +232,7 @@ static void answer(struct refl_stream *st, const refl_request *req, refl_respons
       return;
     }
     break;
-  default: set_error(resp, a, SHIMKIT_INVALID_ARGUMENT, "the request asks nothing", NULL); return;
+  default: set_plain_error(resp, a, SHIMKIT_INVALID_ARGUMENT, "the request asks nothing"); return;
   }
 
   const shimkit_file_blob *file;
