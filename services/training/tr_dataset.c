@@ -74,16 +74,38 @@ static int tr_cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-size_t tr_dataset_classes(const tr_dataset *d) {
+size_t tr_dataset_class_labels(const tr_dataset *d, double **out) {
+  *out = NULL;
   if (d->n_rows == 0) return 0;
   double *s = malloc(d->n_rows * sizeof *s);
   if (!s) return 0;
   memcpy(s, d->labels, d->n_rows * sizeof *s);
   qsort(s, d->n_rows, sizeof *s, tr_cmp_double);
   size_t n = 1;
-  for (size_t i = 1; i < d->n_rows; i++) n += s[i] != s[i - 1];
+  for (size_t i = 1; i < d->n_rows; i++)
+    if (s[i] != s[n - 1]) s[n++] = s[i];
+  *out = s;
+  return n;
+}
+
+size_t tr_dataset_classes(const tr_dataset *d) {
+  double *s;
+  size_t n = tr_dataset_class_labels(d, &s);
   free(s);
   return n;
+}
+
+size_t tr_dataset_class_index(const double *classes, size_t n, double label) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (classes[mid] < label) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
 }
 
 int tr_dataset_check(const tr_dataset *d, tr_err *err) {

@@ -35,6 +35,12 @@ int tr_dataset_check(const tr_dataset *d, tr_err *err);
 /* Number of distinct labels. */
 size_t tr_dataset_classes(const tr_dataset *d);
 
+/* The distinct labels, sorted, into *out (caller frees); their number, 0 when empty or out of memory. */
+size_t tr_dataset_class_labels(const tr_dataset *d, double **out);
+
+/* The position of label in classes (n sorted labels, as tr_dataset_class_labels gives). */
+size_t tr_dataset_class_index(const double *classes, size_t n, double label);
+
 void tr_dataset_free(tr_dataset *d);
 
 #endif /* TR_DATASET_H */

@@ -141,6 +141,7 @@ int tr_register(const tr_service *svc, tr_job *job, const tr_spec *spec, const t
   if (spec->source == TR_SOURCE_VIEW) tr_tag(tags, "feature_view", spec->view);
   tr_tag_num(tags, "rows", (double)d->n_rows);
   tr_tag_num(tags, "train_accuracy", a->train_accuracy);
+  if (a->class_labels) tr_tag(tags, "class_labels", a->class_labels);
   char hp_keys[TR_MAX_TAGS][136];
   for (size_t i = 0; i < spec->params.n && i < TR_MAX_TAGS; i++) {
     snprintf(hp_keys[i], sizeof hp_keys[i], "hp.%.128s", spec->params.items[i].key);

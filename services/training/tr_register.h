@@ -9,7 +9,8 @@
  * Schema: inputs [{features, FP64, [-1, n_features]}], outputs
  * [{label, FP64, [-1]}]; tags: algorithm, training_job, feature_names
  * (comma-separated, in column order), label, rows, train_accuracy and the
- * hyperparameters as "hp.<name>".
+ * hyperparameters as "hp.<name>"; class_labels when the trainer's model
+ * predicts class indexes (xgboost).
  *
  * Cancel: while CreateModel is waiting for its answer and while the file is
  * being sent, a cancel of the job cancels the call (tr_job_set_abort), and
@@ -26,10 +27,11 @@
 
 typedef struct tr_artifact {
   const char *path;       /* the saved model file */
-  const char *framework;  /* "liblinear", "libsvm" */
+  const char *framework;  /* "liblinear", "libsvm", "xgboost" */
   const char *job_id;
   const char *label;      /* label column name ("label" for inline rows) */
   double train_accuracy;
+  const char *class_labels; /* NULL, or the tag class_labels (the model predicts indexes into it) */
 } tr_artifact;
 
 /* 0 and *version, -1 with err, or -2 when the job was cancelled. */

@@ -3,7 +3,9 @@
  * inline), its checks, the native training into a temporary model file,
  * then registration in the ModelRepository. Each step is announced with
  * tr_job_step, which is also where a cancel takes effect: the native
- * train() call itself cannot be interrupted.
+ * train() of liblinear and libsvm cannot be interrupted; an iterative
+ * trainer (xgboost) reports each round through tr_progress, which is a step
+ * too (progress 0.2 to 0.79), so a cancel stops it between two rounds.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,25 @@ static void tr_end(tr_outcome *out, int rc, const tr_err *err) {
   snprintf(out->reason, sizeof out->reason, "%s", err->msg);
 }
 
+/* tr_progress.report: a step of the job inside the training step. */
+static bool tr_train_progress(void *ctx, double fraction, const char *message) {
+  return tr_job_step(ctx, 0.2 + 0.59 * fraction, message);
+}
+
+/* "l0,l1,...": the dataset's sorted class labels (caller frees), or NULL. */
+static char *tr_class_labels(const tr_dataset *d) {
+  double *classes;
+  size_t n = tr_dataset_class_labels(d, &classes);
+  char *s = n ? malloc(n * 32 + 1) : NULL;
+  if (s) {
+    size_t used = 0;
+    s[0] = 0;
+    for (size_t i = 0; i < n; i++) used += (size_t)snprintf(s + used, 32, "%s%.17g", i ? "," : "", classes[i]);
+  }
+  free(classes);
+  return s;
+}
+
 static int tr_load(const tr_service *svc, tr_job *job, const tr_spec *spec, tr_dataset *d, tr_err *err) {
   char msg[TR_MESSAGE_MAX];
   if (spec->source == TR_SOURCE_VIEW) {
@@ -42,7 +63,7 @@ void tr_run(tr_job *job, const tr_spec *spec, void *ctx, tr_outcome *out) {
   const tr_service *svc = ctx;
   tr_dataset d = {0};
   tr_err err = {{0}};
-  char path[512] = "", msg[TR_MESSAGE_MAX];
+  char path[512] = "", msg[TR_MESSAGE_MAX], *class_labels = NULL;
   int rc = tr_load(svc, job, spec, &d, &err);
   if (rc != 0) goto end;
   tr_job_metric(job, "rows", (double)d.n_rows);
@@ -63,7 +84,8 @@ void tr_run(tr_job *job, const tr_spec *spec, void *ctx, tr_outcome *out) {
   }
   close(fd);
   double accuracy = 0;
-  rc = svc->trainer->train(&spec->params, &d, path, &accuracy, &err);
+  const tr_progress progress = {.report = tr_train_progress, .ctx = job};
+  rc = svc->trainer->train(&spec->params, &d, &progress, path, &accuracy, &err);
   if (rc != 0) goto end;
   tr_job_metric(job, "train_accuracy", accuracy);
 
@@ -72,11 +94,16 @@ void tr_run(tr_job *job, const tr_spec *spec, void *ctx, tr_outcome *out) {
     rc = -2;
     goto end;
   }
+  if (svc->trainer->class_indexes && !(class_labels = tr_class_labels(&d))) {
+    rc = tr_fail(&err, "out of memory");
+    goto end;
+  }
   tr_artifact a = {.path = path,
                    .framework = svc->trainer->name,
                    .job_id = tr_job_id(job),
                    .label = spec->source == TR_SOURCE_VIEW ? spec->label : "label",
-                   .train_accuracy = accuracy};
+                   .train_accuracy = accuracy,
+                   .class_labels = class_labels};
   rc = tr_register(svc, job, spec, &d, &a, &out->model_version, &err);
   if (rc == 0) {
     out->state = TR_SUCCEEDED;
@@ -85,5 +112,6 @@ void tr_run(tr_job *job, const tr_spec *spec, void *ctx, tr_outcome *out) {
 end:
   if (rc != 0) tr_end(out, rc, &err);
   if (path[0]) unlink(path);
+  free(class_labels);
   tr_dataset_free(&d);
 }

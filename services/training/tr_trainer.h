@@ -3,8 +3,9 @@
  *
  * Everything that does not depend on the library (jobs, datasets, the
  * FeatureStore and ModelRepository clients) is shared; a back end
- * (liblinear/, libsvm/) is one tr_trainer_ops: check hyper-parameters, and
- * train on a dense dataset into a model file. No protobuf and no gRPC here.
+ * (liblinear/, libsvm/, xgboost/) is one tr_trainer_ops: check
+ * hyper-parameters, and train on a dense dataset into a model file. No
+ * protobuf and no gRPC here.
  *
  * Errors: functions return 0, or -1 after writing a sentence a person can
  * act on into err->msg (tr_fail).
@@ -18,6 +19,7 @@
 #ifndef TR_TRAINER_H
 #define TR_TRAINER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define TR_ERR_MAX 512
@@ -52,18 +54,37 @@ typedef struct tr_dataset {
   double *x;            /* n_rows * n_features values, row-major; absent values are 0 */
 } tr_dataset;
 
+/*
+ * How an iterative trainer (xgboost: one boosting round at a time) reports
+ * progress between its steps: report(ctx, fraction done 0..1, message)
+ * returns false when the job was cancelled, and the trainer then stops and
+ * returns -2. Trainers that cannot be interrupted never call it.
+ */
+typedef struct tr_progress {
+  bool (*report)(void *ctx, double fraction, const char *message);
+  void *ctx;
+} tr_progress;
+
 typedef struct tr_trainer_ops {
   const char *name; /* "liblinear": the algorithm it answers to and the artifact's framework */
+  /*
+   * true when the saved model predicts class indexes 0..K-1 (the sorted
+   * distinct labels of the dataset) instead of the labels themselves: the
+   * registered version then gets the tag class_labels = "l0,l1,...".
+   */
+  bool class_indexes;
   /* Checks hyper-parameters at SubmitJob (unknown names, bad values). */
   int (*check)(const tr_params *params, tr_err *err);
   /*
    * Trains on data (checked: >= 1 row, >= 2 classes), saves the model with
    * the library's own save function to path, and sets *train_accuracy to
-   * the share of training rows the model predicts right. Cannot be
-   * interrupted: the library offers no hook.
+   * the share of training rows the model predicts right. liblinear and
+   * libsvm cannot be interrupted (the libraries offer no hook) and ignore
+   * progress; an iterative trainer reports through it and returns -2 when
+   * it says the job was cancelled.
    */
-  int (*train)(const tr_params *params, const tr_dataset *data, const char *path, double *train_accuracy,
-               tr_err *err);
+  int (*train)(const tr_params *params, const tr_dataset *data, const tr_progress *progress, const char *path,
+               double *train_accuracy, tr_err *err);
 } tr_trainer_ops;
 
 #endif /* TR_TRAINER_H */

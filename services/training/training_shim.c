@@ -1,7 +1,7 @@
 /*
  * training_shim.c - serves shimkit.ml.v1.Training over a native trainer
  * chosen on the command line (or in a --config file):
- *   --backend liblinear | libsvm
+ *   --backend liblinear | libsvm | xgboost (when built with libxgboost-dev)
  *   --model-repository HOST:PORT   where finished jobs register their models (required)
  *   --feature-store HOST:PORT      where feature-view datasets are read (optional)
  *   --max-jobs N                   jobs training at once (default 2)
@@ -16,6 +16,12 @@
 
 #include "liblinear/tr_liblinear.h"
 #include "libsvm/tr_libsvm.h"
+#ifdef TR_HAVE_XGBOOST
+#include "xgboost/tr_xgboost.h"
+#define TR_BACKENDS "liblinear, libsvm or xgboost"
+#else
+#define TR_BACKENDS "liblinear or libsvm (this build has no xgboost: libxgboost-dev was not found)"
+#endif
 #include "shim_cli.h"
 #include "tr_handlers.h"
 #include "tr_service.h"
@@ -57,8 +63,12 @@ static shimkit_code setup(shimkit_server *srv, void *ctx) {
     svc->trainer = &tr_liblinear;
   } else if (strcmp(shim->backend, "libsvm") == 0) {
     svc->trainer = &tr_libsvm;
+#ifdef TR_HAVE_XGBOOST
+  } else if (strcmp(shim->backend, "xgboost") == 0) {
+    svc->trainer = &tr_xgboost;
+#endif
   } else {
-    fprintf(stderr, "training_shim: --backend must be liblinear or libsvm, not \"%s\"\n", shim->backend);
+    fprintf(stderr, "training_shim: --backend must be " TR_BACKENDS ", not \"%s\"\n", shim->backend);
     return SHIMKIT_INVALID_ARGUMENT;
   }
   if (!shim->repo || !shim->repo[0]) {
@@ -97,7 +107,7 @@ int main(int argc, char **argv) {
   static tr_shim shim = {
       .backend = "liblinear", .repo = "", .fs = "", .max_jobs = "2", .max_queued = "64", .tmp_dir = ""};
   const shim_cli_option options[] = {
-      {"backend", "NAME", "native trainer: liblinear (default) or libsvm", &shim.backend},
+      {"backend", "NAME", "native trainer: liblinear (default), libsvm or xgboost (if built)", &shim.backend},
       {"model-repository", "HOST:PORT", "ModelRepository shim that finished jobs register models in (required)",
        &shim.repo},
       {"feature-store", "HOST:PORT", "FeatureStore shim that feature-view datasets are read from", &shim.fs},
@@ -108,9 +118,10 @@ int main(int argc, char **argv) {
   };
   const shim_cli_program program = {
       .name = "training_shim",
-      .summary = "Serves shimkit.ml.v1.Training (proto/ml/v1/training.proto) over liblinear or libsvm:\n"
-                 "jobs read a FeatureStore view or inline rows, train, and register the model in a\n"
-                 "ModelRepository, with gRPC health checking and server reflection.",
+      .summary = "Serves shimkit.ml.v1.Training (proto/ml/v1/training.proto) over liblinear, libsvm\n"
+                 "or xgboost (when built with libxgboost-dev): jobs read a FeatureStore view or\n"
+                 "inline rows, train, and register the model in a ModelRepository, with gRPC\n"
+                 "health checking and server reflection.",
       .options = options,
       .setup = setup,
       .teardown = teardown,

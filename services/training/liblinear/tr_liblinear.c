@@ -37,8 +37,9 @@ static struct feature_node *ll_row(const tr_dataset *d, size_t i, double bias, s
   return nodes;
 }
 
-static int ll_train(const tr_params *params, const tr_dataset *d, const char *path, double *train_accuracy,
-                    tr_err *err) {
+static int ll_train(const tr_params *params, const tr_dataset *d, const tr_progress *progress, const char *path,
+                    double *train_accuracy, tr_err *err) {
+  (void)progress; /* train() cannot be interrupted */
   struct parameter param;
   double bias;
   if (ll_params_parse(params, &param, &bias, err) != 0) return -1;

@@ -32,8 +32,9 @@ static struct svm_node *svm_row(const tr_dataset *d, size_t i, struct svm_node *
   return nodes;
 }
 
-static int svm_train_job(const tr_params *params, const tr_dataset *d, const char *path, double *train_accuracy,
-                         tr_err *err) {
+static int svm_train_job(const tr_params *params, const tr_dataset *d, const tr_progress *progress,
+                         const char *path, double *train_accuracy, tr_err *err) {
+  (void)progress; /* svm_train() cannot be interrupted */
   struct svm_parameter param;
   if (svm_params_parse(params, &param, err) != 0) return -1;
   if (d->n_rows > (size_t)INT32_MAX || d->n_features > (size_t)INT32_MAX - 1)

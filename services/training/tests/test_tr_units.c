@@ -3,7 +3,8 @@
  * faked: the job state machine, the job table with a fake runner (queue,
  * cancel while queued and while running, outcomes, the abort hook of a
  * runner blocked in a call, the end callback, cancel on free), and hyper-parameter
- * parsing of both back ends (headers only, no library call).
+ * parsing of every back end (headers only, no library call; xgboost's
+ * parser needs no XGBoost at all), and the class labels of a dataset.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,12 +13,15 @@
 #include <cmocka.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "liblinear/ll_params.h"
 #include "libsvm/svm_params.h"
+#include "tr_dataset.h"
 #include "tr_jobs.h"
+#include "xgboost/xgb_params.h"
 
 static void test_state_machine(void **state) {
   (void)state;
@@ -243,11 +247,77 @@ static void test_libsvm_params(void **state) {
   }
 }
 
+static void test_xgboost_params(void **state) {
+  (void)state;
+  xgb_params p;
+  xgb_objective o;
+  tr_err err;
+  tr_params none = params_of(NULL, 0);
+  assert_int_equal(xgb_params_parse(&none, &p, &err), 0);
+  assert_true(p.objective == XGB_OBJ_AUTO && p.num_round == 10 && p.max_depth == 6 && p.eta == 0.3);
+  assert_true(p.subsample == 1 && p.lambda == 1 && p.alpha == 0 && p.nthread == 1 && p.seed == 0);
+  assert_string_equal(p.tree_method, "auto");
+  assert_int_equal(xgb_params_objective(&p, 2, &o, &err), 0);
+  assert_int_equal(o, XGB_OBJ_BINARY_LOGISTIC);
+  assert_int_equal(xgb_params_objective(&p, 5, &o, &err), 0);
+  assert_int_equal(o, XGB_OBJ_MULTI_SOFTPROB);
+  assert_string_equal(xgb_objective_name(o), "multi:softprob");
+
+  const tr_param ok[] = {{"objective", "Multi:SoftMax"}, {"num_round", "100000"}, {"max_depth", "1"},
+                         {"eta", "1"},          {"subsample", "0.25"}, {"colsample_bytree", "0.5"},
+                         {"lambda", "0"},       {"alpha", "2.5"},     {"gamma", "0"},
+                         {"min_child_weight", "0"}, {"scale_pos_weight", "3"}, {"tree_method", "HIST"},
+                         {"seed", "42"},        {"nthread", "2"}};
+  tr_params pok = params_of(ok, sizeof ok / sizeof ok[0]);
+  assert_int_equal(xgb_params_parse(&pok, &p, &err), 0);
+  assert_int_equal(p.objective, XGB_OBJ_MULTI_SOFTMAX);
+  assert_true(p.num_round == 100000 && p.max_depth == 1 && p.eta == 1 && p.subsample == 0.25);
+  assert_true(p.colsample_bytree == 0.5 && p.lambda == 0 && p.alpha == 2.5 && p.scale_pos_weight == 3);
+  assert_true(p.seed == 42 && p.nthread == 2);
+  assert_string_equal(p.tree_method, "hist");
+  assert_int_equal(xgb_params_objective(&p, 2, &o, &err), 0);
+  assert_int_equal(o, XGB_OBJ_MULTI_SOFTMAX);
+
+  const tr_param binary[] = {{"objective", "binary:hinge"}};
+  tr_params pbin = params_of(binary, 1);
+  assert_int_equal(xgb_params_parse(&pbin, &p, &err), 0);
+  assert_int_equal(xgb_params_objective(&p, 3, &o, &err), -1);
+  assert_non_null(strstr(err.msg, "binary:hinge needs 2 classes"));
+
+  const tr_param bad[][1] = {{{"objective", "reg:squarederror"}}, {{"num_round", "0"}}, {{"num_round", "100001"}},
+                             {{"max_depth", "0"}}, {{"eta", "0"}}, {{"eta", "1.01"}}, {{"subsample", "0"}},
+                             {{"subsample", "1.5"}}, {{"colsample_bytree", "-1"}}, {{"lambda", "-0.1"}},
+                             {{"alpha", "inf"}}, {{"gamma", ""}}, {{"min_child_weight", "-1"}},
+                             {{"scale_pos_weight", "0"}}, {{"tree_method", "gpu_hist"}}, {{"seed", "-1"}},
+                             {{"nthread", "0"}}, {{"num_class", "3"}}, {{"learning_rate", "0.1"}}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    tr_params pb = params_of(bad[i], 1);
+    assert_int_equal(xgb_params_parse(&pb, &p, &err), -1);
+    assert_non_null(strstr(err.msg, bad[i][0].key));
+  }
+}
+
+static void test_class_labels(void **state) {
+  (void)state;
+  double labels[] = {1, -1, 7, -1, 1, 3}, *classes = NULL;
+  tr_dataset d = {.n_rows = 6, .n_features = 0, .labels = labels};
+  size_t n = tr_dataset_class_labels(&d, &classes);
+  assert_int_equal(n, 4);
+  assert_true(classes[0] == -1 && classes[1] == 1 && classes[2] == 3 && classes[3] == 7);
+  assert_int_equal(tr_dataset_classes(&d), 4);
+  for (size_t i = 0; i < n; i++) assert_int_equal(tr_dataset_class_index(classes, n, classes[i]), i);
+  free(classes);
+  tr_dataset empty = {0};
+  assert_int_equal(tr_dataset_class_labels(&empty, &classes), 0);
+  assert_null(classes);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_state_machine),  cmocka_unit_test(test_jobs_lifecycle),
       cmocka_unit_test(test_jobs_success),   cmocka_unit_test(test_liblinear_params),
       cmocka_unit_test(test_libsvm_params),  cmocka_unit_test(test_jobs_abort_and_stop),
+      cmocka_unit_test(test_xgboost_params), cmocka_unit_test(test_class_labels),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

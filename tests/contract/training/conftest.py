@@ -1,7 +1,7 @@
 """Fixtures of the Training contract suite: stubs generated now from
 proto/ml/v1, and real processes — a feature_store_shim (SQLite), a
 model_repository_shim (fs) and a training_shim per back end. The `training`
-fixture is parametrized over liblinear and libsvm: the tests never know which
+fixture is parametrized over liblinear, libsvm and (when built) xgboost: the tests never know which
 one they talk to, except for the framework and artifact format they check."""
 import importlib
 import os
@@ -13,11 +13,11 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 PROTO_ROOT = os.path.join(ROOT, "proto")
-BACKENDS = ["liblinear", "libsvm"]
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e", "python"))
 sys.path.insert(0, HERE)
 
 from shimproc import Shim  # noqa: E402
+from trclient import BACKENDS  # noqa: E402
 
 
 def program(var):

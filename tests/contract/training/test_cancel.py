@@ -10,6 +10,8 @@ What the shim promises (services/training/README.md, "Cancel"):
 - a RUNNING job stops at its next step boundary, and a call to another
   service it is blocked in is cancelled, so it ends CANCELLED promptly and
   nothing is registered;
+- xgboost trains one boosting round at a time, and a cancel stops it between
+  two rounds (the other libraries' train() cannot be interrupted);
 - SIGTERM drains: the running job is cancelled the same way, queued ones are
   CANCELLED, each end is logged, and the shim exits 0 within the grace."""
 import os
@@ -21,9 +23,8 @@ import grpc
 import pytest
 
 from shimproc import Shim
-from trclient import load_heart_scale, state, submit, watch
+from trclient import BACKENDS, load_heart_scale, state, submit, watch
 
-BACKENDS = ["liblinear", "libsvm"]
 # A few dozen rows are enough: the job is slow in registration, not training.
 ROWS = load_heart_scale()[:40]
 WAIT = 20  # seconds anything expected should take at most
@@ -244,3 +245,28 @@ def test_sigterm_drains_with_a_running_job(pb, backend, blocking_repo):
     finally:
         channel.close()
         shim.kill()
+
+
+@pytest.mark.skipif("xgboost" not in BACKENDS, reason="training_shim built without libxgboost-dev")
+def test_xgboost_cancel_between_rounds(pb, blocking_repo, new_training):
+    """A job with many rounds is cancelled mid-training: it stops at the next round, never registers."""
+    tr = new_training("xgboost", blocking_repo.target, None)
+    job = submit(pb, tr, "many-rounds", rows=load_heart_scale(), hp={"num_round": "100000"})
+    stream = tr.stub.WatchJob(pb.tr.WatchJobRequest(id=job.id), timeout=120)
+    events = []
+    for ev in stream:
+        events.append(ev)
+        if "xgboost round" in ev.message:
+            break
+    t0 = time.monotonic()
+    got = tr.stub.CancelJob(pb.tr.CancelJobRequest(id=job.id), timeout=10)
+    assert state(pb, got) in ("JOB_STATE_RUNNING", "JOB_STATE_CANCELLED"), got
+    events += list(stream)
+    done = events[-1].job
+    assert state(pb, done) == "JOB_STATE_CANCELLED", done
+    assert time.monotonic() - t0 < 10
+    assert "CancelJob" in done.failure_reason and "running" in done.failure_reason
+    assert done.model_version == 0 and "train_accuracy" not in done.metrics
+    last_round = [e.message for e in events if "xgboost round" in e.message][-1]
+    assert not last_round.startswith("xgboost round 100000 of"), last_round
+    assert blocking_repo.entered == [] and blocking_repo.uploaded == []

@@ -6,7 +6,7 @@ import socket
 import grpc
 import pytest
 
-from trclient import finish, put_view, state, submit
+from trclient import BACKENDS, finish, put_view, state, submit
 
 ROWS = [(1.0, [0.5, 1.0]), (-1.0, [-0.5, -1.0]), (1.0, [0.7, 0.2]), (-1.0, [-0.1, -0.9])]
 
@@ -76,7 +76,8 @@ def test_not_found(pb, training):
                                   "no_model"])
 def test_invalid_argument(pb, training, case):
     other = "libsvm" if training.backend == "liblinear" else "liblinear"
-    bad_value = {"liblinear": {"solver": "magic"}, "libsvm": {"kernel": "magic"}}[training.backend]
+    bad_value = {"liblinear": {"solver": "magic"}, "libsvm": {"kernel": "magic"},
+                 "xgboost": {"objective": "magic"}}[training.backend]
     kwargs = {"other_backend": dict(algorithm=other, rows=ROWS),
               "unknown_algorithm": dict(algorithm="deepnet", rows=ROWS),
               "unknown_hp": dict(hp={"learning_rate": "0.1"}, rows=ROWS),
@@ -91,3 +92,35 @@ def test_invalid_argument(pb, training, case):
     with pytest.raises(grpc.RpcError) as e:
         submit(pb, training, "m", rows=ROWS, hp={"C": "-1"})
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "C" in e.value.details()
+
+
+XGB_BAD = [({"num_round": "0"}, "num_round"), ({"num_round": "1e3"}, "num_round"), ({"max_depth": "65"}, "max_depth"),
+           ({"eta": "0"}, "eta"), ({"eta": "1.5"}, "eta"), ({"subsample": "0"}, "subsample"),
+           ({"subsample": "2"}, "subsample"), ({"lambda": "-1"}, "lambda"), ({"alpha": "x"}, "alpha"),
+           ({"colsample_bytree": "nan"}, "colsample_bytree"), ({"tree_method": "gpu_hist"}, "tree_method"),
+           ({"nthread": "0"}, "nthread"), ({"objective": "reg:squarederror"}, "objective"),
+           ({"num_class": "2"}, "num_class")]
+
+
+@pytest.mark.skipif("xgboost" not in BACKENDS, reason="training_shim built without libxgboost-dev")
+def test_xgboost_bad_hyperparameters(pb, new_training, repository):
+    tr = new_training("xgboost", repository.target)
+    for hp, key in XGB_BAD:
+        with pytest.raises(grpc.RpcError) as e:
+            submit(pb, tr, "m", rows=ROWS, hp=hp)
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (hp, e.value.details())
+        assert key in e.value.details(), (hp, e.value.details())
+    # Every key at a valid value is taken.
+    ok = {"objective": "binary:hinge", "num_round": "2", "max_depth": "2", "eta": "1", "gamma": "0",
+          "min_child_weight": "0", "subsample": "0.5", "colsample_bytree": "1", "lambda": "0", "alpha": "0.5",
+          "scale_pos_weight": "2", "tree_method": "HIST", "seed": "7", "nthread": "1"}
+    done = finish(pb, tr, submit(pb, tr, "allkeys", rows=ROWS, hp=ok).id)
+    assert state(pb, done) == "JOB_STATE_SUCCEEDED", done.failure_reason
+
+
+@pytest.mark.skipif("xgboost" not in BACKENDS, reason="training_shim built without libxgboost-dev")
+def test_xgboost_binary_objective_on_three_classes(pb, new_training, repository):
+    tr = new_training("xgboost", repository.target)
+    rows = ROWS + [(2.0, [3.0, 3.0])]
+    failed(pb, tr, submit(pb, tr, "three", rows=rows, hp={"objective": "binary:logistic"}),
+           "binary:logistic needs 2 classes", "3")

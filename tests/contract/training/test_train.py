@@ -3,14 +3,16 @@ heart_scale (270 patients, 13 features, labels +1/-1) loaded into the
 FeatureStore, trained from the feature view, registered in the
 ModelRepository; and the same rows sent inline."""
 import itertools
+import json
 
 import pytest
 
-from trclient import FINAL, download, finish, load_heart_scale, put_view, sha256, state, submit, watch
+from trclient import BACKENDS, FINAL, download, finish, load_heart_scale, put_view, sha256, state, submit, watch
 
-FIRST_LINE = {"liblinear": b"solver_type ", "libsvm": b"svm_type c_svc"}
+FIRST_LINE = {"liblinear": b"solver_type ", "libsvm": b"svm_type c_svc", "xgboost": b"{"}
 HP = {"liblinear": {"solver": "l2r_lr", "C": "1", "eps": "0.01"},
-      "libsvm": {"kernel": "linear", "C": "1"}}
+      "libsvm": {"kernel": "linear", "C": "1"},
+      "xgboost": {"max_depth": "3", "eta": "0.3", "num_round": "20", "subsample": "1", "lambda": "1"}}
 _views = itertools.count()
 
 
@@ -48,6 +50,16 @@ def test_heart_scale_from_feature_view(pb, training, repository, heart):
     mv = check_registered(pb, repository, training, done, 13)
     assert mv.tags["feature_names"] == ",".join(f"f{i}" for i in range(1, 14))
     assert mv.tags["training_job"] == job.id and mv.tags["algorithm"] == training.backend
+    if training.backend == "xgboost":
+        # The model predicts class indexes: 0 is heart_scale's -1, 1 its +1.
+        assert mv.tags["class_labels"] == "-1,1" and mv.tags["hp.num_round"] == "20"
+        # Progress per round (WatchJob may skip some when rounds come faster than it sends).
+        rounds = [e for e in events if e.message.startswith("xgboost round ")]
+        numbers = [int(e.message.split()[2]) for e in rounds]
+        assert rounds and numbers == sorted(numbers), [e.message for e in events]
+        assert all(e.message.endswith(" of 20 (binary:logistic)") and 0.2 < e.progress < 0.8 for e in rounds)
+    else:
+        assert "class_labels" not in mv.tags
     assert done.started_at.seconds and done.finished_at.seconds >= done.started_at.seconds
     again = training.stub.GetJob(pb.tr.GetJobRequest(id=job.id), timeout=10)
     assert again.model_version == done.model_version and state(pb, again) == "JOB_STATE_SUCCEEDED"
@@ -84,3 +96,38 @@ def test_watch_order(pb, training):
     # Watching a finished job: one event, the end.
     again = watch(pb, training, job.id)
     assert len(again) == 1 and state(pb, again[0].job) in FINAL
+
+
+xgb_only = pytest.mark.skipif("xgboost" not in BACKENDS, reason="training_shim built without libxgboost-dev")
+
+
+@xgb_only
+def test_xgboost_artifact(pb, new_training, repository, heart):
+    """The artifact is XGBoost's JSON model: binary:logistic, num_round trees of at most max_depth."""
+    tr = new_training("xgboost", repository.target, None)
+    job = submit(pb, tr, "heart-xgb-json", rows=heart, hp={"num_round": "7", "max_depth": "2", "lambda": "2"})
+    done = finish(pb, tr, job.id)
+    assert state(pb, done) == "JOB_STATE_SUCCEEDED", done.failure_reason
+    mv, data = download(pb, repository, done.model_name, done.model_version)
+    model = json.loads(data)
+    learner = model["learner"]
+    assert learner["objective"]["name"] == "binary:logistic"
+    assert learner["learner_model_param"]["num_feature"] == "13"
+    trees = learner["gradient_booster"]["model"]["trees"]
+    assert len(trees) == 7
+    assert mv.framework == "xgboost" and mv.tags["class_labels"] == "-1,1"
+
+
+@xgb_only
+def test_xgboost_three_classes(pb, new_training, repository):
+    """More than two classes: multi:softprob with num_class; labels 3, 7, 9 become indexes 0, 1, 2."""
+    rows = [(float(c), [c + 0.1 * (i % 5), (i % 3) * 0.5]) for i in range(60) for c in (3, 7, 9)]
+    tr = new_training("xgboost", repository.target, None)
+    done = finish(pb, tr, submit(pb, tr, "three-xgb", rows=rows).id)
+    assert state(pb, done) == "JOB_STATE_SUCCEEDED", done.failure_reason
+    assert done.metrics["classes"] == 3 and done.metrics["train_accuracy"] > 0.95
+    mv, data = download(pb, repository, done.model_name, done.model_version)
+    learner = json.loads(data)["learner"]
+    assert learner["objective"]["name"] == "multi:softprob"
+    assert learner["learner_model_param"]["num_class"] == "3"
+    assert mv.tags["class_labels"] == "3,7,9"

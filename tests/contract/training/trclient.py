@@ -6,6 +6,8 @@ import os
 HEART_SCALE = "/usr/share/doc/liblinear-tools/examples/heart_scale"
 N_FEATURES = 13
 FINAL = ("JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED")
+# Every back end of this build: xgboost when training_shim has it (CMake sets the variable).
+BACKENDS = ["liblinear", "libsvm"] + (["xgboost"] if os.environ.get("SHIMKIT_TRAINING_XGBOOST") else [])
 
 
 def load_heart_scale():
