@@ -2,10 +2,10 @@
  * call.c - shimkit_call: what a handler can see and do during one call.
  *
  * A call belongs to the thread that runs its handler (server_core.h), so
- * nothing here locks. Calls with a stream own a queue: their batches are
- * synchronous (start one, then wait on that queue for its tag), and the only
- * other event on it is the call's RECV_CLOSE_ON_SERVER, recorded
- * (close_done) whenever it shows up. Unary calls are bound to the shared
+ * nothing here locks. Calls with a stream own a pluck queue: their batches
+ * are synchronous (start one, then pluck its tag), and the call's
+ * RECV_CLOSE_ON_SERVER has a tag of its own, plucked when someone asks
+ * (close_done). Unary calls are bound to the shared
  * queue and never wait here; their early close event is taken by whichever
  * worker polls (call_run.c). Either way that is how
  * shimkit_call_is_cancelled() learns that the client went away. The close op
@@ -36,40 +36,19 @@ int64_t shimkit__now_ns(void) {
 
 /* ---- events on the worker's queue ----------------------------------------- */
 
-static void record_event(shimkit_call *c, const grpc_event *ev) {
-  if (ev->type != GRPC_OP_COMPLETE) {
-    return;
-  }
-  if (ev->tag == SHIMKIT__TAG_CLOSE(c)) {
-    atomic_store(&c->close_done, true);
-  } else if (ev->tag == SHIMKIT__TAG_OP(c)) {
-    c->op_done = true;
-    c->op_ok = ev->success;
-  } else {
-    shimkit_log(SHIMKIT_LOG_WARN, "server", "%s: unexpected event tag %p", c->method, ev->tag);
-  }
-}
-
 bool shimkit__call_wait_op(shimkit_call *c, const grpc_op *ops, size_t n) {
   if (c->broken || c->cq == NULL) {
     return false; /* a unary call never waits: its batches are async (call_run.c) */
   }
-  c->op_done = false;
-  c->op_ok = 0;
   grpc_call_error err = grpc_call_start_batch(c->core, ops, n, SHIMKIT__TAG_OP(c), NULL);
   if (err != GRPC_CALL_OK) {
     shimkit_log(SHIMKIT_LOG_ERROR, "server", "%s: gRPC refused a batch (call error %d)", c->method, (int)err);
     c->broken = true;
     return false;
   }
-  while (!c->op_done) {
-    grpc_event ev = grpc_completion_queue_next(c->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    if (ev.type == GRPC_QUEUE_SHUTDOWN) {
-      c->broken = true; /* cannot happen while the worker holds a call; be safe */
-      return false;
-    }
-    record_event(c, &ev);
-  }
+  grpc_event ev = grpc_completion_queue_pluck(c->cq, SHIMKIT__TAG_OP(c), gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+  c->op_done = true;
+  c->op_ok = ev.type == GRPC_OP_COMPLETE && ev.success;
   if (!c->op_ok) {
     c->broken = true;
   }
@@ -105,12 +84,11 @@ void shimkit__call_poll(shimkit_call *c) {
   if (c->cq == NULL) {
     return; /* another worker records the close event */
   }
-  while (!atomic_load(&c->close_done)) {
-    grpc_event ev = grpc_completion_queue_next(c->cq, gpr_time_0(GPR_CLOCK_REALTIME), NULL);
-    if (ev.type != GRPC_OP_COMPLETE) {
-      return;
+  if (!atomic_load(&c->close_done)) {
+    grpc_event ev = grpc_completion_queue_pluck(c->cq, SHIMKIT__TAG_CLOSE(c), gpr_time_0(GPR_CLOCK_REALTIME), NULL);
+    if (ev.type == GRPC_OP_COMPLETE) {
+      atomic_store(&c->close_done, true);
     }
-    record_event(c, &ev);
   }
 }
 

@@ -9,7 +9,8 @@
  *                 the shared queue and return to polling;
  *       stream:   run the whole call here, synchronously on the slot's own
  *                 queue (call.c), then finish it;
- *       unknown:  start a trailers-only UNIMPLEMENTED batch;
+ *       unknown:  start a trailers-only UNIMPLEMENTED batch, or with a raw
+ *                 handler (raw.c) run it like a stream;
  *   - a final batch or an early close of a unary call completed: the call's
  *     last event (slot->pending reaches 0) finishes it: access log, unref,
  *     the slot goes back to the free list.
@@ -135,7 +136,7 @@ static bool decode_request(shimkit_call *c) {
  * a stream call waits for the batch on its own queue; a unary call starts it
  * on the shared queue, and the worker that takes its event finishes the call.
  */
-static void send_status(shimkit_call *c, shimkit_code code, const char *message, grpc_byte_buffer *response) {
+void shimkit__call_send_status(shimkit_call *c, shimkit_code code, const char *message, grpc_byte_buffer *response) {
   grpc_op ops[4];
   size_t n = 0;
   memset(ops, 0, sizeof ops);
@@ -199,6 +200,9 @@ static shimkit_code handle(shimkit_call *c, grpc_byte_buffer **response_bb) {
       c->method = "?";
     }
     return shimkit_call_error(c, SHIMKIT_RESOURCE_EXHAUSTED, "server out of memory");
+  }
+  if (c->slot->method->desc == NULL && c->srv->raw_fn != NULL) {
+    return shimkit__raw_run(c);
   }
   if (c->slot->method->desc == NULL) {
     /* Every declared method is registered, so only unknown paths come here;
@@ -329,7 +333,7 @@ static void start_call(shimkit_server *srv, shimkit__slot *slot) {
   shimkit__server_call_started(srv);
 
   grpc_byte_buffer *response_bb = NULL;
-  bool runs_handler = slot->method->desc != NULL;
+  bool runs_handler = slot->method->desc != NULL || srv->raw_fn != NULL;
   if (runs_handler) {
     shimkit__pool_busy(srv);
   }
@@ -350,27 +354,25 @@ static void start_call(shimkit_server *srv, shimkit__slot *slot) {
     }
     slot->payload = response_bb; /* kept until the batch completed */
     if (!c->broken) {
-      send_status(c, code, message, response_bb);
+      shimkit__call_send_status(c, code, message, response_bb);
     }
     async_unref(slot);
     return;
   }
 
-  if (!c->broken) {
-    send_status(c, code, message, response_bb);
+  if (!c->broken && !c->status_sent) {
+    shimkit__call_send_status(c, code, message, response_bb);
   }
   if (response_bb != NULL) {
     grpc_byte_buffer_destroy(response_bb);
   }
   /* The close event belongs to this call: take it before the queue serves another. */
   while (c->close_started && !atomic_load(&c->close_done)) {
-    grpc_event ev = grpc_completion_queue_next(c->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    grpc_event ev = grpc_completion_queue_pluck(c->cq, SHIMKIT__TAG_CLOSE(c), gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     if (ev.type == GRPC_QUEUE_SHUTDOWN) {
       break;
     }
-    if (ev.type == GRPC_OP_COMPLETE && ev.tag == SHIMKIT__TAG_CLOSE(c)) {
-      atomic_store(&c->close_done, true);
-    }
+    atomic_store(&c->close_done, true);
   }
   finish(c, code, message);
   if (runs_handler) {

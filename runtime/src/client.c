@@ -20,7 +20,9 @@
  * metadata list can be reused across calls without leaking.
  *
  * send and recv touch disjoint fields, so one thread may send while another
- * receives (a bidi call); cancel may come from any thread.
+ * receives (a bidi call); cancel may come from any thread. Raw calls
+ * (shimkit/raw.h, for proxies) are the same calls with method == NULL: a
+ * path, and message bytes instead of protobuf-c messages.
  */
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
@@ -40,6 +42,7 @@
 #include "client_internal.h"
 #include "shimkit/client.h"
 #include "shimkit/log.h"
+#include "shimkit/raw.h"
 
 /* Tags; each call has its own queue, so small integers are unique enough. */
 #define TAG_START ((void *)(uintptr_t)1)
@@ -52,7 +55,9 @@
 #define STATUS_DETAILS_KEY "grpc-status-details-bin"
 
 struct shimkit_client_call {
-  const shimkit_method_desc *method; /* what is being called (static, generated) */
+  const shimkit_method_desc *method; /* what is being called (static, generated); NULL = raw */
+  const char *path;                  /* its path: method->path, or raw_path */
+  char *raw_path;                    /* heap copy of a raw call's path */
   grpc_completion_queue *cq;         /* pluck queue, this call only */
   grpc_call *core;                   /* the core call; NULL when creation failed */
 
@@ -71,6 +76,7 @@ struct shimkit_client_call {
   bool send_failed;    /* a send failed: the call has ended (send side only) */
   bool recv_done;      /* end of stream seen (recv side only) */
   bool recv_failed;    /* a receive failed or did not decode (recv side only) */
+  bool headers_failed; /* raw: the start batch failed (recv side only) */
 
   shimkit_code local_code;    /* a failure found here (bad response bytes), overrides the wire */
   char *local_message;        /* its message, heap */
@@ -247,6 +253,7 @@ static void destroy(shimkit_client_call *c) {
   grpc_slice_unref(c->status_details);
   gpr_free((void *)c->error_string);
   free(c->local_message);
+  free(c->raw_path);
   free(c);
 }
 
@@ -255,11 +262,13 @@ static void destroy(shimkit_client_call *c) {
  * and sets *code and *why (static strings).
  */
 static shimkit_client_call *create(shimkit_channel *channel, const shimkit_method_desc *method,
-                                   const shimkit_call_options *opts, shimkit_code *code, const char **why) {
+                                   const char *raw_path, const shimkit_call_options *opts, shimkit_code *code,
+                                   const char **why) {
   *code = SHIMKIT_INVALID_ARGUMENT;
-  if (channel == NULL || method == NULL || method->path == NULL || method->request == NULL ||
-      method->response == NULL) {
-    *why = "client call needs a channel and a method descriptor";
+  if (raw_path != NULL ? (channel == NULL || raw_path[0] != '/')
+                       : (channel == NULL || method == NULL || method->path == NULL || method->request == NULL ||
+                          method->response == NULL)) {
+    *why = "client call needs a channel and a method descriptor (or a /service/method path)";
     return NULL;
   }
   *code = SHIMKIT_RESOURCE_EXHAUSTED;
@@ -269,6 +278,15 @@ static shimkit_client_call *create(shimkit_channel *channel, const shimkit_metho
     return NULL;
   }
   c->method = method;
+  c->path = method != NULL ? method->path : NULL;
+  if (raw_path != NULL) {
+    c->raw_path = copy_string(raw_path);
+    c->path = c->raw_path;
+    if (c->path == NULL) {
+      destroy(c);
+      return NULL;
+    }
+  }
   c->deadline = deadline_from(opts);
   atomic_init(&c->cancelled_here, false);
   c->status_details = grpc_empty_slice();
@@ -306,7 +324,7 @@ static shimkit_client_call *create(shimkit_channel *channel, const shimkit_metho
     return NULL;
   }
   c->core = grpc_channel_create_call(channel->core, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
-                                     grpc_slice_from_static_string(method->path), NULL, c->deadline, NULL);
+                                     grpc_slice_from_static_string(c->path), NULL, c->deadline, NULL);
   if (c->core == NULL) {
     *code = SHIMKIT_INTERNAL;
     *why = "gRPC could not create the call";
@@ -349,7 +367,7 @@ static shimkit_code report(shimkit_client_call *c) {
     message = copy_string("Deadline Exceeded");
   }
   if (code != SHIMKIT_OK && c->error_string != NULL) {
-    shimkit_log(SHIMKIT_LOG_DEBUG, "client", "%s: %s (%s)", c->method->path, shimkit_code_name(code),
+    shimkit_log(SHIMKIT_LOG_DEBUG, "client", "%s: %s (%s)", c->path, shimkit_code_name(code),
                 c->error_string);
   }
   copy_metadata(c->initial_out, &c->initial_md);
@@ -373,7 +391,7 @@ shimkit_code shimkit_unary_call(shimkit_channel *channel, const shimkit_method_d
   }
   shimkit_code code;
   const char *why;
-  shimkit_client_call *c = create(channel, method, opts, &code, &why);
+  shimkit_client_call *c = create(channel, method, NULL, opts, &code, &why);
   if (c == NULL) {
     return fail_early(opts, code, why);
   }
@@ -431,16 +449,10 @@ shimkit_code shimkit_unary_call(shimkit_channel *channel, const shimkit_method_d
 
 /* ---- streaming --------------------------------------------------------------- */
 
-shimkit_client_call *shimkit_client_call_start(shimkit_channel *channel, const shimkit_method_desc *method,
-                                               const shimkit_call_options *opts) {
+/* Opens the two batches every streaming call keeps open: start and status. */
+static void open_stream(shimkit_client_call *c) {
   shimkit_code code;
   const char *why;
-  shimkit_client_call *c = create(channel, method, opts, &code, &why);
-  if (c == NULL) {
-    shimkit_log(SHIMKIT_LOG_ERROR, "client", "%s: %s",
-                method != NULL && method->path != NULL ? method->path : "?", why);
-    return NULL;
-  }
   grpc_op ops[2];
   memset(ops, 0, sizeof(ops));
   ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
@@ -452,7 +464,7 @@ shimkit_client_call *shimkit_client_call_start(shimkit_channel *channel, const s
   if (err != GRPC_CALL_OK) {
     /* Keep the handle: every later operation fails and finish reports why. */
     code = batch_error(err, &why);
-    set_local(c, code, "%s: %s", method->path, why);
+    set_local(c, code, "%s: %s", c->path, why);
     grpc_call_cancel(c->core, NULL);
     c->send_failed = true;
     c->recv_failed = true;
@@ -468,24 +480,42 @@ shimkit_client_call *shimkit_client_call_start(shimkit_channel *channel, const s
   if (grpc_call_start_batch(c->core, ops, 1, TAG_STATUS, NULL) == GRPC_CALL_OK) {
     c->status_pending = true;
   } else {
-    set_local(c, SHIMKIT_INTERNAL, "%s: gRPC refused to receive the status", method->path);
+    set_local(c, SHIMKIT_INTERNAL, "%s: gRPC refused to receive the status", c->path);
     grpc_call_cancel(c->core, NULL);
     c->send_failed = true;
     c->recv_failed = true;
   }
+}
+
+shimkit_client_call *shimkit_client_call_start(shimkit_channel *channel, const shimkit_method_desc *method,
+                                               const shimkit_call_options *opts) {
+  shimkit_code code;
+  const char *why;
+  shimkit_client_call *c = create(channel, method, NULL, opts, &code, &why);
+  if (c == NULL) {
+    shimkit_log(SHIMKIT_LOG_ERROR, "client", "%s: %s",
+                method != NULL && method->path != NULL ? method->path : "?", why);
+    return NULL;
+  }
+  open_stream(c);
   return c;
 }
 
-int shimkit_client_call_send(shimkit_client_call *call, const ProtobufCMessage *message) {
-  if (call == NULL || message == NULL || call->send_closed || call->send_failed) {
-    return -1;
+shimkit_client_call *shimkit_client_call_start_raw(shimkit_channel *channel, const char *path,
+                                                   const shimkit_call_options *opts) {
+  shimkit_code code;
+  const char *why;
+  shimkit_client_call *c = create(channel, NULL, path != NULL ? path : "", opts, &code, &why);
+  if (c == NULL) {
+    shimkit_log(SHIMKIT_LOG_ERROR, "client", "%s: %s", path != NULL ? path : "?", why);
+    return NULL;
   }
-  if (message->descriptor != call->method->request) {
-    shimkit_log(SHIMKIT_LOG_ERROR, "client", "%s: sent a %s, the method takes %s", call->method->path,
-                message->descriptor->name, call->method->request->name);
-    return -1;
-  }
-  grpc_byte_buffer *bb = pack(message);
+  open_stream(c);
+  return c;
+}
+
+/* One SEND_MESSAGE of bb (destroyed here). 0 or -1. */
+static int send_buffer(shimkit_client_call *call, grpc_byte_buffer *bb) {
   grpc_op op;
   memset(&op, 0, sizeof(op));
   op.op = GRPC_OP_SEND_MESSAGE;
@@ -497,6 +527,28 @@ int shimkit_client_call_send(shimkit_client_call *call, const ProtobufCMessage *
     return -1;
   }
   return 0;
+}
+
+int shimkit_client_call_send(shimkit_client_call *call, const ProtobufCMessage *message) {
+  if (call == NULL || message == NULL || call->method == NULL || call->send_closed || call->send_failed) {
+    return -1;
+  }
+  if (message->descriptor != call->method->request) {
+    shimkit_log(SHIMKIT_LOG_ERROR, "client", "%s: sent a %s, the method takes %s", call->path,
+                message->descriptor->name, call->method->request->name);
+    return -1;
+  }
+  return send_buffer(call, pack(message));
+}
+
+int shimkit_client_call_send_bytes(shimkit_client_call *call, const void *data, size_t len) {
+  if (call == NULL || (data == NULL && len > 0) || call->send_closed || call->send_failed) {
+    return -1;
+  }
+  grpc_slice s = grpc_slice_from_copied_buffer(data, len);
+  grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+  grpc_slice_unref(s);
+  return send_buffer(call, bb);
 }
 
 int shimkit_client_call_close_send(shimkit_client_call *call) {
@@ -545,23 +597,84 @@ static int recv_raw(shimkit_client_call *call, grpc_byte_buffer **bb) {
   return 1;
 }
 
-int shimkit_client_call_recv(shimkit_client_call *call, ProtobufCMessage **message) {
-  if (message != NULL) {
-    *message = NULL;
+/* The trailers are in, so the status is at hand: a stream that ended with
+ * an error (deadline, server error) reads -1, not a clean end. */
+static int end_of_stream(shimkit_client_call *call) {
+  if (call->status_pending) {
+    pluck(call, TAG_STATUS);
+    call->status_pending = false;
   }
-  if (call == NULL || message == NULL) {
+  return call->status == GRPC_STATUS_OK && call->local_code == SHIMKIT_OK ? 0 : -1;
+}
+
+int shimkit_client_call_recv_bytes(shimkit_client_call *call, uint8_t **data, size_t *len) {
+  if (data == NULL || len == NULL) {
+    return -1;
+  }
+  *data = NULL;
+  *len = 0;
+  if (call == NULL) {
     return -1;
   }
   grpc_byte_buffer *bb;
   int rc = recv_raw(call, &bb);
   if (rc == 0) {
-    /* The trailers are in, so the status is at hand: a stream that ended
-     * with an error (deadline, server error) reads -1, not a clean end. */
-    if (call->status_pending) {
-      pluck(call, TAG_STATUS);
-      call->status_pending = false;
-    }
-    return call->status == GRPC_STATUS_OK && call->local_code == SHIMKIT_OK ? 0 : -1;
+    return end_of_stream(call);
+  }
+  if (rc != 1) {
+    return rc;
+  }
+  grpc_byte_buffer_reader r;
+  if (!grpc_byte_buffer_reader_init(&r, bb)) {
+    grpc_byte_buffer_destroy(bb);
+    set_local(call, SHIMKIT_INTERNAL, "%s: response could not be decompressed", call->path);
+    call->recv_failed = true;
+    return -1;
+  }
+  grpc_slice all = grpc_byte_buffer_reader_readall(&r);
+  grpc_byte_buffer_reader_destroy(&r);
+  grpc_byte_buffer_destroy(bb);
+  size_t n = GRPC_SLICE_LENGTH(all);
+  *data = malloc(n > 0 ? n : 1);
+  if (*data == NULL) {
+    grpc_slice_unref(all);
+    set_local(call, SHIMKIT_RESOURCE_EXHAUSTED, "%s: out of memory receiving a response", call->path);
+    grpc_call_cancel(call->core, NULL);
+    call->recv_failed = true;
+    return -1;
+  }
+  memcpy(*data, GRPC_SLICE_START_PTR(all), n);
+  *len = n;
+  grpc_slice_unref(all);
+  return 1;
+}
+
+int shimkit_client_call_headers(shimkit_client_call *call, shimkit_metadata *out) {
+  if (call == NULL) {
+    return -1;
+  }
+  if (call->start_pending) {
+    int ok = pluck(call, TAG_START);
+    call->start_pending = false;
+    call->headers_failed = !ok; /* the call died before headers came */
+  }
+  if (out != NULL) {
+    copy_metadata(out, &call->initial_md);
+  }
+  return call->headers_failed ? -1 : 0;
+}
+
+int shimkit_client_call_recv(shimkit_client_call *call, ProtobufCMessage **message) {
+  if (message != NULL) {
+    *message = NULL;
+  }
+  if (call == NULL || message == NULL || call->method == NULL) {
+    return -1;
+  }
+  grpc_byte_buffer *bb;
+  int rc = recv_raw(call, &bb);
+  if (rc == 0) {
+    return end_of_stream(call);
   }
   if (rc != 1) {
     return rc;
@@ -569,7 +682,7 @@ int shimkit_client_call_recv(shimkit_client_call *call, ProtobufCMessage **messa
   *message = unpack(call->method->response, bb);
   grpc_byte_buffer_destroy(bb);
   if (*message == NULL) {
-    set_local(call, SHIMKIT_INTERNAL, "%s: response does not decode as %s", call->method->path,
+    set_local(call, SHIMKIT_INTERNAL, "%s: response does not decode as %s", call->path,
               call->method->response->name);
     grpc_call_cancel_with_status(call->core, GRPC_STATUS_INTERNAL, "response message does not decode", NULL);
     call->recv_failed = true;

@@ -60,6 +60,8 @@ bool shimkit__requests_register(shimkit_server *srv) {
     }
   }
   srv->n_methods = k + 1; /* the last entry, all zero: unknown methods */
+  /* With a raw handler, unknown methods are forwarded: a stream of bytes, on its own queue. */
+  srv->methods[k].sync = srv->raw_fn != NULL;
   return true;
 }
 
@@ -105,7 +107,7 @@ void shimkit__requests_post(shimkit_server *srv, const shimkit__method *m) {
   grpc_completion_queue *bound = srv->cq;
   if (m->sync) {
     if (s->own_cq == NULL) {
-      s->own_cq = grpc_completion_queue_create_for_next(NULL);
+      s->own_cq = grpc_completion_queue_create_for_pluck(NULL);
     }
     bound = s->own_cq;
   }
@@ -177,7 +179,7 @@ void shimkit__requests_free(shimkit_server *srv) {
       /* Its last call ended long ago: nothing can start a batch on it. */
       grpc_completion_queue_shutdown(s->own_cq);
       for (;;) {
-        grpc_event ev = grpc_completion_queue_next(s->own_cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        grpc_event ev = grpc_completion_queue_pluck(s->own_cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
         if (ev.type == GRPC_QUEUE_SHUTDOWN) {
           break;
         }

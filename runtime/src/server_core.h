@@ -10,8 +10,10 @@
  * that queue. Unary calls run on it as a small state machine (call_run.c):
  * the request arrives with its message, the handler runs on the worker that
  * took the event, and the final batch completes on the shared queue. Calls
- * with a stream are bound to their slot's own queue and run synchronously on
- * the worker that took them (call.c's batches wait on that queue), so a
+ * with a stream are bound to their slot's own queue (a pluck queue) and run
+ * synchronously on the worker that took them (call.c's batches pluck their
+ * own tag from it, so a raw handler may read on one thread while it writes
+ * on another: raw.c), so a
  * long stream holds one worker and never the shared queue. A shimkit_call
  * is touched by the thread running its handler only, except close_done of
  * a unary call (set by whichever worker takes the close event).
@@ -27,6 +29,7 @@
 
 #include "arena.h"
 #include "wire_check.h"
+#include "shimkit/raw.h"
 #include "shimkit/server.h"
 
 /* Hard limits. */
@@ -98,6 +101,9 @@ struct shimkit_server {
   unsigned signals_base;       /* signal counter when it did; more = a signal came */
   bool grpc_ref;               /* this server holds a grpc_init() reference */
   atomic_bool cancelling;      /* the drain's grace is over: every call reads as cancelled */
+
+  shimkit_raw_handler_fn raw_fn; /* catch-all for methods no service declares (raw.c), or NULL */
+  void *raw_user_data;           /* its argument */
 };
 
 /* One call, from the request until its status went out. */
@@ -131,6 +137,8 @@ struct shimkit_call {
   atomic_bool close_done; /* RECV_CLOSE_ON_SERVER completed */
   int close_cancelled;  /* its result */
   bool handler_ran;     /* the chain reached the handler (it runs once) */
+  bool status_sent;     /* a raw handler sent the status itself (shimkit_call_send_status) */
+  bool raw_read_done;   /* raw: the client half-closed (read side only) */
   bool op_done;         /* the op batch in flight completed */
   int op_ok;            /* its success flag */
 
@@ -174,7 +182,7 @@ struct shimkit__slot {
   grpc_completion_queue *own_cq; /* for stream methods: the call's queue (kept for reuse) */
   shimkit__arena arena;          /* per-call memory */
   shimkit__tag tags[3];          /* by shimkit__tag_kind */
-  char sync_tags[2];             /* addresses: op and close batches on own_cq */
+  char sync_tags[3];             /* addresses: op, close and raw-read batches on own_cq */
   atomic_int pending;            /* async: batches in flight on the shared queue */
   grpc_call *core;               /* what the request delivered */
   gpr_timespec deadline;         /* registered: the deadline */
@@ -188,6 +196,7 @@ struct shimkit__slot {
 
 #define SHIMKIT__TAG_OP(c) ((void *)&(c)->slot->sync_tags[0])
 #define SHIMKIT__TAG_CLOSE(c) ((void *)&(c)->slot->sync_tags[1])
+#define SHIMKIT__TAG_READ(c) ((void *)&(c)->slot->sync_tags[2])
 
 /* server.c */
 const shimkit__service_entry *shimkit__server_find_method(const shimkit_server *srv, const char *path,
@@ -211,6 +220,8 @@ void shimkit__requests_free(shimkit_server *srv);
 
 /* call_run.c: one call from the request to its end */
 void shimkit__call_event(shimkit_server *srv, const shimkit__tag *tag, bool ok);
+void shimkit__call_send_status(shimkit_call *c, shimkit_code code, const char *message,
+                               grpc_byte_buffer *response);
 
 /* call.c: what a handler can do; batches of stream calls */
 bool shimkit__call_wait_op(shimkit_call *call, const grpc_op *ops, size_t n);
@@ -223,6 +234,9 @@ int shimkit__call_decode(shimkit_call *call, grpc_byte_buffer *bb, const Protobu
 int shimkit__call_encode(shimkit_call *call, const ProtobufCMessage *msg, grpc_byte_buffer **out);
 int64_t shimkit__now_ns(void);
 
+
+/* raw.c: runs the raw handler of a call to a method no service declares */
+shimkit_code shimkit__raw_run(shimkit_call *call);
 
 /* access_log.c */
 void shimkit__access_log(const shimkit_call *call, shimkit_code code, const char *message);

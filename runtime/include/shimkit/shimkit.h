@@ -16,5 +16,6 @@
 #include "shimkit/client.h"
 #include "shimkit/log.h"
 #include "shimkit/metrics.h"
+#include "shimkit/raw.h"
 
 #endif /* SHIMKIT_SHIMKIT_H */

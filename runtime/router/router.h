@@ -1,0 +1,61 @@
+/*
+ * router.h - shimkit_router's shared state: the backend set and how a call
+ * picks a replica.
+ *
+ * The router is a plain shimkit server with a raw catch-all handler
+ * (shimkit/raw.h): its own services (health, reflection) answer locally,
+ * every other method is forwarded byte for byte (forward.c) to a replica
+ * picked by backends.c, which also watches each replica's grpc.health.v1
+ * status. Only libshimkit's public API is used.
+ */
+#ifndef SHIMKIT_ROUTER_H
+#define SHIMKIT_ROUTER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include <shimkit/shimkit.h>
+
+#define ROUTER_MAX_BACKENDS 64 /* --backend may be given this many times */
+#define ROUTER_MAX_ATTEMPTS 3  /* tries of one call (the first and two retries) */
+
+typedef enum router_policy { ROUTER_ROUND_ROBIN = 0, ROUTER_LEAST_OUTSTANDING } router_policy;
+
+/* One replica. */
+typedef struct router_backend {
+  char *address;               /* "127.0.0.1:50051" as given */
+  shimkit_channel *channel;    /* shared by every call to it */
+  atomic_bool healthy;         /* its Watch says SERVING */
+  atomic_int outstanding;      /* calls forwarded to it and not finished */
+  atomic_long calls;           /* calls forwarded (metrics) */
+  atomic_long failures;        /* of those, ended with a status other than OK */
+  atomic_long retried_away;    /* attempts that failed before a handler and were retried */
+  pthread_t watcher;           /* its health-watch thread */
+  bool watcher_started;        /* watcher is joinable */
+  pthread_mutex_t lock;        /* guards watch */
+  shimkit_client_call *watch;  /* the Watch in progress, to cancel at stop */
+} router_backend;
+
+typedef struct router {
+  router_backend backends[ROUTER_MAX_BACKENDS]; /* the set, in --backend order */
+  int n_backends;                               /* entries used */
+  router_policy policy;                         /* how to pick */
+  atomic_uint next;                             /* round-robin cursor */
+  atomic_bool stopping;                         /* teardown began: watchers end */
+  int health_retry_ms;                          /* pause before re-watching a replica that is gone */
+} router;
+
+/* backends.c */
+int router_backend_add(router *r, const char *address);
+void router_health_start(router *r);
+void router_stop(router *r);
+/* A healthy replica other than those in tried (n_tried entries), counted as
+ * outstanding; NULL when there is none. */
+router_backend *router_pick(router *r, router_backend *const *tried, int n_tried);
+void router_release(router_backend *b, shimkit_code code);
+
+/* forward.c: the raw handler; user_data is the router */
+shimkit_code router_forward(shimkit_call *call, void *user_data);
+
+#endif /* SHIMKIT_ROUTER_H */

@@ -1,0 +1,207 @@
+"""shimkit_router end to end: real echo_shim replicas behind a real router,
+called with grpcio. Unary forwarding, round robin, metadata both ways, error
+status passthrough, deadline; streams; health (a draining replica gets no new
+calls); a SIGKILLed replica (calls keep succeeding through the others)."""
+import os
+import shlex
+import signal
+import subprocess
+import time
+
+import grpc
+import pytest
+
+from shimproc import Shim
+
+
+def router_command():
+    cmd = os.environ.get("SHIMKIT_ROUTER")
+    if not cmd:
+        raise RuntimeError("SHIMKIT_ROUTER is not set: point it at build/runtime/router/shimkit_router")
+    return shlex.split(cmd)
+
+
+@pytest.fixture
+def cluster(pb2, stubs):
+    """Three replicas (r0, r1, r2; r1 with a long drain grace) and a router in front."""
+    procs = []
+    reps = []
+    for i in range(3):
+        extra = ["--drain-grace-ms", "20000"] if i == 1 else []
+        s = Shim("--name", f"r{i}", *extra).start()
+        procs.append(s)
+        reps.append(s)
+    args = []
+    for s in reps:
+        args += ["--backend", s.target]
+    router = Shim(*args, "--health-retry-ms", "100", command=router_command()).start()
+    procs.append(router)
+    channel = grpc.insecure_channel(router.target)
+    stub = stubs[1].EchoStub(channel)
+    wait_all_serving(stub, pb2, {"r0", "r1", "r2"})
+    yield stub, reps, router
+    channel.close()
+    for p in procs:
+        p.kill()
+
+
+def wait_all_serving(stub, pb2, names, timeout=15.0):
+    seen = set()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not names <= seen:
+        try:
+            seen.add(stub.Say(pb2.EchoRequest(message="w"), timeout=5).served_by)
+        except grpc.RpcError:
+            time.sleep(0.05)
+    assert names <= seen, f"router reached only {seen}"
+
+
+def test_unary_round_robin_spreads_calls(cluster, pb2):
+    stub, _, router = cluster
+    counts = {}
+    for i in range(30):
+        r = stub.Say(pb2.EchoRequest(message=f"m{i}"), timeout=10)
+        assert r.message == f"m{i}"
+        counts[r.served_by] = counts.get(r.served_by, 0) + 1
+    assert set(counts) == {"r0", "r1", "r2"} and all(n == 10 for n in counts.values()), counts
+    assert "forwarded /shimkit.examples.v1.Echo/Say" in router.log()
+
+
+def test_metadata_both_ways_and_binary(cluster, pb2):
+    stub, _, _ = cluster
+    md = [("x-echo-a", "1"), ("x-echo-data-bin", b"\x00\xff\x01")]
+    reply, call = stub.Say.with_call(pb2.EchoRequest(message="md"), metadata=md, timeout=10)
+    assert reply.message == "md"
+    initial = list(call.initial_metadata())
+    trailing = list(call.trailing_metadata())
+    assert ("x-echo-a", "1") in initial
+    assert ("x-echo-data-bin", b"\x00\xff\x01") in initial
+    assert ("x-echo-a-trailer", "1") in trailing
+    assert ("x-echo-data-trailer-bin", b"\x00\xff\x01") in trailing
+
+
+def test_error_status_passes_through(cluster, pb2):
+    stub, _, _ = cluster
+    with pytest.raises(grpc.RpcError) as err:
+        stub.Say(pb2.EchoRequest(message="x", fail_code=5, fail_message="no such thing"), timeout=10)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    assert err.value.details() == "no such thing"
+
+
+def test_deadline_propagates(cluster, pb2):
+    stub, _, _ = cluster
+    t0 = time.monotonic()
+    with pytest.raises(grpc.RpcError) as err:
+        stub.Say(pb2.EchoRequest(message="slow", delay_ms=5000), timeout=0.5)
+    assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert time.monotonic() - t0 < 3
+
+
+def test_unknown_method_is_forwarded_and_unimplemented(cluster):
+    _, _, router = cluster
+    with grpc.insecure_channel(router.target) as ch:
+        call = ch.unary_unary("/no.Such/Method")
+        with pytest.raises(grpc.RpcError) as err:
+            call(b"", timeout=10)
+    assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_server_streaming(cluster, pb2):
+    stub, _, _ = cluster
+    call = stub.Expand(pb2.ExpandRequest(message="t", count=5), metadata=[("x-echo-trace", "abc")], timeout=10)
+    replies = list(call)
+    assert [r.message for r in replies] == ["t"] * 5
+    assert ("x-echo-trace", "abc") in list(call.initial_metadata())
+    assert ("x-echo-trace-trailer", "abc") in list(call.trailing_metadata())
+
+
+def test_client_streaming(cluster, pb2):
+    stub, _, _ = cluster
+    reply = stub.Collect(iter([pb2.EchoRequest(message=w) for w in ["a", "b", "c"]]), timeout=10)
+    assert reply.joined == "a b c" and reply.count == 3
+
+
+def test_bidi_streaming_interleaved(cluster, pb2):
+    stub, _, _ = cluster
+    import queue
+    q = queue.Queue()
+
+    def requests():
+        while True:
+            m = q.get()
+            if m is None:
+                return
+            yield pb2.EchoRequest(message=m)
+
+    q.put("one")
+    call = stub.Chat(requests(), timeout=10)
+    first = next(call)
+    assert first.message == "one"  # a reply before the client sent its second message
+    q.put("two")
+    assert next(call).message == "two"
+    q.put(None)
+    assert list(call) == []
+
+
+def test_bidi_error_after_replies(cluster, pb2):
+    stub, _, _ = cluster
+    call = stub.Chat(iter([pb2.EchoRequest(message="ok"),
+                           pb2.EchoRequest(message="x", fail_code=9, fail_message="stop")]), timeout=10)
+    got = []
+    with pytest.raises(grpc.RpcError) as err:
+        for r in call:
+            got.append(r.message)
+    assert got == ["ok"]
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_client_cancel_reaches_backend(cluster, pb2):
+    stub, reps, _ = cluster
+    call = stub.Expand(pb2.ExpandRequest(message="c", count=1000, interval_ms=50), timeout=30)
+    next(call)
+    call.cancel()
+    time.sleep(1.0)
+    logs = "\n".join(r.log() for r in reps)
+    assert "Expand" in logs and "CANCELLED" in logs
+
+
+def test_draining_replica_gets_no_new_calls(cluster, pb2, stubs):
+    stub, reps, _ = cluster
+    # A slow call straight to r1 keeps it draining (20 s grace) after SIGTERM: up, but NOT_SERVING.
+    with grpc.insecure_channel(reps[1].target) as ch:
+        slow = stubs[1].EchoStub(ch).Say.future(pb2.EchoRequest(message="slow", delay_ms=8000), timeout=20)
+        time.sleep(0.3)
+        reps[1].signal(signal.SIGTERM)
+        time.sleep(1.0)
+        assert reps[1].alive()
+        served = {stub.Say(pb2.EchoRequest(message="d"), timeout=10).served_by for _ in range(30)}
+        assert served == {"r0", "r2"}, served
+        slow.cancel()
+
+
+def test_killed_replica_no_failed_calls(cluster, pb2):
+    stub, reps, _ = cluster
+    reps[2].kill()  # SIGKILL
+    failures = 0
+    served = set()
+    for i in range(200):
+        try:
+            served.add(stub.Say(pb2.EchoRequest(message=f"k{i}"), timeout=10).served_by)
+        except grpc.RpcError:
+            failures += 1
+    assert failures == 0
+    assert served == {"r0", "r1"}
+
+
+def test_router_health_and_reflection(cluster):
+    _, _, router = cluster
+    grpcurl = os.environ.get("SHIMKIT_GRPCURL")
+    if not grpcurl or not os.path.exists(grpcurl):
+        pytest.fail("SHIMKIT_GRPCURL not set or missing: run scripts/setup.sh")
+    out = subprocess.run([grpcurl, "-plaintext", router.target, "list"], capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert "grpc.health.v1.Health" in out.stdout
+    out = subprocess.run([grpcurl, "-plaintext", router.target, "grpc.health.v1.Health/Check"],
+                         capture_output=True, text=True, timeout=30)
+    assert '"SERVING"' in out.stdout, out.stdout + out.stderr
