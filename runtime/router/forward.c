@@ -170,6 +170,7 @@ shimkit_code router_forward(shimkit_call *call, void *user_data) {
   shimkit_code code = SHIMKIT_INTERNAL;
   if (!up_started) {
     router_release(b, SHIMKIT_INTERNAL);
+    shimkit_client_call_cancel(f.bc); /* the backend may wait for messages that never come */
     shimkit_client_call_finish(f.bc);
     code = shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: cannot start the forwarding");
     goto out;

@@ -109,6 +109,7 @@ int shimkit_call_read_bytes(shimkit_call *call, uint8_t **data, size_t *len) {
                 call->srv->opts.max_receive_bytes);
     return -1;
   }
+  call->bytes_in += *len;
   return 1;
 }
 
