@@ -27,6 +27,7 @@ int router_backend_add(router *r, const char *address) {
     free(b->address);
     return -1;
   }
+  b->address_hash = router_hash_bytes(address, strlen(address));
   atomic_init(&b->healthy, false);
   atomic_init(&b->outstanding, 0);
   pthread_mutex_init(&b->lock, NULL);
@@ -135,18 +136,54 @@ static bool was_tried(const router_backend *b, router_backend *const *tried, int
   return false;
 }
 
-router_backend *router_pick(router *r, router_backend *const *tried, int n_tried) {
+/* FNV-1a, 64 bits. */
+uint64_t router_hash_bytes(const void *data, size_t len) {
+  const unsigned char *p = data;
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (size_t i = 0; i < len; i++) {
+    h = (h ^ p[i]) * 0x100000001b3ULL;
+  }
+  return h;
+}
+
+/* splitmix64's finalizer: every input bit moves every output bit. */
+static uint64_t mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+uint64_t router_hrw_score(uint64_t address_hash, const void *key, size_t key_len) {
+  return mix64(router_hash_bytes(key, key_len) ^ mix64(address_hash));
+}
+
+router_backend *router_pick(router *r, router_backend *const *tried, int n_tried, const char *key, size_t key_len) {
   router_backend *best = NULL;
+  uint64_t best_score = 0;
   int n = r->n_backends;
-  unsigned start = r->policy == ROUTER_ROUND_ROBIN ? atomic_fetch_add(&r->next, 1) : 0;
+  router_policy policy = r->policy == ROUTER_HASH && key == NULL ? ROUTER_ROUND_ROBIN : r->policy;
+  unsigned start = policy == ROUTER_ROUND_ROBIN ? atomic_fetch_add(&r->next, 1) : 0;
   for (int k = 0; k < n; k++) {
     router_backend *b = &r->backends[(start + (unsigned)k) % (unsigned)n];
     if (!atomic_load(&b->healthy) || was_tried(b, tried, n_tried)) {
       continue;
     }
-    if (r->policy == ROUTER_ROUND_ROBIN) {
+    if (policy == ROUTER_ROUND_ROBIN) {
       best = b;
       break;
+    }
+    if (policy == ROUTER_HASH) {
+      /* Rendezvous hashing: the healthy replica with the highest score for
+       * this key. A replica that goes away moves only its own keys. */
+      uint64_t score = router_hrw_score(b->address_hash, key, key_len);
+      if (best == NULL || score > best_score) {
+        best = b;
+        best_score = score;
+      }
+      continue;
     }
     if (best == NULL || atomic_load(&b->outstanding) < atomic_load(&best->outstanding)) {
       best = b;

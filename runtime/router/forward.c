@@ -148,7 +148,9 @@ shimkit_code router_forward(shimkit_call *call, void *user_data) {
   clock_gettime(CLOCK_MONOTONIC, &ts0);
   router_backend *tried[ROUTER_MAX_ATTEMPTS];
   int n_tried = 0;
-  router_backend *b = router_pick(r, tried, 0);
+  size_t key_len = 0;
+  const char *key = r->hash_key != NULL ? shimkit_call_metadata_get(call, r->hash_key, &key_len) : NULL;
+  router_backend *b = router_pick(r, tried, 0, key, key_len);
   if (b == NULL) {
     return shimkit_call_error(call, SHIMKIT_UNAVAILABLE, "router: no healthy backend for %s",
                               shimkit_call_method(call));
@@ -221,7 +223,7 @@ shimkit_code router_forward(shimkit_call *call, void *user_data) {
     router_release(b, code);
     bool retry = code == SHIMKIT_UNAVAILABLE && !answered && shimkit_metadata_count(trailers) == 0 &&
                  f.replayable && n_tried < ROUTER_MAX_ATTEMPTS && shimkit_call_time_left_ms(call) > 0;
-    router_backend *nb = retry ? router_pick(r, tried, n_tried) : NULL;
+    router_backend *nb = retry ? router_pick(r, tried, n_tried, key, key_len) : NULL;
     if (nb != NULL) {
       atomic_fetch_add(&b->retried_away, 1);
       shimkit_log(SHIMKIT_LOG_INFO, "router", "%s: %s unavailable before a handler (%s); retrying on %s",

@@ -4,8 +4,9 @@
  *
  *   shimkit_router --listen 127.0.0.1:8080 --backend 127.0.0.1:50051
  *                  --backend 127.0.0.1:50052 [--policy round_robin|least_outstanding]
+ *                  [--policy hash --hash-key METADATA_KEY]
  *
- * --backend (repeatable), --policy and --health-retry-ms are taken here;
+ * --backend (repeatable), --policy, --hash-key and --health-retry-ms are taken here;
  * every other option (listen, TLS, workers, drain, metrics, logging) is the
  * shim command line shared with the shim programs (services/common/shim_cli).
  */
@@ -34,13 +35,26 @@ static void teardown(void *ctx) {
   router_stop(ctx);
 }
 
+static bool valid_hash_key(const char *k) {
+  if (*k == '\0' || strncmp(k, "grpc-", 5) == 0) {
+    return false;
+  }
+  for (; *k != '\0'; k++) {
+    if (!((*k >= 'a' && *k <= 'z') || (*k >= '0' && *k <= '9') || *k == '-' || *k == '_' || *k == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
 /* Takes the router's own options out of argv (in place); -1 on a bad one. */
 static int take_options(router *r, int *argc, char **argv) {
   int out = 1;
   for (int i = 1; i < *argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < *argc ? argv[i + 1] : NULL;
-    if (strcmp(a, "--backend") == 0 || strcmp(a, "--policy") == 0 || strcmp(a, "--health-retry-ms") == 0) {
+    if (strcmp(a, "--backend") == 0 || strcmp(a, "--policy") == 0 || strcmp(a, "--health-retry-ms") == 0 ||
+        strcmp(a, "--hash-key") == 0) {
       if (v == NULL) {
         fprintf(stderr, "shimkit_router: %s needs a value\n", a);
         return -1;
@@ -54,10 +68,18 @@ static int take_options(router *r, int *argc, char **argv) {
           r->policy = ROUTER_ROUND_ROBIN;
         } else if (strcmp(v, "least_outstanding") == 0) {
           r->policy = ROUTER_LEAST_OUTSTANDING;
+        } else if (strcmp(v, "hash") == 0) {
+          r->policy = ROUTER_HASH;
         } else {
-          fprintf(stderr, "shimkit_router: --policy is round_robin or least_outstanding, not %s\n", v);
+          fprintf(stderr, "shimkit_router: --policy is round_robin, least_outstanding or hash, not %s\n", v);
           return -1;
         }
+      } else if (strcmp(a, "--hash-key") == 0) {
+        if (!valid_hash_key(v)) {
+          fprintf(stderr, "shimkit_router: --hash-key must be a lower-case metadata key (a-z 0-9 - _ .), not %s\n", v);
+          return -1;
+        }
+        r->hash_key = v;
       } else if (strcmp(a, "--health-retry-ms") == 0) {
         r->health_retry_ms = atoi(v);
         if (r->health_retry_ms < 10) {
@@ -87,6 +109,11 @@ int main(int argc, char **argv) {
     router_stop(r);
     return 2;
   }
+  if (!help && (r->policy == ROUTER_HASH) != (r->hash_key != NULL)) {
+    fprintf(stderr, "shimkit_router: --policy hash and --hash-key KEY go together\n");
+    router_stop(r);
+    return 2;
+  }
   if (r->n_backends == 0 && !help) {
     fprintf(stderr, "shimkit_router: give at least one --backend ADDR\n");
     return 2;
@@ -95,7 +122,8 @@ int main(int argc, char **argv) {
       .name = "shimkit_router",
       .summary = "Forwards every gRPC call, byte for byte, to a healthy replica of a set.\n"
                  "  --backend ADDR          a replica (repeat for each)\n"
-                 "  --policy P              round_robin (default) or least_outstanding\n"
+                 "  --policy P              round_robin (default), least_outstanding or hash\n"
+                 "  --hash-key KEY          with --policy hash: the request metadata key hashed on\n"
                  "  --health-retry-ms MS    re-watch a gone replica after MS (default 500)",
       .options = NULL,
       .setup = setup,

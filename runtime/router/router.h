@@ -14,17 +14,20 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <shimkit/shimkit.h>
 
 #define ROUTER_MAX_BACKENDS 64 /* --backend may be given this many times */
 #define ROUTER_MAX_ATTEMPTS 3  /* tries of one call (the first and two retries) */
 
-typedef enum router_policy { ROUTER_ROUND_ROBIN = 0, ROUTER_LEAST_OUTSTANDING } router_policy;
+typedef enum router_policy { ROUTER_ROUND_ROBIN = 0, ROUTER_LEAST_OUTSTANDING, ROUTER_HASH } router_policy;
 
 /* One replica. */
 typedef struct router_backend {
   char *address;               /* "127.0.0.1:50051" as given */
+  uint64_t address_hash;       /* its identity for rendezvous hashing */
   shimkit_channel *channel;    /* shared by every call to it */
   atomic_bool healthy;         /* its Watch says SERVING */
   atomic_int outstanding;      /* calls forwarded to it and not finished */
@@ -41,6 +44,7 @@ typedef struct router {
   router_backend backends[ROUTER_MAX_BACKENDS]; /* the set, in --backend order */
   int n_backends;                               /* entries used */
   router_policy policy;                         /* how to pick */
+  const char *hash_key;                         /* ROUTER_HASH: the request metadata key hashed on */
   atomic_uint next;                             /* round-robin cursor */
   atomic_bool stopping;                         /* teardown began: watchers end */
   int health_retry_ms;                          /* pause before re-watching a replica that is gone */
@@ -51,8 +55,13 @@ int router_backend_add(router *r, const char *address);
 void router_health_start(router *r);
 void router_stop(router *r);
 /* A healthy replica other than those in tried (n_tried entries), counted as
- * outstanding; NULL when there is none. */
-router_backend *router_pick(router *r, router_backend *const *tried, int n_tried);
+ * outstanding; NULL when there is none. ROUTER_HASH: key (key_len bytes) is
+ * the request's --hash-key value; with key NULL (absent) it picks as
+ * round_robin does. */
+router_backend *router_pick(router *r, router_backend *const *tried, int n_tried, const char *key, size_t key_len);
+/* Rendezvous (highest random weight) score of a replica for a key. */
+uint64_t router_hrw_score(uint64_t address_hash, const void *key, size_t key_len);
+uint64_t router_hash_bytes(const void *data, size_t len);
 void router_release(router_backend *b, shimkit_code code);
 
 /* forward.c: the raw handler; user_data is the router */

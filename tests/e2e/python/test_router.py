@@ -1,7 +1,9 @@
 """shimkit_router end to end: real echo_shim replicas behind a real router,
 called with grpcio. Unary forwarding, round robin, metadata both ways, error
 status passthrough, deadline; streams; health (a draining replica gets no new
-calls); a SIGKILLed replica (calls keep succeeding through the others)."""
+calls); a SIGKILLed replica (calls keep succeeding through the others); the
+hash policy (one key, one replica; keys spread; a replica that goes away
+moves only its own keys). The router must exit 0 on SIGTERM every time."""
 import os
 import shlex
 import signal
@@ -21,8 +23,7 @@ def router_command():
     return shlex.split(cmd)
 
 
-@pytest.fixture
-def cluster(pb2, stubs):
+def run_cluster(pb2, stubs, *router_args):
     """Three replicas (r0, r1, r2; r1 with a long drain grace) and a router in front."""
     reps = []
     for i in range(3):
@@ -31,11 +32,11 @@ def cluster(pb2, stubs):
     args = []
     for s in reps:
         args += ["--backend", s.target]
-    router = Shim(*args, "--health-retry-ms", "100", command=router_command()).start()
+    router = Shim(*args, "--health-retry-ms", "100", *router_args, command=router_command()).start()
     channel = grpc.insecure_channel(router.target)
     stub = stubs[1].EchoStub(channel)
-    wait_all_serving(stub, pb2, {"r0", "r1", "r2"})
     try:
+        wait_all_serving(stub, pb2, {"r0", "r1", "r2"})
         yield stub, reps, router
     finally:
         channel.close()
@@ -48,12 +49,24 @@ def cluster(pb2, stubs):
     assert "Sanitizer" not in router.log() and "runtime error" not in router.log(), router.log()
 
 
+@pytest.fixture
+def cluster(pb2, stubs):
+    yield from run_cluster(pb2, stubs)
+
+
+@pytest.fixture
+def hash_cluster(pb2, stubs):
+    yield from run_cluster(pb2, stubs, "--policy", "hash", "--hash-key", "x-user")
+
+
 def wait_all_serving(stub, pb2, names, timeout=15.0):
     seen = set()
     deadline = time.monotonic() + timeout
+    n = 0
     while time.monotonic() < deadline and not names <= seen:
+        n += 1  # a different x-user each time, so that the hash policy reaches every replica too
         try:
-            seen.add(stub.Say(pb2.EchoRequest(message="w"), timeout=5).served_by)
+            seen.add(stub.Say(pb2.EchoRequest(message="w"), metadata=[("x-user", f"w{n}")], timeout=5).served_by)
         except grpc.RpcError:
             time.sleep(0.05)
     assert names <= seen, f"router reached only {seen}"
@@ -208,3 +221,49 @@ def test_router_health_and_reflection(cluster):
     out = subprocess.run([grpcurl, "-plaintext", router.target, "grpc.health.v1.Health/Check"],
                          capture_output=True, text=True, timeout=30)
     assert '"SERVING"' in out.stdout, out.stdout + out.stderr
+
+
+def served_by_key(stub, pb2, key, n=1):
+    return [stub.Say(pb2.EchoRequest(message=key), metadata=[("x-user", key)], timeout=10).served_by
+            for _ in range(n)]
+
+
+def test_hash_same_key_same_replica(hash_cluster, pb2):
+    stub, _, router = hash_cluster
+    for key in ["alice", "bob", "carol"]:
+        served = served_by_key(stub, pb2, key, 20)
+        assert len(set(served)) == 1, (key, served)
+
+
+def test_hash_keys_spread(hash_cluster, pb2):
+    stub, _, _ = hash_cluster
+    owners = {f"user-{i}": served_by_key(stub, pb2, f"user-{i}")[0] for i in range(60)}
+    counts = {}
+    for r in owners.values():
+        counts[r] = counts.get(r, 0) + 1
+    # 60 keys over 3 replicas: every replica gets a fair share (expected 20 each).
+    assert set(counts) == {"r0", "r1", "r2"} and min(counts.values()) >= 8, counts
+
+
+def test_hash_without_key_round_robin(hash_cluster, pb2):
+    stub, _, _ = hash_cluster
+    served = [stub.Say(pb2.EchoRequest(message="nokey"), timeout=10).served_by for _ in range(30)]
+    assert {served.count(r) for r in ("r0", "r1", "r2")} == {10}, served
+
+
+def test_hash_removed_replica_moves_only_its_keys(hash_cluster, pb2):
+    stub, reps, router = hash_cluster
+    keys = [f"user-{i}" for i in range(60)]
+    before = {k: served_by_key(stub, pb2, k)[0] for k in keys}
+    gone = before[keys[0]]
+    reps[int(gone[1])].kill()  # SIGKILL
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and router.log().count("is not serving") < 1:
+        time.sleep(0.05)
+    after = {k: served_by_key(stub, pb2, k)[0] for k in keys}
+    for k in keys:
+        if before[k] == gone:
+            assert after[k] != gone, k
+        else:
+            assert after[k] == before[k], (k, before[k], after[k])
+    assert sum(1 for k in keys if after[k] != before[k]) == sum(1 for k in keys if before[k] == gone)
