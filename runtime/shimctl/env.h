@@ -1,0 +1,53 @@
+/*
+ * env.h - where a replica runs. shimctl starts, stops and watches the
+ * replicas of a set through one of these environments, so the commands
+ * (up, scale, swap, down, logs) do not care whether a replica is a local
+ * process, a Docker container or (rendered only) a Kubernetes pod.
+ *
+ *   process     env_process.c     supervised child processes on loopback
+ *   docker      env_docker.c      docker run -d --restart unless-stopped -p 127.0.0.1:P:P
+ *   kubernetes  env_kubernetes.c  Deployment + Service manifests, kubectl apply
+ */
+#ifndef SHIMCTL_ENV_H
+#define SHIMCTL_ENV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Everything needed to run one replica of a set. */
+typedef struct shimctl_replica_spec {
+  const char *stack;       /* stack name, e.g. "ml" */
+  const char *service;     /* service kind, e.g. "feature_store" */
+  const char *set;         /* set name, e.g. "feature_store-sqlite" */
+  int index;               /* replica number in the set, from 0 */
+  const char *program;     /* shim program, e.g. "feature_store_shim" */
+  const char *program_path;/* process: absolute path of the program */
+  const char *image;       /* docker/kubernetes: image reference, e.g. "shimkit/feature_store-sqlite:dev" */
+  const char *const *args; /* shim arguments after the program name, NULL-terminated (no --listen) */
+  const char *host;        /* address the replica is reached on, "127.0.0.1" */
+  int port;                /* port it listens on (and is published on) */
+  int drain_grace_ms;      /* the shim's --drain-grace-ms; stop waits this long plus a margin */
+  const char *log_path;    /* process: file its stdout and stderr go to */
+} shimctl_replica_spec;
+
+typedef struct shimctl_env {
+  const char *name; /* "process", "docker", "kubernetes" */
+  /* Starts a replica; writes an id (pid, container name) to id. 0, or -1
+   * with a reason in err. */
+  int (*start)(const shimctl_replica_spec *spec, char *id, size_t id_len, char *err, size_t err_len);
+  /* SIGTERM (graceful drain), then kills it after grace_ms. 0 or -1. */
+  int (*stop)(const char *id, int grace_ms);
+  /* 1 running, 0 gone, -1 unknown. */
+  int (*alive)(const char *id);
+  /* Copies its log to out; follow keeps copying until interrupted. */
+  int (*logs)(const char *id, bool follow, FILE *out);
+} shimctl_env;
+
+extern const shimctl_env shimctl_env_process;
+extern const shimctl_env shimctl_env_docker;
+
+/* The environment of that name, or NULL. */
+const shimctl_env *shimctl_env_find(const char *name);
+
+#endif /* SHIMCTL_ENV_H */
