@@ -44,6 +44,9 @@ APT_PACKAGES=(
   liblinear-dev libsvm-dev libxgboost-dev
   # liblinear-tools ships the heart_scale data set (FeatureStore contract test, issue-4 demo)
   liblinear-tools
+  # shimctl build (images FROM scratch) and the docker environment; dockerd is
+  # started by scripts/services/docker.sh (scripts/test.sh calls it)
+  docker.io
 )
 
 # Go: the machine's own toolchain in /usr/local/go if there is one, else Debian's.
@@ -108,6 +111,18 @@ go_tool grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl "$GRPCURL_VERSION"
 # The Go stub generators: tests/e2e/go (e2e.go) and bench/peers/go use them.
 go_tool protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go "$PROTOC_GEN_GO_VERSION"
 go_tool protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc "$PROTOC_GEN_GO_GRPC_VERSION"
+# The Kubernetes manifest checker of tests/kubernetes (k8s.io/api types, strict
+# YAML): built from the project's own module, pinned by its go.sum.
+K8S_SRC="$ROOT/tests/kubernetes"
+k8s_hash=$(cat "$K8S_SRC"/go.mod "$K8S_SRC"/go.sum "$K8S_SRC"/*.go | sha256sum | cut -d' ' -f1)
+k8s_bin="$ROOT/.tools/bin/shimkit-k8s-check" k8s_stamp="$ROOT/.tools/bin/.shimkit-k8s-check.sha256"
+if [[ -x "$k8s_bin" && -f "$k8s_stamp" && "$(cat "$k8s_stamp")" == "$k8s_hash" ]]; then
+  log "shimkit-k8s-check up to date"
+else
+  log "building shimkit-k8s-check (tests/kubernetes) ..."
+  (cd "$K8S_SRC" && "$GO" build -o "$k8s_bin" .) || die "go build in tests/kubernetes failed"
+  echo "$k8s_hash" >"$k8s_stamp"
+fi
 if ((WITH_BENCH)); then
   go_tool ghz github.com/bojand/ghz/cmd/ghz "$GHZ_VERSION"
 fi

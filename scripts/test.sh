@@ -53,6 +53,12 @@ if ((run_setup)); then
   step "setup" "$ROOT/scripts/setup.sh" || { print_summary; exit 1; }
 fi
 
+# dockerd for the image and docker-environment tests (e2e.images, e2e.shimctl_docker);
+# they skip, saying why, only when it cannot start.
+if ! "$ROOT/scripts/services/docker.sh" start; then
+  echo "test: dockerd could not be started; the docker tests will be skipped"
+fi
+
 # Plain build with -Werror.
 if step "build (build/, -DSHIMKIT_WERROR=ON)" "$ROOT/scripts/build.sh" --dir build -DSHIMKIT_WERROR=ON; then
   step "ctest (build/)" run_ctest build

@@ -375,8 +375,9 @@ int shimctl_image_build(const char *service, const char *impl, const char *progr
     snprintf(err, errlen, "program %s: %s (build it first: scripts/build.sh)", program_path, strerror(errno));
     return -1;
   }
-  if (!shimctl_runcmd_have("docker")) {
-    snprintf(err, errlen, "docker not found in PATH (scripts/services/docker.sh installs and starts it)");
+  if (!shimctl_runcmd_have(shimctl_runcmd_docker())) {
+    snprintf(err, errlen, "%s not found in PATH (scripts/services/docker.sh installs and starts it)",
+             shimctl_runcmd_docker());
     return -1;
   }
   if (!shimctl_runcmd_have("ldd")) {
@@ -408,7 +409,7 @@ int shimctl_image_build(const char *service, const char *impl, const char *progr
            sz[1] / 1e6, sz[2] / 1e6, b.have_strip ? " (stripped copies)" : " (no strip(1): copies not stripped)");
     printf("build: docker build -t %s\n", ref);
     fflush(stdout);
-    const char *argv[] = {"docker", "build", "--force-rm", "-t", ref, b.dir, NULL};
+    const char *argv[] = {shimctl_runcmd_docker(), "build", "--force-rm", "-t", ref, b.dir, NULL};
     if (verbose) {
       rc = shimctl_runcmd_stream(argv, NULL, err, errlen);
       if (rc > 0) snprintf(err, errlen, "docker build %s failed (exit %d), output above", ref, rc);
@@ -434,7 +435,7 @@ int shimctl_image_build(const char *service, const char *impl, const char *progr
 
 int shimctl_image_inspect(const char *image, shimctl_image_info *info, char *err, size_t errlen) {
   memset(info, 0, sizeof *info);
-  const char *insp[] = {"docker", "image", "inspect", "-f", "{{.Size}}", image, NULL};
+  const char *insp[] = {shimctl_runcmd_docker(), "image", "inspect", "-f", "{{.Size}}", image, NULL};
   char *out = NULL;
   int rc = shimctl_runcmd_capture(insp, 1, &out, err, errlen);
   if (rc != 0) {
@@ -445,7 +446,7 @@ int shimctl_image_inspect(const char *image, shimctl_image_info *info, char *err
   info->size = strtoll(out, NULL, 10);
   free(out);
   out = NULL;
-  const char *hist[] = {"docker", "history", "--no-trunc", "--human=false", "--format", "{{.Size}}\t{{.CreatedBy}}",
+  const char *hist[] = {shimctl_runcmd_docker(), "history", "--no-trunc", "--human=false", "--format", "{{.Size}}\t{{.CreatedBy}}",
                         image, NULL};
   rc = shimctl_runcmd_capture(hist, 0, &out, err, errlen);
   if (rc != 0) {

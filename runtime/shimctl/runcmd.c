@@ -157,3 +157,8 @@ int shimctl_runcmd_have(const char *program) {
   }
   return 0;
 }
+
+const char *shimctl_runcmd_docker(void) {
+  const char *d = getenv("SHIMCTL_DOCKER");
+  return d && *d ? d : "docker";
+}

@@ -35,4 +35,7 @@ int shimctl_runcmd_quiet(const char *const argv[]);
 /* 1 when a program of that name is found in PATH (or is an executable path), else 0. */
 int shimctl_runcmd_have(const char *program);
 
+/* The container CLI: $SHIMCTL_DOCKER when set (e.g. "podman"), else "docker". */
+const char *shimctl_runcmd_docker(void);
+
 #endif /* SHIMCTL_RUNCMD_H */

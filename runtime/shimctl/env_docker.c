@@ -1,0 +1,176 @@
+/*
+ * env_docker.c - replicas as Docker containers (the "docker" environment
+ * of env.h), driven through the docker CLI from argv arrays.
+ *
+ *   start  docker run -d --restart unless-stopped --name shimkit-<stack>-<set>-<i>
+ *                 -p 127.0.0.1:P:P [-v <name>-data:/data] <image> --listen 0.0.0.0:P <args>
+ *   stop   docker stop -t <grace + 2 s>, then docker rm (the data volume stays)
+ *   alive  docker inspect -f '{{.State.Running}} {{.State.Restarting}}'
+ *   logs   docker logs [-f]
+ *
+ * The container name is the replica's id, so a restarted shimctl finds its
+ * replicas again by name. The shim is PID 1 in its container; it installs
+ * SIGTERM and SIGINT handlers (runtime/src/signals.c), so docker stop's
+ * SIGTERM starts its graceful drain as it does for a process.
+ *
+ * Stateful back ends: the sqlite and fs back ends keep their files under
+ * /data, a named volume per replica (labelled io.shimkit.stack) that
+ * outlives the container; Redis and PostgreSQL run outside, reached as
+ * host.docker.internal (--add-host host-gateway): see docs/environments.md.
+ *
+ * SHIMCTL_DOCKER names another CLI with the same commands (podman).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdlib.h>
+#include <string.h>
+
+#include "env.h"
+#include "runcmd.h"
+
+/* Seconds docker waits after SIGTERM beyond the shim's own drain grace. */
+#define STOP_MARGIN_MS 2000
+#define MAX_ARGS 160
+
+static const char *docker_cli(void) { return shimctl_runcmd_docker(); }
+
+/* Services whose back ends keep files (sqlite, fs) under /data. */
+static int stateful(const char *service) {
+  return service && (strcmp(service, "feature_store") == 0 || strcmp(service, "model_repository") == 0);
+}
+
+/* First line of text, at most 300 bytes, for an error message. */
+static void first_line(const char *text, char *out, size_t len) {
+  size_t n = text ? strcspn(text, "\n") : 0;
+  if (n > 300) n = 300;
+  snprintf(out, len, "%.*s", (int)n, text ? text : "");
+}
+
+static int has_arg(const char *const *args, const char *name) {
+  size_t n = strlen(name);
+  for (; args && *args; args++)
+    if (strncmp(*args, name, n) == 0 && ((*args)[n] == '\0' || (*args)[n] == '=')) return 1;
+  return 0;
+}
+
+static int docker_start(const shimctl_replica_spec *spec, char *id, size_t id_len, char *err, size_t err_len) {
+  if (!spec->image || !*spec->image) {
+    snprintf(err, err_len, "set %s: no image (shimctl build makes shimkit/<service>-<impl>:<tag>)", spec->set);
+    return -1;
+  }
+  char name[256], publish[128], listen[64], grace[32], volume[300], mount[320];
+  char label_stack[300], label_set[300], label_index[64];
+  if (snprintf(name, sizeof name, "shimkit-%s-%s-%d", spec->stack, spec->set, spec->index) >= (int)sizeof name) {
+    snprintf(err, err_len, "container name too long for set %s", spec->set);
+    return -1;
+  }
+  snprintf(publish, sizeof publish, "%s:%d:%d", spec->host && *spec->host ? spec->host : "127.0.0.1", spec->port,
+           spec->port);
+  snprintf(listen, sizeof listen, "0.0.0.0:%d", spec->port);
+  snprintf(grace, sizeof grace, "%d", spec->drain_grace_ms);
+  snprintf(volume, sizeof volume, "%s-data", name);
+  snprintf(mount, sizeof mount, "%s:/data", volume);
+  snprintf(label_stack, sizeof label_stack, "io.shimkit.stack=%s", spec->stack);
+  snprintf(label_set, sizeof label_set, "io.shimkit.set=%s", spec->set);
+  snprintf(label_index, sizeof label_index, "io.shimkit.replica=%d", spec->index);
+  const char *cli = docker_cli();
+
+  /* A container left by an earlier run under this name would make docker run
+   * fail ("name already in use"): this replica replaces it. */
+  const char *rm[] = {cli, "rm", "-f", name, NULL};
+  shimctl_runcmd_quiet(rm);
+  if (stateful(spec->service)) {
+    const char *vc[] = {cli, "volume", "create", "--label", label_stack, volume, NULL};
+    shimctl_runcmd_quiet(vc); /* docker run creates it (unlabelled) if this failed */
+  }
+
+  const char *argv[MAX_ARGS];
+  int n = 0;
+  const char *fixed[] = {cli,           "run",       "-d",          "--restart",
+                         "unless-stopped", "--name", name,          "--label",
+                         label_stack,   "--label",   label_set,     "--label",
+                         label_index,   "--add-host", "host.docker.internal:host-gateway",
+                         "-p",          publish};
+  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) argv[n++] = fixed[i];
+  if (stateful(spec->service)) {
+    argv[n++] = "-v";
+    argv[n++] = mount;
+  }
+  argv[n++] = spec->image;
+  argv[n++] = "--listen";
+  argv[n++] = listen;
+  if (spec->drain_grace_ms > 0 && !has_arg(spec->args, "--drain-grace-ms")) {
+    argv[n++] = "--drain-grace-ms";
+    argv[n++] = grace;
+  }
+  for (const char *const *a = spec->args; a && *a; a++) {
+    if (n >= MAX_ARGS - 1) {
+      snprintf(err, err_len, "set %s: too many shim arguments", spec->set);
+      return -1;
+    }
+    argv[n++] = *a;
+  }
+  argv[n] = NULL;
+
+  char *out = NULL;
+  int rc = shimctl_runcmd_capture(argv, 1, &out, err, err_len);
+  if (rc != 0) {
+    if (rc > 0) {
+      char line[320];
+      first_line(out, line, sizeof line);
+      snprintf(err, err_len, "docker run %s failed (exit %d): %s", name, rc, line);
+    }
+    free(out);
+    return -1;
+  }
+  free(out);
+  snprintf(id, id_len, "%s", name);
+  return 0;
+}
+
+static int docker_stop(const char *id, int grace_ms) {
+  char secs[32];
+  int ms = (grace_ms > 0 ? grace_ms : 0) + STOP_MARGIN_MS;
+  snprintf(secs, sizeof secs, "%d", (ms + 999) / 1000);
+  const char *cli = docker_cli();
+  const char *stop[] = {cli, "stop", "-t", secs, id, NULL};
+  char *out = NULL, err[256];
+  int rc = shimctl_runcmd_capture(stop, 1, &out, err, sizeof err);
+  int gone = out && strstr(out, "No such container") != NULL;
+  free(out);
+  if (rc != 0 && !gone) return -1;
+  if (gone) return 0;
+  const char *rm[] = {cli, "rm", id, NULL};
+  return shimctl_runcmd_quiet(rm) == 0 ? 0 : -1;
+}
+
+static int docker_alive(const char *id) {
+  const char *argv[] = {docker_cli(), "inspect", "-f", "{{.State.Running}} {{.State.Restarting}}", id, NULL};
+  char *out = NULL, err[256];
+  int rc = shimctl_runcmd_capture(argv, 1, &out, err, sizeof err);
+  int result = -1;
+  if (rc == 0 && out) {
+    /* Restarting: the restart policy is bringing it back, docker is in charge. */
+    result = strncmp(out, "true", 4) == 0 || strstr(out, " true") ? 1 : 0;
+  } else if (rc > 0 && out && (strstr(out, "No such") || strstr(out, "no such"))) {
+    result = 0;
+  }
+  free(out);
+  return result;
+}
+
+static int docker_logs(const char *id, bool follow, FILE *out) {
+  const char *cli = docker_cli();
+  const char *plain[] = {cli, "logs", id, NULL};
+  const char *tail[] = {cli, "logs", "-f", id, NULL};
+  char err[256];
+  int rc = shimctl_runcmd_stream(follow ? tail : plain, out, err, sizeof err);
+  return rc == 0 ? 0 : -1;
+}
+
+const shimctl_env shimctl_env_docker = {
+    .name = "docker",
+    .start = docker_start,
+    .stop = docker_stop,
+    .alive = docker_alive,
+    .logs = docker_logs,
+};
