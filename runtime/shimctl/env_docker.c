@@ -17,6 +17,10 @@
  * /data, a named volume per replica (labelled io.shimkit.stack) that
  * outlives the container; Redis and PostgreSQL run outside, reached as
  * host.docker.internal (--add-host host-gateway): see docs/environments.md.
+ * Inside a container 127.0.0.1 is the container itself, where nothing but
+ * the shim runs, so an argument "127.0.0.1:PORT", "localhost:PORT" or
+ * "host=127.0.0.1" (libpq) is rewritten to host.docker.internal: the host's
+ * server must then listen on an address the bridge reaches.
  *
  * SHIMCTL_DOCKER names another CLI with the same commands (podman).
  */
@@ -50,6 +54,21 @@ static int has_arg(const char *const *args, const char *name) {
   for (; args && *args; args++)
     if (strncmp(*args, name, n) == 0 && ((*args)[n] == '\0' || (*args)[n] == '=')) return 1;
   return 0;
+}
+
+/* Rewrites a loopback address in arg (see the top of the file) into buf;
+ * returns buf, or arg unchanged. */
+static const char *host_address(const char *arg, char *buf, size_t len) {
+  static const char *const from[] = {"127.0.0.1:", "localhost:", "host=127.0.0.1", "host=localhost"};
+  static const char *const to[] = {"host.docker.internal:", "host.docker.internal:", "host=host.docker.internal",
+                                   "host=host.docker.internal"};
+  for (size_t i = 0; i < sizeof from / sizeof from[0]; i++) {
+    const char *at = strstr(arg, from[i]);
+    if (!at || (at != arg && at[-1] != ' ' && at[-1] != '=' && at[-1] != '/')) continue;
+    int n = snprintf(buf, len, "%.*s%s%s", (int)(at - arg), arg, to[i], at + strlen(from[i]));
+    return n > 0 && (size_t)n < len ? buf : arg;
+  }
+  return arg;
 }
 
 static int docker_start(const shimctl_replica_spec *spec, char *id, size_t id_len, char *err, size_t err_len) {
@@ -102,12 +121,14 @@ static int docker_start(const shimctl_replica_spec *spec, char *id, size_t id_le
     argv[n++] = "--drain-grace-ms";
     argv[n++] = grace;
   }
+  char rewritten[MAX_ARGS][256]; /* 40 KB of stack, no shared state between starts */
   for (const char *const *a = spec->args; a && *a; a++) {
     if (n >= MAX_ARGS - 1) {
       snprintf(err, err_len, "set %s: too many shim arguments", spec->set);
       return -1;
     }
-    argv[n++] = *a;
+    argv[n] = host_address(*a, rewritten[n], sizeof rewritten[n]);
+    n++;
   }
   argv[n] = NULL;
 
