@@ -17,6 +17,11 @@
  * /data, a named volume per replica (labelled io.shimkit.stack) that
  * outlives the container; Redis and PostgreSQL run outside, reached as
  * host.docker.internal (--add-host host-gateway): see docs/environments.md.
+ * An absolute path among the shim's arguments (--data-dir /srv/mr, --db
+ * /srv/fs.db) means the host's: its folder (the path itself when it is a
+ * folder, else its parent, created if missing) is bind-mounted at the same
+ * path, so one stack file runs unchanged in the process and docker
+ * environments. System folders (/, /etc, /usr, /proc...) are never mounted.
  * Inside a container 127.0.0.1 is the container itself, where nothing but
  * the shim runs, so an argument "127.0.0.1:PORT", "localhost:PORT" or
  * "host=127.0.0.1" (libpq) is rewritten to host.docker.internal: the host's
@@ -27,6 +32,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "env.h"
 #include "runcmd.h"
@@ -71,6 +77,35 @@ static const char *host_address(const char *arg, char *buf, size_t len) {
   return arg;
 }
 
+/* The host folder to bind-mount for an absolute path argument into dir, or 0. */
+static int host_folder(const char *arg, char *dir, size_t len) {
+  static const char *const system[] = {"/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/root",
+                                       "/run", "/sbin", "/sys", "/usr", "/var", "/data"};
+  if (arg[0] != '/' || strlen(arg) >= len || strstr(arg, "..") || strchr(arg, ':') || strchr(arg, ',')) return 0;
+  struct stat st;
+  snprintf(dir, len, "%s", arg);
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    char *slash = strrchr(dir, '/');
+    if (slash == dir) slash[1] = '\0';
+    else *slash = '\0';
+  }
+  size_t n = strlen(dir);
+  while (n > 1 && dir[n - 1] == '/') dir[--n] = '\0';
+  for (size_t i = 0; i < sizeof system / sizeof system[0]; i++)
+    if (strcmp(dir, system[i]) == 0) return 0;
+  /* Created here as on the host it would be by the shim run as a process. */
+  char p[1024];
+  snprintf(p, sizeof p, "%s", dir);
+  for (char *c = p + 1; *c; c++) {
+    if (*c != '/') continue;
+    *c = '\0';
+    mkdir(p, 0755);
+    *c = '/';
+  }
+  mkdir(p, 0755);
+  return stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static int docker_start(const shimctl_replica_spec *spec, char *id, size_t id_len, char *err, size_t err_len) {
   if (!spec->image || !*spec->image) {
     snprintf(err, err_len, "set %s: no image (shimctl build makes shimkit/<service>-<impl>:<tag>)", spec->set);
@@ -113,6 +148,18 @@ static int docker_start(const shimctl_replica_spec *spec, char *id, size_t id_le
   if (stateful(spec->service)) {
     argv[n++] = "-v";
     argv[n++] = mount;
+  }
+  char binds[8][1100]; /* host folders named by the arguments, mounted at the same path */
+  int n_binds = 0;
+  for (const char *const *a = spec->args; a && *a && n_binds < 8; a++) {
+    char dir[512];
+    if (!host_folder(*a, dir, sizeof dir)) continue;
+    snprintf(binds[n_binds], sizeof binds[n_binds], "%s:%s", dir, dir);
+    int dup = 0;
+    for (int b = 0; b < n_binds; b++) dup |= strcmp(binds[b], binds[n_binds]) == 0;
+    if (dup) continue;
+    argv[n++] = "-v";
+    argv[n++] = binds[n_binds++];
   }
   argv[n++] = spec->image;
   argv[n++] = "--listen";

@@ -276,7 +276,7 @@ int shimctl_k8s_render_router(const char *stack, const shimctl_k8s_router *r, FI
       .port = r->port,
       .replicas = 1,
       .drain_ms = r->drain_grace_ms,
-      .data = 0,
+      .data = 1, /* room for its --state file */
       .cpu_limit = "2",
       .mem_limit = "512Mi",
   };

@@ -47,6 +47,8 @@ static const image_profile profiles[] = {
     {"training", "libsvm", "backend = libsvm\ntmp-dir = /tmp\n"},
     {"training", "xgboost", "backend = xgboost\ntmp-dir = /tmp\n"},
     {"model_execution", "oip", "tmp-dir = /tmp\n"},
+    /* The router: its sets come from --state or through RouterAdmin. */
+    {"router", "shimkit", "# shimkit_router: sets from --state FILE or RouterAdmin\n"},
 };
 
 const char *shimctl_image_config(const char *service, const char *impl) {
@@ -56,6 +58,11 @@ const char *shimctl_image_config(const char *service, const char *impl) {
 }
 
 /* ------------------------------------------------------------ names */
+
+const char *shimctl_image_tag(void) {
+  const char *t = getenv("SHIMCTL_IMAGE_TAG");
+  return t && *t ? t : "dev";
+}
 
 static int name_ok(const char *s, const char *allowed, size_t max) {
   size_t n = strlen(s);

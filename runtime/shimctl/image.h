@@ -21,6 +21,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* The tag shimctl builds and runs: $SHIMCTL_IMAGE_TAG when set, else "dev". */
+const char *shimctl_image_tag(void);
+
 /* Port the image's default command listens on and EXPOSEs. */
 #define SHIMCTL_IMAGE_PORT 50051
 

@@ -4,11 +4,15 @@
 # Kubernetes API types (shimkit-k8s-check, this folder's Go program), checks
 # that the checker does catch broken manifests, and that applying without a
 # cluster context writes nothing to any cluster and says why (exit 3).
+# With SHIMCTL, also `shimctl up` of a stack with environment: kubernetes:
+# it must write the manifests of every service and the router under its
+# state folder, pass the same check, and fail saying there is no context.
 #
-#   tests/kubernetes/run.sh K8S_TOOL OUT_DIR
+#   tests/kubernetes/run.sh K8S_TOOL OUT_DIR [SHIMCTL]
 set -euo pipefail
 TOOL=$1
 OUT=$2
+SHIMCTL=${3:-}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 fail() { echo "e2e.kubernetes: FAIL: $*" >&2; exit 1; }
@@ -51,5 +55,43 @@ if command -v kubectl >/dev/null 2>&1; then
   grep -q "$M" "$OUT/apply.log" || fail "apply's message does not say where the manifests are"
 else
   [[ $rc -ne 0 ]] || fail "apply without kubectl exited 0"
+fi
+
+if [[ -n $SHIMCTL ]]; then
+  S=$OUT/stack
+  mkdir -p "$S"
+  cat >"$S/stack.yaml" <<'YAML'
+stack: ml
+environment: kubernetes
+router:
+  listen: 127.0.0.1:50100
+services:
+  model_repository:
+    implementation: fs
+    port: 50120
+  feature_store:
+    implementation: sqlite
+    replicas: 2
+    drain_grace_ms: 20000
+  training:
+    implementation: xgboost
+    replicas: 3
+  model_execution:
+    implementation: oip
+    port: 50150
+YAML
+  set +e
+  KUBECONFIG=$OUT/no-such-kubeconfig "$SHIMCTL" -f "$S/stack.yaml" up >"$OUT/up.log" 2>&1
+  rc=$?
+  set -e
+  cat "$OUT/up.log"
+  [[ $rc -ne 0 ]] || fail "shimctl up with no cluster context exited 0"
+  grep -q "no current context\|kubectl not found" "$OUT/up.log" || fail "shimctl up does not say why nothing was applied"
+  K=$S/.shimctl/ml/kubernetes
+  "$CHECK" -sets 4 -router "$K" || fail "shimctl up's manifests do not pass"
+  # Flags naming another service point at the router's Service, not at loopback.
+  grep -q '"ml-router:50100"' "$K/ml-training-xgboost.yaml" || fail "training's --model-repository is not the router Service"
+  ! grep -q '127.0.0.1' "$K"/*.yaml || fail "a manifest names 127.0.0.1"
+  grep -q 'terminationGracePeriodSeconds: 25' "$K/ml-feature-store-sqlite.yaml" || fail "feature_store's grace does not follow its drain"
 fi
 echo "e2e.kubernetes: ok"
