@@ -366,6 +366,7 @@ static fs_rc op_write(redisContext *ctx, void *p, fs_err *err) {
   arg_key(&a, "fs:view:", v->name, NULL);
   arg_key(&a, "fs:ents:", v->name, NULL);
   for (size_t r = 0; r < ra->n_rows; r++) arg_key(&a, "fs:row:", v->name, ra->rows[r].key);
+  argf(&a, "%lld %d", (long long)v->created.sec, (int)v->created.nanos); /* as op_create stores it */
   for (size_t r = 0; r < ra->n_rows; r++) {
     const fs_entity *e = &ra->rows[r];
     fs_time t = e->n_cells ? e->cells[0].time : (fs_time){0, 0}; /* one event time per row */

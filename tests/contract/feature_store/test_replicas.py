@@ -1,6 +1,10 @@
 """Several feature_store_shim replicas over one store (the same SQLite file,
 the same Redis): a view definition one replica has cached is never used
-after another replica deleted or re-created the view."""
+after another replica deleted or re-created the view, neither to read
+(GetOnlineFeatures) nor to write (a WriteRows stream open across the change)."""
+import threading
+import time
+
 import grpc
 import pytest
 
@@ -60,6 +64,62 @@ def test_view_recreated_through_another_replica_is_never_served_stale(pb, tmp_pa
             online(first, "shared", ["k1"])
         assert e.value.code() == grpc.StatusCode.NOT_FOUND
         assert '"shared"' in e.value.details()
+    finally:
+        if second:
+            second.close()
+        first.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_write_stream_aborts_when_another_replica_recreates_the_view(pb, tmp_path, redis_server, backend):
+    """A WriteRows stream on one replica read the definition at its first batch; the view is then
+    deleted and re-created (same name, same features) through another replica. The next batch must
+    fail the stream with ABORTED and write nothing: not a row lands in the new view."""
+    redis = None
+    if backend == "redis":
+        redis = redis_server
+        redis.flush()
+    first = start_store(pb, backend, tmp_path, redis)
+    second = None
+    try:
+        second = start_store(pb, backend, tmp_path, redis)
+        pb2 = first.pb2
+        features = (("age", float), ("sex", int))
+        create(first, "moving", features)
+        first_applied = threading.Event()
+        recreated = threading.Event()
+
+        def batches():
+            yield pb2.WriteRowsRequest(view="moving", rows=[row(pb2, "k1", {"age": 1.5, "sex": 1}, seconds=5)])
+            first_applied.wait(60)
+            recreated.wait(60)
+            yield pb2.WriteRowsRequest(view="moving", rows=[row(pb2, "k2", {"age": 2.5, "sex": 0}, seconds=6)])
+
+        call = first.stub.WriteRows.future(batches(), timeout=120)
+        # The first batch is in the store once the other replica reads it back (bounded polling, no timing).
+        for _ in range(600):
+            _, vecs = online(second, "moving", ["k1"])
+            if vecs[0][1][0][1] == "VALUE_STATUS_PRESENT":
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the stream's first batch never reached the store")
+        first_applied.set()
+        delete(second, "moving")
+        create(second, "moving", features)
+        recreated.set()
+
+        with pytest.raises(grpc.RpcError) as e:
+            call.result()
+        assert e.value.code() == grpc.StatusCode.ABORTED, e.value.details()
+        assert '"moving" was deleted and re-created' in e.value.details()
+        _, vecs = online(second, "moving", ["k1", "k2"])
+        assert [v[1] for v in vecs] == [[(None, "VALUE_STATUS_NOT_FOUND", (0, 0))] * 2] * 2
+
+        # A stream started after the re-creation writes to the new view as usual.
+        assert write(first, "moving", [[row(pb2, "k3", {"age": 3.5, "sex": 1}, seconds=7)]]) == 1
+        _, vecs = online(second, "moving", ["k3"])
+        assert vecs == [("k3", [(3.5, "VALUE_STATUS_PRESENT", (7, 0)), (1, "VALUE_STATUS_PRESENT", (7, 0))])]
     finally:
         if second:
             second.close()
