@@ -9,35 +9,29 @@ name, a field number or a type, these calls would fail or decode wrong.
 Runs in a process of its own (a ctest entry of its own): the generated
 module registers package `inference` in protobuf's default pool, as the
 suite's own stubs (ip) and tritonclient's do."""
-import importlib
 import os
 import subprocess
-import sys
 
 import grpc
 import pytest
 
-from conftest import FRAMEWORKS, ROOT
+from conftest import FRAMEWORKS, ROOT, generate_stubs
 from oip import accuracy
 
 
 @pytest.fixture(scope="session")
 def kserve(tmp_path_factory):
     """pb2 and grpc modules generated now from KServe's grpc_predict_v2.proto."""
-    from grpc_tools import protoc
-
     fetched = subprocess.run([os.path.join(ROOT, "scripts", "fetch_oip_proto.sh")], check=True,
                              capture_output=True, text=True).stdout.strip()
     assert os.path.basename(fetched) == "grpc_predict_v2.proto"
-    out = tmp_path_factory.mktemp("kserve_stubs")
-    rc = protoc.main(["protoc", f"-I{os.path.dirname(fetched)}", f"--python_out={out}",
-                      f"--grpc_python_out={out}", fetched])
-    assert rc == 0, f"grpc_tools.protoc failed on {fetched}"
-    sys.path.insert(0, str(out))
+    pb2, grpc_mod = generate_stubs(tmp_path_factory.mktemp("kserve_stubs"), [fetched],
+                                   ["grpc_predict_v2_pb2", "grpc_predict_v2_pb2_grpc"],
+                                   proto_root=os.path.dirname(fetched), well_known=False)
 
     class KServe:
-        pb2 = importlib.import_module("grpc_predict_v2_pb2")
-        grpc = importlib.import_module("grpc_predict_v2_pb2_grpc")
+        pass
+    KServe.pb2, KServe.grpc = pb2, grpc_mod
     assert KServe.pb2.DESCRIPTOR.package == "inference"
     return KServe
 
