@@ -35,6 +35,7 @@ router_backend *router_backend_new(router *r, const char *set_name, const char *
   b->address_hash = router_hash_bytes(address, strlen(address));
   atomic_init(&b->refs, 1);
   atomic_init(&b->healthy, false);
+  atomic_init(&b->known, false);
   atomic_init(&b->stop, false);
   atomic_init(&b->outstanding, 0);
   atomic_init(&b->calls, 0);
@@ -63,6 +64,7 @@ void router_backend_unref(router_backend *b) {
 }
 
 static void set_healthy(router_backend *b, bool healthy) {
+  atomic_store(&b->known, true);
   if (atomic_exchange(&b->healthy, healthy) != healthy) {
     shimkit_log(SHIMKIT_LOG_INFO, "router", "backend %s (set %s) is %s", b->address, b->set_name,
                 healthy ? "SERVING" : "not serving");

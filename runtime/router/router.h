@@ -34,6 +34,7 @@
 #define ROUTER_MAX_ATTEMPTS 3     /* tries of one call (the first and two retries) */
 #define ROUTER_MAX_HOLDS 64       /* services held at once */
 #define ROUTER_HOLD_DEFAULT_MS 60000
+#define ROUTER_FIRST_HEALTH_MS 2000 /* how long a set change waits for its new replicas' first health */
 
 typedef struct router router;
 
@@ -46,6 +47,7 @@ typedef struct router_backend {
   uint64_t address_hash;       /* its identity for rendezvous hashing */
   shimkit_channel *channel;    /* shared by every call to it */
   atomic_bool healthy;         /* its Watch says SERVING */
+  atomic_bool known;           /* its first Watch answered (or failed) */
   atomic_bool stop;            /* left its set (or the router stops): the watch ends */
   atomic_int outstanding;      /* calls forwarded to it and not finished */
   atomic_long calls;           /* calls forwarded */
@@ -121,7 +123,11 @@ void router_config_unref(router_config *cfg);
 /*
  * Replaces every set by specs (n entries, valid: spec.h). Replicas of a set
  * of the same name that keep their address keep their object (channel,
- * watch, counters); new ones get a watch; the others have theirs stopped.
+ * watch, counters); new ones get a watch, and the new snapshot goes live
+ * once each of them has its first health answer (at most
+ * ROUTER_FIRST_HEALTH_MS), so that a replaced set never has a moment with
+ * no replica known to be healthy; the replicas that left have their
+ * watches stopped.
  * 0, or -1 when out of memory (nothing changed). Caller holds admin_lock.
  */
 int router_config_replace(router *r, const router_set_spec *specs, int n);

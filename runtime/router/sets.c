@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "router.h"
 #include "swrr.h"
@@ -124,6 +125,22 @@ static int group_add(router_config *cfg, const char *service, int index) {
   return 0;
 }
 
+/* Waits until every fresh replica had its first health answer, or
+ * ROUTER_FIRST_HEALTH_MS passed, or the router stops. */
+static void wait_first_health(router *r, router_backend **fresh, int n) {
+  for (int waited = 0; waited < ROUTER_FIRST_HEALTH_MS && !atomic_load(&r->stopping); waited += 5) {
+    bool all = true;
+    for (int i = 0; all && i < n; i++) {
+      all = atomic_load(&fresh[i]->known);
+    }
+    if (all) {
+      return;
+    }
+    struct timespec ts = {0, 5 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+}
+
 int router_config_replace(router *r, const router_set_spec *specs, int n) {
   router_config *old = router_config_get(r);
   router_config *cfg = calloc(1, sizeof *cfg);
@@ -169,13 +186,14 @@ int router_config_replace(router *r, const router_set_spec *specs, int n) {
       }
     }
   }
+  for (int i = 0; i < n_fresh; i++) {
+    router_backend_watch(fresh[i]);
+  }
+  wait_first_health(r, fresh, n_fresh);
   pthread_mutex_lock(&r->cfg_lock);
   router_config *prev = r->config;
   r->config = cfg;
   pthread_mutex_unlock(&r->cfg_lock);
-  for (int i = 0; i < n_fresh; i++) {
-    router_backend_watch(fresh[i]);
-  }
   /* Replicas that left: their watches end now; calls on them finish. */
   for (int i = 0; old != NULL && i < old->n_sets; i++) {
     for (int j = 0; j < old->sets[i].spec.n_backends; j++) {

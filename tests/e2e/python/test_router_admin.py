@@ -373,3 +373,48 @@ def test_sigkill_during_handler_fails_unavailable_no_replay(router, admin, pb2):
     finally:
         for s in reps.values():
             s.kill()
+
+
+def test_admin_changes_under_load(router, replicas, admin, pb2):
+    """Sets replaced, weighted, added and removed 40 times while four clients
+    call without pause: no call fails (each keeps the snapshot it started
+    with; a replaced set goes live once its new replicas answered health)."""
+    import threading
+
+    r = router()
+    apply(r, admin, "A", replicas, ["a0", "a1"], 100)
+    wait_serving(r, admin)
+    stop = threading.Event()
+    results = {"ok": 0, "failed": []}
+    lock = threading.Lock()
+
+    def client(k):
+        with grpc.insecure_channel(r.proc.target) as ch:
+            stub = r.stubs[1].EchoStub(ch)
+            while not stop.is_set():
+                try:
+                    stub.Say(pb2.EchoRequest(message=f"c{k}"), timeout=30)
+                    with lock:
+                        results["ok"] += 1
+                except grpc.RpcError as e:
+                    with lock:
+                        results["failed"].append(f"{e.code()}: {e.details()}")
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    pb = admin[0]
+    try:
+        layouts = [["a0", "a1"], ["a1", "b0"], ["b0", "b1"], ["a0"], ["a0", "a1", "b0", "b1"]]
+        for i in range(40):
+            apply(r, admin, "A", replicas, layouts[i % len(layouts)], 100)
+            apply(r, admin, "B", replicas, layouts[(i + 2) % len(layouts)], i % 3 * 50)
+            r.admin.SetWeights(pb.SetWeightsRequest(service=ECHO, weights={"A": (i % 2) * 50 + 10}), timeout=10)
+            r.admin.ListSets(pb.ListSetsRequest(), timeout=10)
+            r.admin.RemoveSet(pb.RemoveSetRequest(name="B"), timeout=10)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert results["failed"] == [], results["failed"][:5]
+    assert results["ok"] > 0
