@@ -418,3 +418,22 @@ def test_admin_changes_under_load(router, replicas, admin, pb2):
             t.join(30)
     assert results["failed"] == [], results["failed"][:5]
     assert results["ok"] > 0
+
+
+def test_hash_field_set_forwards_every_kind(router, replicas, admin, pb2):
+    """A set hashing on a request field: the router reads the first request
+    message before it picks (field extraction plugs in there, field_key.c);
+    every kind of call goes through it unchanged."""
+    r = router()
+    apply(r, admin, "H", replicas, ["a0", "a1"], 100, policy=admin[0].HASH, hash_field="message")
+    wait_serving(r, admin)
+    st = r.admin.ListSets(admin[0].ListSetsRequest(), timeout=10).sets[0]
+    assert st.set.hash_field == "message" and st.set.hash_key == ""
+    assert r.echo.Say(pb2.EchoRequest(message="k"), timeout=10).message == "k"
+    assert [x.message for x in r.echo.Expand(pb2.ExpandRequest(message="e", count=3), timeout=10)] == ["e"] * 3
+    reply = r.echo.Collect(iter([pb2.EchoRequest(message=w) for w in ["a", "b", "c"]]), timeout=10)
+    assert reply.joined == "a b c"
+    assert [x.message for x in r.echo.Chat(iter([pb2.EchoRequest(message=w) for w in ["x", "y"]]),
+                                           timeout=10)] == ["x", "y"]
+    # A client stream with no message at all still ends cleanly.
+    assert r.echo.Collect(iter([]), timeout=10).count == 0
