@@ -107,6 +107,7 @@ struct router {
   pthread_cond_t hold_changed; /* broadcast when a hold is released */
   router_hold holds[ROUTER_MAX_HOLDS];
   int n_holds;
+  atomic_int n_holds_seen;     /* n_holds, read without the lock by every call */
 };
 
 /* ---- router.c / sets.c: the router and its snapshots ------------------------- */

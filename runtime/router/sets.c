@@ -21,6 +21,7 @@ void router_init(router *r) {
   pthread_mutex_init(&r->hold_lock, NULL);
   pthread_cond_init(&r->hold_changed, NULL);
   atomic_init(&r->stopping, false);
+  atomic_init(&r->n_holds_seen, 0);
 }
 
 static void config_free(router_config *cfg) {
@@ -304,5 +305,6 @@ void router_stop(router *r) {
     free(r->holds[i].service);
   }
   r->n_holds = 0;
+  atomic_store(&r->n_holds_seen, 0);
   pthread_mutex_unlock(&r->hold_lock);
 }
