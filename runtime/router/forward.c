@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "field_route.h"
 #include "router.h"
 
 #define REPLAY_MAX (1024 * 1024) /* request bytes kept for a retry */
@@ -37,6 +38,7 @@ typedef struct fwd {
   bool replayable;             /* every message sent is in kept */
   bool half_closed;            /* the client finished sending */
   atomic_bool done;            /* the backend call is over: upstream stops waiting */
+  router_first_message *first; /* read before the pick (hash on a field): upstream sends it first */
 } fwd;
 
 static bool reserved_request_key(const char *key) {
@@ -59,7 +61,16 @@ static void *upstream_main(void *arg) {
   for (;;) {
     uint8_t *data = NULL;
     size_t len = 0;
-    int rc = shimkit_call_read_bytes(f->call, &data, &len);
+    int rc;
+    if (f->first != NULL) { /* already read by router_hash_field_first */
+      rc = f->first->rc;
+      data = f->first->data;
+      len = f->first->len;
+      f->first->data = NULL;
+      f->first = NULL;
+    } else {
+      rc = shimkit_call_read_bytes(f->call, &data, &len);
+    }
     pthread_mutex_lock(&f->lock);
     if (rc == 1) {
       shimkit_client_call_send_bytes(f->bc, data, len); /* a failure shows in the status */
@@ -142,6 +153,28 @@ static shimkit_code pass_status(shimkit_call *call, shimkit_code code, const shi
   return code;
 }
 
+/*
+ * Hash on a request field: reads the first request message before the pick
+ * (forward.c sends it first) and copies its key into *key (malloc'd; NULL
+ * when the call has none, it then goes round robin). -1 when the call
+ * ended before. Nothing to do for other policies.
+ */
+static int first_message_key(router *r, shimkit_call *call, router_first_message *first, char **key,
+                             size_t *key_len) {
+  if (r->field_cache == NULL) {
+    return 0;
+  }
+  router_hash_field_first(r, call, first);
+  if (first->rc < 0) {
+    return -1;
+  }
+  if (first->has_key && (*key = malloc(first->key.len > 0 ? first->key.len : 1)) != NULL) {
+    memcpy(*key, first->key.data, first->key.len);
+    *key_len = first->key.len;
+  }
+  return 0;
+}
+
 shimkit_code router_forward(shimkit_call *call, void *user_data) {
   router *r = user_data;
   struct timespec ts0;
@@ -150,8 +183,16 @@ shimkit_code router_forward(shimkit_call *call, void *user_data) {
   int n_tried = 0;
   size_t key_len = 0;
   const char *key = r->hash_key != NULL ? shimkit_call_metadata_get(call, r->hash_key, &key_len) : NULL;
+  router_first_message first = {0};
+  char *field_key = NULL;
+  if (first_message_key(r, call, &first, &field_key, &key_len) != 0) {
+    return shimkit_call_error(call, SHIMKIT_CANCELLED, "router: the call ended before its first message");
+  }
+  key = field_key != NULL ? field_key : key;
   router_backend *b = router_pick(r, tried, 0, key, key_len);
   if (b == NULL) {
+    free(first.data);
+    free(field_key);
     return shimkit_call_error(call, SHIMKIT_UNAVAILABLE, "router: no healthy backend for %s",
                               shimkit_call_method(call));
   }
@@ -164,6 +205,7 @@ shimkit_code router_forward(shimkit_call *call, void *user_data) {
   memset(&f, 0, sizeof f);
   f.call = call;
   f.replayable = true;
+  f.first = r->field_cache != NULL ? &first : NULL;
   pthread_mutex_init(&f.lock, NULL);
   atomic_init(&f.done, false);
   f.bc = start_backend(call, b, md, trailers, &st);
@@ -265,6 +307,8 @@ out:;
   forget_kept(&f);
   pthread_mutex_unlock(&f.lock);
   pthread_mutex_destroy(&f.lock);
+  free(first.data); /* when upstream never took it */
+  free(field_key);
   shimkit_status_clear(&st);
   shimkit_metadata_free(md);
   shimkit_metadata_free(headers);

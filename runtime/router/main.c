@@ -4,9 +4,9 @@
  *
  *   shimkit_router --listen 127.0.0.1:8080 --backend 127.0.0.1:50051
  *                  --backend 127.0.0.1:50052 [--policy round_robin|least_outstanding]
- *                  [--policy hash --hash-key METADATA_KEY]
+ *                  [--policy hash --hash-key METADATA_KEY | --hash-field FIELD.PATH]
  *
- * --backend (repeatable), --policy, --hash-key and --health-retry-ms are taken here;
+ * --backend (repeatable), --policy, --hash-key, --hash-field and --health-retry-ms are taken here;
  * every other option (listen, TLS, workers, drain, metrics, logging) is the
  * shim command line shared with the shim programs (services/common/shim_cli).
  */
@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "field_route.h"
+#include "reflect.h"
 #include "router.h"
 #include "shim_cli.h"
 
@@ -27,12 +29,20 @@ static shimkit_code setup(shimkit_server *srv, void *ctx) {
     fprintf(stderr, "shimkit_router: cannot install the forwarding handler: %s\n", shimkit_code_name(rc));
     return rc;
   }
+  rc = router_reflection_install(srv, r);
+  if (rc != SHIMKIT_OK) {
+    fprintf(stderr, "shimkit_router: cannot install the replicas' reflection: %s\n", shimkit_code_name(rc));
+    return rc;
+  }
   router_health_start(r);
   return SHIMKIT_OK;
 }
 
 static void teardown(void *ctx) {
-  router_stop(ctx);
+  router *r = ctx;
+  router_stop(r);
+  router_field_cache_free(r->field_cache);
+  r->field_cache = NULL;
 }
 
 static bool valid_hash_key(const char *k) {
@@ -47,6 +57,24 @@ static bool valid_hash_key(const char *k) {
   return true;
 }
 
+/* Field names ([A-Za-z_][A-Za-z0-9_]*) joined by '.', at most ROUTER_FIELD_MAX_DEPTH of them. */
+static bool valid_field_path(const char *p) {
+  int steps = 1;
+  bool start = true;
+  for (; *p != '\0'; p++) {
+    bool letter = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_';
+    if (*p == '.' && !start) {
+      start = true;
+      steps++;
+    } else if (letter || (!start && *p >= '0' && *p <= '9')) {
+      start = false;
+    } else {
+      return false;
+    }
+  }
+  return !start && steps <= ROUTER_FIELD_MAX_DEPTH;
+}
+
 /* Takes the router's own options out of argv (in place); -1 on a bad one. */
 static int take_options(router *r, int *argc, char **argv) {
   int out = 1;
@@ -54,7 +82,7 @@ static int take_options(router *r, int *argc, char **argv) {
     const char *a = argv[i];
     const char *v = i + 1 < *argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--backend") == 0 || strcmp(a, "--policy") == 0 || strcmp(a, "--health-retry-ms") == 0 ||
-        strcmp(a, "--hash-key") == 0) {
+        strcmp(a, "--hash-key") == 0 || strcmp(a, "--hash-field") == 0) {
       if (v == NULL) {
         fprintf(stderr, "shimkit_router: %s needs a value\n", a);
         return -1;
@@ -80,6 +108,12 @@ static int take_options(router *r, int *argc, char **argv) {
           return -1;
         }
         r->hash_key = v;
+      } else if (strcmp(a, "--hash-field") == 0) {
+        if (!valid_field_path(v)) {
+          fprintf(stderr, "shimkit_router: --hash-field must be field names joined by '.' (key.entity_id), not %s\n", v);
+          return -1;
+        }
+        r->hash_field = v;
       } else if (strcmp(a, "--health-retry-ms") == 0) {
         r->health_retry_ms = atoi(v);
         if (r->health_retry_ms < 10) {
@@ -109,8 +143,18 @@ int main(int argc, char **argv) {
     router_stop(r);
     return 2;
   }
-  if (!help && (r->policy == ROUTER_HASH) != (r->hash_key != NULL)) {
-    fprintf(stderr, "shimkit_router: --policy hash and --hash-key KEY go together\n");
+  if (!help && r->hash_key != NULL && r->hash_field != NULL) {
+    fprintf(stderr, "shimkit_router: --hash-key and --hash-field exclude each other\n");
+    router_stop(r);
+    return 2;
+  }
+  if (!help && (r->policy == ROUTER_HASH) != (r->hash_key != NULL || r->hash_field != NULL)) {
+    fprintf(stderr, "shimkit_router: --policy hash goes with --hash-key KEY or --hash-field PATH\n");
+    router_stop(r);
+    return 2;
+  }
+  if (!help && r->hash_field != NULL && (r->field_cache = router_field_cache_new(r->hash_field)) == NULL) {
+    fprintf(stderr, "shimkit_router: out of memory\n");
     router_stop(r);
     return 2;
   }
@@ -124,6 +168,8 @@ int main(int argc, char **argv) {
                  "  --backend ADDR          a replica (repeat for each)\n"
                  "  --policy P              round_robin (default), least_outstanding or hash\n"
                  "  --hash-key KEY          with --policy hash: the request metadata key hashed on\n"
+                 "  --hash-field PATH       with --policy hash: the request field hashed on (model_name,\n"
+                 "                          key.entity_id), learned from the replicas' reflection\n"
                  "  --health-retry-ms MS    re-watch a gone replica after MS (default 500)",
       .options = NULL,
       .setup = setup,

@@ -44,7 +44,9 @@ typedef struct router {
   router_backend backends[ROUTER_MAX_BACKENDS]; /* the set, in --backend order */
   int n_backends;                               /* entries used */
   router_policy policy;                         /* how to pick */
-  const char *hash_key;                         /* ROUTER_HASH: the request metadata key hashed on */
+  const char *hash_key;                         /* ROUTER_HASH: the request metadata key hashed on, or NULL */
+  const char *hash_field;                       /* ROUTER_HASH: the request field path hashed on, or NULL */
+  struct router_field_cache *field_cache;       /* with hash_field: its per-method paths (field_route.h) */
   atomic_uint next;                             /* round-robin cursor */
   atomic_bool stopping;                         /* teardown began: watchers end */
   int health_retry_ms;                          /* pause before re-watching a replica that is gone */
@@ -63,6 +65,17 @@ router_backend *router_pick(router *r, router_backend *const *tried, int n_tried
 uint64_t router_hrw_score(uint64_t address_hash, const void *key, size_t key_len);
 uint64_t router_hash_bytes(const void *data, size_t len);
 void router_release(router_backend *b, shimkit_code code);
+
+/* borrow.c: a healthy replica (not in tried) for the router's own questions
+ * (reflection), round robin; NULL when there is none. Give it back after. */
+router_backend *router_borrow(router *r, router_backend *const *tried, int n_tried);
+void router_give_back(router_backend *b);
+
+/* hash_field.c: reads the call's first request message and finds its
+ * hash_field key (field_route.h), asking a healthy replica for the method's
+ * descriptors the first time. */
+struct router_first_message;
+void router_hash_field_first(router *r, shimkit_call *call, struct router_first_message *first);
 
 /* forward.c: the raw handler; user_data is the router */
 shimkit_code router_forward(shimkit_call *call, void *user_data);
