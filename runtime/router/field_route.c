@@ -7,9 +7,9 @@
  * first call of a method marks it RESOLVING and asks a replica without the
  * lock held; calls of the same method that arrive meanwhile wait on the
  * condition variable. A "no" from the descriptors (no such service, method
- * or field) is remembered for good; a failure on the way (no healthy
- * replica, no reflection service, timeout) is tried again after
- * ROUTER_FIELD_RETRY_MS.
+ * or field) is remembered for good; a failure on the way (no reflection
+ * service, timeout) is tried again after ROUTER_FIELD_RETRY_MS, and with no
+ * healthy replica to ask, at the next call.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "field_route.h"
@@ -121,9 +121,12 @@ static void resolve(router_field_cache *c, entry *e, const router_field_source *
   entry_state state = ENTRY_FAILED;
   int64_t retry_at = 0;
   int fetched;
+  bool quiet = false;
   if (ch == NULL || pool == NULL) {
+    /* No replica to ask (the call itself finds none either): ask again at the next call, quietly. */
     snprintf(err, sizeof err, "%s", ch == NULL ? "no healthy replica to ask" : "out of memory");
-    retry_at = now_ms() + ROUTER_FIELD_RETRY_MS;
+    retry_at = ch == NULL ? now_ms() : now_ms() + ROUTER_FIELD_RETRY_MS;
+    quiet = ch == NULL;
   } else if ((fetched = router_desc_fetch(ch, e->method, pool, ROUTER_FIELD_LOOKUP_MS, err, sizeof err)) != 0) {
     retry_at = fetched < 0 ? now_ms() + ROUTER_FIELD_RETRY_MS : 0;
   } else if (router_desc_resolve(pool, e->method, c->field, &path, err, sizeof err) == 0) {
@@ -136,7 +139,7 @@ static void resolve(router_field_cache *c, entry *e, const router_field_source *
   if (state == ENTRY_KNOWN) {
     shimkit_log(SHIMKIT_LOG_INFO, "router", "%s: hashing on field %s (%d step%s, from the replica's reflection)",
                 e->method, c->field, path.n, path.n == 1 ? "" : "s");
-  } else {
+  } else if (!quiet) {
     shimkit_log(SHIMKIT_LOG_WARN, "router", "%s: cannot hash on field %s: %s; calls go round robin%s", e->method,
                 c->field, err, retry_at != 0 ? " (will ask again)" : "");
   }
@@ -189,7 +192,7 @@ static entry *lookup(router_field_cache *c, const char *method, const router_fie
     c->head = e;
     c->n++;
     mine = true;
-  } else if (e->state == ENTRY_FAILED && e->retry_at_ms != 0 && now_ms() >= e->retry_at_ms) {
+  } else if (e->state == ENTRY_FAILED && e->retry_at_ms > 0 && now_ms() >= e->retry_at_ms) {
     e->state = ENTRY_RESOLVING;
     mine = true;
   }
