@@ -43,6 +43,7 @@ static void teardown(void *ctx) {
   router_stop(r);
   router_field_cache_free(r->field_cache);
   r->field_cache = NULL;
+  router_reflection_free();
 }
 
 static bool valid_hash_key(const char *k) {

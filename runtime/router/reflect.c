@@ -203,6 +203,15 @@ static void find_files(void *user_data, shimkit_reflection_query query, const ch
   }
 }
 
+void router_reflection_free(void) {
+  pthread_mutex_lock(&g_list.lock);
+  free_names(g_list.names, g_list.n);
+  g_list.names = NULL;
+  g_list.n = 0;
+  g_list.asked_ms = 0;
+  pthread_mutex_unlock(&g_list.lock);
+}
+
 shimkit_code router_reflection_install(shimkit_server *srv, router *r) {
   shimkit_reflection_fallback fb = {list_services, find_files, r};
   return shimkit_server_set_reflection_fallback(srv, &fb);

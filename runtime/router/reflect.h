@@ -22,4 +22,7 @@
 /* Installs the fallback on srv (before it starts). The router must outlive srv. */
 shimkit_code router_reflection_install(shimkit_server *srv, router *r);
 
+/* Frees the cached service list (after the server is gone). */
+void router_reflection_free(void);
+
 #endif /* SHIMKIT_ROUTER_REFLECT_H */
