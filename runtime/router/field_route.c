@@ -38,6 +38,7 @@ typedef struct entry {
 } entry;
 
 struct router_field_cache {
+  atomic_int refs;
   char *field;
   pthread_mutex_t lock;
   pthread_cond_t resolved;
@@ -61,8 +62,14 @@ router_field_cache *router_field_cache_new(const char *field_path) {
     free(c);
     return NULL;
   }
+  atomic_init(&c->refs, 1);
   pthread_mutex_init(&c->lock, NULL);
   pthread_cond_init(&c->resolved, NULL);
+  return c;
+}
+
+router_field_cache *router_field_cache_ref(router_field_cache *c) {
+  atomic_fetch_add(&c->refs, 1);
   return c;
 }
 
@@ -75,8 +82,8 @@ static void free_entries(entry *e) {
   }
 }
 
-void router_field_cache_free(router_field_cache *c) {
-  if (c == NULL) {
+void router_field_cache_unref(router_field_cache *c) {
+  if (c == NULL || atomic_fetch_sub(&c->refs, 1) != 1) {
     return;
   }
   free_entries(c->head);

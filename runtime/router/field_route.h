@@ -37,11 +37,14 @@ typedef struct router_field_source {
   void *ctx;
 } router_field_source;
 
-/* A cache for field_path ("key.entity_id"), copied. NULL when out of memory or the path is empty. */
+/* A cache for field_path ("key.entity_id"), copied, with one reference. NULL when out of memory or the path is empty. */
 router_field_cache *router_field_cache_new(const char *field_path);
 
-/* Frees the cache. Accepts NULL. */
-void router_field_cache_free(router_field_cache *c);
+/* Another reference (a new snapshot of an unchanged set keeps its cache); returns c. */
+router_field_cache *router_field_cache_ref(router_field_cache *c);
+
+/* Drops a reference; the last one frees the cache. Accepts NULL. */
+void router_field_cache_unref(router_field_cache *c);
 
 /* Forgets every method (the set's replicas changed). */
 void router_field_cache_clear(router_field_cache *c);

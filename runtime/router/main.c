@@ -41,7 +41,7 @@ static shimkit_code setup(shimkit_server *srv, void *ctx) {
 static void teardown(void *ctx) {
   router *r = ctx;
   router_stop(r);
-  router_field_cache_free(r->field_cache);
+  router_field_cache_unref(r->field_cache);
   r->field_cache = NULL;
   router_reflection_free();
 }
