@@ -233,22 +233,15 @@ bool router_field_cache_path(router_field_cache *c, const char *method, const ro
   return known;
 }
 
-void router_field_prefetch(router_field_cache *c, shimkit_call *call, const router_field_source *src,
-                           router_first_message *first) {
-  memset(first, 0, sizeof *first);
-  first->rc = shimkit_call_read_bytes(call, &first->data, &first->len);
-  if (first->rc != 1) {
-    return;
-  }
-  const char *method = shimkit_call_method(call);
+bool router_field_message_key(router_field_cache *c, const char *method, const router_field_source *src,
+                              const uint8_t *msg, size_t len, router_field_key *key) {
   router_field_path path;
   if (!router_field_cache_path(c, method, src, &path)) {
-    return;
+    return false;
   }
-  int r = router_field_key_get(first->data, first->len, &path, &first->key);
-  first->has_key = r == 1;
+  int r = router_field_key_get(msg, len, &path, key);
   if (r == 1) {
-    return;
+    return true;
   }
   pthread_mutex_lock(&c->lock); /* router_field_cache_clear may free entries */
   entry *e = find_entry(c, method);
@@ -257,5 +250,16 @@ void router_field_prefetch(router_field_cache *c, shimkit_call *call, const rout
   if (log) {
     shimkit_log(SHIMKIT_LOG_INFO, "router", "%s: %s; such calls go round robin (logged once)", method,
                 r == 0 ? "a request without the hash field" : "a request that does not decode along the hash field");
+  }
+  return false;
+}
+
+void router_field_prefetch(router_field_cache *c, shimkit_call *call, const router_field_source *src,
+                           router_first_message *first) {
+  memset(first, 0, sizeof *first);
+  first->rc = shimkit_call_read_bytes(call, &first->data, &first->len);
+  if (first->rc == 1) {
+    first->has_key =
+        router_field_message_key(c, shimkit_call_method(call), src, first->data, first->len, &first->key);
   }
 }

@@ -60,6 +60,14 @@ const char *router_field_cache_field(const router_field_cache *c);
 bool router_field_cache_path(router_field_cache *c, const char *method, const router_field_source *src,
                              router_field_path *out);
 
+/*
+ * The key of one request message msg (len bytes) of method: true with *key
+ * (pointing into msg); false when it has none (lookup failed, field absent,
+ * bytes that do not parse), logged once per method and reason.
+ */
+bool router_field_message_key(router_field_cache *c, const char *method, const router_field_source *src,
+                              const uint8_t *msg, size_t len, router_field_key *key);
+
 /* The first request message of a call, read before the replica is picked. */
 typedef struct router_first_message {
   int rc;        /* shimkit_call_read_bytes' result: 1 a message, 0 the client sent none, -1 the call is over */
