@@ -132,7 +132,7 @@ static size_t fixed_width(int t) {
 }
 
 /* The key text of a varint-encoded value of type t. */
-static void varint_key(int t, uint64_t v, router_field_key *key) {
+static void varint_key(int t, uint64_t v, router_field_value *key) {
   char *out = (char *)key->buf;
   int n;
   switch (t) {
@@ -164,7 +164,7 @@ static void varint_key(int t, uint64_t v, router_field_key *key) {
  * type that does not fit type t.
  */
 static int scalar_value(const uint8_t **p, const uint8_t *end, const router_field_step *st, int wt,
-                        router_field_key *key) {
+                        router_field_value *key) {
   int t = st->type;
   if (t == ROUTER_FT_STRING || t == ROUTER_FT_BYTES) {
     size_t n;
@@ -219,14 +219,14 @@ static int scalar_value(const uint8_t **p, const uint8_t *end, const router_fiel
 }
 
 /* Copies a key found in a nested message (its data may point into its own buf). */
-static void take_key(router_field_key *to, const router_field_key *from) {
+static void take_key(router_field_value *to, const router_field_value *from) {
   bool own = from->data == from->buf;
   memcpy(to->buf, from->buf, sizeof to->buf);
   to->len = from->len;
   to->data = own ? to->buf : from->data;
 }
 
-static int find(const uint8_t *p, const uint8_t *end, const router_field_path *path, int i, router_field_key *key) {
+static int find(const uint8_t *p, const uint8_t *end, const router_field_path *path, int i, router_field_value *key) {
   const router_field_step *st = &path->steps[i];
   bool last = i == path->n - 1;
   int found = 0;
@@ -259,7 +259,7 @@ static int find(const uint8_t *p, const uint8_t *end, const router_field_path *p
     if (wt != WT_LEN || read_len(&p, end, &n) != 0) {
       return -1;
     }
-    router_field_key inner;
+    router_field_value inner;
     int r = find(p, p + n, path, i + 1, &inner);
     if (r < 0) {
       return -1;
@@ -276,7 +276,7 @@ static int find(const uint8_t *p, const uint8_t *end, const router_field_path *p
   return found;
 }
 
-int router_field_key_get(const uint8_t *msg, size_t len, const router_field_path *path, router_field_key *key) {
+int router_field_key_get(const uint8_t *msg, size_t len, const router_field_path *path, router_field_value *key) {
   if (path == NULL || key == NULL || path->n < 1 || path->n > ROUTER_FIELD_MAX_DEPTH || (msg == NULL && len > 0)) {
     return -1;
   }

@@ -72,11 +72,11 @@ typedef struct router_field_path {
 } router_field_path;
 
 /* The key of one message: data points into the message or into buf. */
-typedef struct router_field_key {
+typedef struct router_field_value {
   const uint8_t *data;
   size_t len;
   uint8_t buf[24]; /* decimal text or fixed-width bytes */
-} router_field_key;
+} router_field_value;
 
 /*
  * Finds the path's field in msg (len bytes). 1: found, key->data/len set
@@ -85,6 +85,6 @@ typedef struct router_field_key {
  * the end, a varint over 10 bytes, a wire type that does not fit the
  * declared type, groups nested too deep), or path is invalid.
  */
-int router_field_key_get(const uint8_t *msg, size_t len, const router_field_path *path, router_field_key *key);
+int router_field_key_get(const uint8_t *msg, size_t len, const router_field_path *path, router_field_value *key);
 
 #endif /* SHIMKIT_ROUTER_FIELD_KEY_H */

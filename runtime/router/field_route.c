@@ -234,7 +234,7 @@ bool router_field_cache_path(router_field_cache *c, const char *method, const ro
 }
 
 bool router_field_message_key(router_field_cache *c, const char *method, const router_field_source *src,
-                              const uint8_t *msg, size_t len, router_field_key *key) {
+                              const uint8_t *msg, size_t len, router_field_value *key) {
   router_field_path path;
   if (!router_field_cache_path(c, method, src, &path)) {
     return false;

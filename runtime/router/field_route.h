@@ -66,14 +66,14 @@ bool router_field_cache_path(router_field_cache *c, const char *method, const ro
  * bytes that do not parse), logged once per method and reason.
  */
 bool router_field_message_key(router_field_cache *c, const char *method, const router_field_source *src,
-                              const uint8_t *msg, size_t len, router_field_key *key);
+                              const uint8_t *msg, size_t len, router_field_value *key);
 
 /* The first request message of a call, read before the replica is picked. */
 typedef struct router_first_message {
   int rc;        /* shimkit_call_read_bytes' result: 1 a message, 0 the client sent none, -1 the call is over */
   uint8_t *data; /* the message (rc 1), malloc'd; forward.c hands it on and frees it */
   size_t len;
-  router_field_key key; /* the key found in it (points into data) */
+  router_field_value key; /* the key found in it (points into data) */
   bool has_key;         /* key is valid */
 } router_first_message;
 

@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     path.steps[i].repeated = (b & 8) != 0;
     path.steps[i].type = i < path.n - 1 ? ROUTER_FT_MESSAGE : 1 + (b >> 4) % 18;
   }
-  router_field_key key;
+  router_field_value key;
   (void)router_field_key_get(data, size, &path, &key);
   return 0;
 }

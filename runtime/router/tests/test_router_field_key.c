@@ -69,7 +69,7 @@ static router_field_path path1(uint32_t num, int type, bool repeated) {
 static int get(const uint8_t *data, size_t len, const router_field_path *p, char *out, size_t cap) {
   uint8_t *copy = malloc(len > 0 ? len : 1);
   memcpy(copy, data, len);
-  router_field_key k;
+  router_field_value k;
   int r = router_field_key_get(copy, len, p, &k);
   if (r == 1 && out != NULL) {
     assert_true(k.len < cap);
@@ -228,7 +228,7 @@ static void test_scalar_keys(void **state) {
   put(&w, "\x01\x02\x03\x04", 4);
   tag(&w, 3, 1);
   put(&w, "ABCDEFGH", 8);
-  router_field_key k;
+  router_field_value k;
   router_field_path p = path1(2, ROUTER_FT_FIXED32, false);
   assert_int_equal(router_field_key_get(w.b, w.n, &p, &k), 1);
   assert_int_equal(k.len, 4);
@@ -285,7 +285,7 @@ static void test_groups_skipped(void **state) {
 static void test_bad_paths(void **state) {
   (void)state;
   uint8_t one = 0x08;
-  router_field_key k;
+  router_field_value k;
   router_field_path p = path1(1, ROUTER_FT_MESSAGE, false); /* the last step is a message */
   assert_int_equal(router_field_key_get(&one, 1, &p, &k), -1);
   p = path1(0, ROUTER_FT_STRING, false);
