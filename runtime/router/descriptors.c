@@ -145,9 +145,9 @@ static const msg_proto *find_nested(msg_proto *const *msgs, size_t n, const char
 static const msg_proto *find_message(const router_desc_pool *pool, const char *full) {
   for (size_t i = 0; i < pool->n; i++) {
     const char *rest = in_package(pool->files[i], full);
-    const msg_proto *m = rest != NULL ? find_nested(pool->files[i]->message_type, pool->files[i]->n_message_type,
-                                                    rest, 0)
-                                      : NULL;
+    const msg_proto *m =
+        rest != NULL ? find_nested(pool->files[i]->message_type, pool->files[i]->n_message_type, rest, 0)
+                     : NULL;
     if (m != NULL) {
       return m;
     }
@@ -156,7 +156,7 @@ static const msg_proto *find_message(const router_desc_pool *pool, const char *f
 }
 
 static const Google__Protobuf__ServiceDescriptorProto *find_service(const router_desc_pool *pool,
-                                                                   const char *full) {
+                                                                    const char *full) {
   for (size_t i = 0; i < pool->n; i++) {
     const file_proto *f = pool->files[i];
     const char *rest = in_package(f, full);
@@ -191,7 +191,8 @@ static bool split_method(const char *path, char *svc, char *method) {
 
 /* ---- resolution -------------------------------------------------------------- */
 
-static const Google__Protobuf__FieldDescriptorProto *find_field(const msg_proto *m, const char *name, size_t len) {
+static const Google__Protobuf__FieldDescriptorProto *find_field(const msg_proto *m, const char *name,
+                                                                size_t len) {
   for (size_t i = 0; i < m->n_field; i++) {
     const Google__Protobuf__FieldDescriptorProto *f = m->field[i];
     if (f != NULL && f->name != NULL && strlen(f->name) == len && strncmp(f->name, name, len) == 0) {
@@ -220,7 +221,8 @@ int router_desc_resolve(const router_desc_pool *pool, const char *method_path, c
   }
   const Google__Protobuf__MethodDescriptorProto *method = NULL;
   for (size_t i = 0; i < svc->n_method && method == NULL; i++) {
-    if (svc->method[i] != NULL && svc->method[i]->name != NULL && strcmp(svc->method[i]->name, method_name) == 0) {
+    if (svc->method[i] != NULL && svc->method[i]->name != NULL &&
+        strcmp(svc->method[i]->name, method_name) == 0) {
       method = svc->method[i];
     }
   }
@@ -251,7 +253,8 @@ int router_desc_resolve(const router_desc_pool *pool, const char *method_path, c
     router_field_step *st = &out->steps[out->n++];
     st->number = (uint32_t)f->number;
     st->type = (int)f->type;
-    st->repeated = f->has_label && f->label == GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REPEATED;
+    st->repeated =
+        f->has_label && f->label == GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REPEATED;
     if (dot == NULL) {
       if (st->type == ROUTER_FT_MESSAGE || st->type == ROUTER_FT_GROUP || st->type < ROUTER_FT_DOUBLE ||
           st->type > ROUTER_FT_SINT64) {
@@ -271,7 +274,8 @@ int router_desc_resolve(const router_desc_pool *pool, const char *method_path, c
 
 /* ---- fetching ---------------------------------------------------------------- */
 
-/* Adds the files of a reflection answer: 0; 1 for an error answer ("not found"); -1 for anything else, with err. */
+/* Adds the files of a reflection answer: 0; 1 for an error answer ("not found"); -1 for anything else, with
+ * err. */
 static int add_answer(router_desc_pool *pool, const Grpc__Reflection__V1__ServerReflectionResponse *resp,
                       const char *asked, char *err, size_t errlen) {
   if (resp->message_response_case ==
@@ -290,7 +294,8 @@ static int add_answer(router_desc_pool *pool, const Grpc__Reflection__V1__Server
   }
   const Grpc__Reflection__V1__FileDescriptorResponse *fds = resp->file_descriptor_response;
   for (size_t i = 0; i < fds->n_file_descriptor_proto; i++) {
-    if (router_desc_pool_add(pool, fds->file_descriptor_proto[i].data, fds->file_descriptor_proto[i].len) < 0 &&
+    if (router_desc_pool_add(pool, fds->file_descriptor_proto[i].data, fds->file_descriptor_proto[i].len) <
+            0 &&
         pool->n == ROUTER_DESC_MAX_FILES) {
       snprintf(err, errlen, "more than %d descriptor files", ROUTER_DESC_MAX_FILES);
       return -1;
@@ -314,7 +319,8 @@ int router_desc_fetch(shimkit_channel *channel, const char *method_path, router_
   }
   Grpc__Reflection__V1__ServerReflectionRequest req = GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__INIT;
   req.host = "";
-  req.message_request_case = GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_SYMBOL;
+  req.message_request_case =
+      GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_SYMBOL;
   req.file_containing_symbol = svc_name;
   Grpc__Reflection__V1__ServerReflectionResponse *resp = router_refl_ask(c, &req, err, errlen);
   int rc = resp != NULL ? add_answer(pool, resp, svc_name, err, errlen) : -1;
@@ -328,7 +334,8 @@ int router_desc_fetch(shimkit_channel *channel, const char *method_path, router_
     if (asked[n_asked] == NULL) {
       break;
     }
-    req.message_request_case = GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME;
+    req.message_request_case =
+        GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME;
     req.file_by_filename = asked[n_asked++];
     char ignored[64];
     resp = router_refl_ask(c, &req, err, errlen);

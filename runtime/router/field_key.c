@@ -226,7 +226,8 @@ static void take_key(router_field_value *to, const router_field_value *from) {
   to->data = own ? to->buf : from->data;
 }
 
-static int find(const uint8_t *p, const uint8_t *end, const router_field_path *path, int i, router_field_value *key) {
+static int find(const uint8_t *p, const uint8_t *end, const router_field_path *path, int i,
+                router_field_value *key) {
   const router_field_step *st = &path->steps[i];
   bool last = i == path->n - 1;
   int found = 0;
@@ -276,8 +277,10 @@ static int find(const uint8_t *p, const uint8_t *end, const router_field_path *p
   return found;
 }
 
-int router_field_key_get(const uint8_t *msg, size_t len, const router_field_path *path, router_field_value *key) {
-  if (path == NULL || key == NULL || path->n < 1 || path->n > ROUTER_FIELD_MAX_DEPTH || (msg == NULL && len > 0)) {
+int router_field_key_get(const uint8_t *msg, size_t len, const router_field_path *path,
+                         router_field_value *key) {
+  if (path == NULL || key == NULL || path->n < 1 || path->n > ROUTER_FIELD_MAX_DEPTH ||
+      (msg == NULL && len > 0)) {
     return -1;
   }
   for (int i = 0; i < path->n; i++) {

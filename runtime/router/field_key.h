@@ -85,6 +85,7 @@ typedef struct router_field_value {
  * the end, a varint over 10 bytes, a wire type that does not fit the
  * declared type, groups nested too deep), or path is invalid.
  */
-int router_field_key_get(const uint8_t *msg, size_t len, const router_field_path *path, router_field_value *key);
+int router_field_key_get(const uint8_t *msg, size_t len, const router_field_path *path,
+                         router_field_value *key);
 
 #endif /* SHIMKIT_ROUTER_FIELD_KEY_H */

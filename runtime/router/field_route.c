@@ -29,11 +29,11 @@ typedef enum { ENTRY_RESOLVING, ENTRY_KNOWN, ENTRY_FAILED } entry_state;
 
 typedef struct entry {
   struct entry *next;
-  char *method;           /* "/pkg.Svc/Method" */
-  entry_state state;      /* guarded by the cache lock */
-  router_field_path path; /* ENTRY_KNOWN */
-  int64_t retry_at_ms;    /* ENTRY_FAILED on the way: look up again after (CLOCK_MONOTONIC); 0 = never */
-  atomic_bool absent_logged;    /* "field not in the message" was logged */
+  char *method;              /* "/pkg.Svc/Method" */
+  entry_state state;         /* guarded by the cache lock */
+  router_field_path path;    /* ENTRY_KNOWN */
+  int64_t retry_at_ms;       /* ENTRY_FAILED on the way: look up again after (CLOCK_MONOTONIC); 0 = never */
+  atomic_bool absent_logged; /* "field not in the message" was logged */
   atomic_bool malformed_logged; /* "message does not decode" was logged */
 } entry;
 
@@ -134,7 +134,8 @@ static void resolve(router_field_cache *c, entry *e, const router_field_source *
     snprintf(err, sizeof err, "%s", ch == NULL ? "no healthy replica to ask" : "out of memory");
     retry_at = ch == NULL ? now_ms() : now_ms() + ROUTER_FIELD_RETRY_MS;
     quiet = ch == NULL;
-  } else if ((fetched = router_desc_fetch(ch, e->method, pool, ROUTER_FIELD_LOOKUP_MS, err, sizeof err)) != 0) {
+  } else if ((fetched = router_desc_fetch(ch, e->method, pool, ROUTER_FIELD_LOOKUP_MS, err, sizeof err)) !=
+             0) {
     retry_at = fetched < 0 ? now_ms() + ROUTER_FIELD_RETRY_MS : 0;
   } else if (router_desc_resolve(pool, e->method, c->field, &path, err, sizeof err) == 0) {
     state = ENTRY_KNOWN;
@@ -144,11 +145,12 @@ static void resolve(router_field_cache *c, entry *e, const router_field_source *
   }
   router_desc_pool_free(pool);
   if (state == ENTRY_KNOWN) {
-    shimkit_log(SHIMKIT_LOG_INFO, "router", "%s: hashing on field %s (%d step%s, from the replica's reflection)",
-                e->method, c->field, path.n, path.n == 1 ? "" : "s");
+    shimkit_log(SHIMKIT_LOG_INFO, "router",
+                "%s: hashing on field %s (%d step%s, from the replica's reflection)", e->method, c->field,
+                path.n, path.n == 1 ? "" : "s");
   } else if (!quiet) {
-    shimkit_log(SHIMKIT_LOG_WARN, "router", "%s: cannot hash on field %s: %s; calls go round robin%s", e->method,
-                c->field, err, retry_at != 0 ? " (will ask again)" : "");
+    shimkit_log(SHIMKIT_LOG_WARN, "router", "%s: cannot hash on field %s: %s; calls go round robin%s",
+                e->method, c->field, err, retry_at != 0 ? " (will ask again)" : "");
   }
   pthread_mutex_lock(&c->lock);
   e->state = state;
@@ -181,8 +183,8 @@ static entry *lookup(router_field_cache *c, const char *method, const router_fie
       c->full_logged = true;
       pthread_mutex_unlock(&c->lock);
       if (log) {
-        shimkit_log(SHIMKIT_LOG_WARN, "router", "hash-field cache full (%d methods): new methods go round robin",
-                    ROUTER_FIELD_CACHE_MAX);
+        shimkit_log(SHIMKIT_LOG_WARN, "router",
+                    "hash-field cache full (%d methods): new methods go round robin", ROUTER_FIELD_CACHE_MAX);
       }
       return NULL;
     }
@@ -249,7 +251,8 @@ bool router_field_message_key(router_field_cache *c, const char *method, const r
   pthread_mutex_unlock(&c->lock);
   if (log) {
     shimkit_log(SHIMKIT_LOG_INFO, "router", "%s: %s; such calls go round robin (logged once)", method,
-                r == 0 ? "a request without the hash field" : "a request that does not decode along the hash field");
+                r == 0 ? "a request without the hash field"
+                       : "a request that does not decode along the hash field");
   }
   return false;
 }

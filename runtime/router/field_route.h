@@ -30,14 +30,16 @@
 
 typedef struct router_field_cache router_field_cache;
 
-/* Asks for a healthy replica's channel to learn descriptors from: NULL when there is none. done() is called after. */
+/* Asks for a healthy replica's channel to learn descriptors from: NULL when there is none. done() is called
+ * after. */
 typedef struct router_field_source {
   shimkit_channel *(*get)(void *ctx, void **token);
   void (*done)(void *ctx, void *token);
   void *ctx;
 } router_field_source;
 
-/* A cache for field_path ("key.entity_id"), copied, with one reference. NULL when out of memory or the path is empty. */
+/* A cache for field_path ("key.entity_id"), copied, with one reference. NULL when out of memory or the path
+ * is empty. */
 router_field_cache *router_field_cache_new(const char *field_path);
 
 /* Another reference (a new snapshot of an unchanged set keeps its cache); returns c. */
@@ -70,11 +72,11 @@ bool router_field_message_key(router_field_cache *c, const char *method, const r
 
 /* The first request message of a call, read before the replica is picked. */
 typedef struct router_first_message {
-  int rc;        /* shimkit_call_read_bytes' result: 1 a message, 0 the client sent none, -1 the call is over */
+  int rc; /* shimkit_call_read_bytes' result: 1 a message, 0 the client sent none, -1 the call is over */
   uint8_t *data; /* the message (rc 1), malloc'd; forward.c hands it on and frees it */
   size_t len;
   router_field_value key; /* the key found in it (points into data) */
-  bool has_key;         /* key is valid */
+  bool has_key;           /* key is valid */
 } router_first_message;
 
 /*

@@ -100,9 +100,9 @@ static Grpc__Reflection__V1__ServerReflectionResponse *exchange(router_refl_clie
   return resp;
 }
 
-Grpc__Reflection__V1__ServerReflectionResponse *router_refl_ask(router_refl_client *c,
-                                                                const Grpc__Reflection__V1__ServerReflectionRequest *req,
-                                                                char *err, size_t errlen) {
+Grpc__Reflection__V1__ServerReflectionResponse *
+router_refl_ask(router_refl_client *c, const Grpc__Reflection__V1__ServerReflectionRequest *req, char *err,
+                size_t errlen) {
   if (c == NULL || c->failed) {
     snprintf(err, errlen, "reflection stream already failed");
     return NULL;

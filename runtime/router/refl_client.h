@@ -19,7 +19,8 @@
 
 typedef struct router_refl_client router_refl_client;
 
-/* A conversation with the reflection service at channel, over in timeout_ms at most; NULL when out of memory. */
+/* A conversation with the reflection service at channel, over in timeout_ms at most; NULL when out of memory.
+ */
 router_refl_client *router_refl_open(shimkit_channel *channel, int64_t timeout_ms);
 
 /*
@@ -28,9 +29,9 @@ router_refl_client *router_refl_open(shimkit_channel *channel, int64_t timeout_m
  * or NULL when the stream failed (no reflection, timeout, bad bytes); then
  * err (errlen bytes) says why and the conversation is over.
  */
-Grpc__Reflection__V1__ServerReflectionResponse *router_refl_ask(router_refl_client *c,
-                                                                const Grpc__Reflection__V1__ServerReflectionRequest *req,
-                                                                char *err, size_t errlen);
+Grpc__Reflection__V1__ServerReflectionResponse *
+router_refl_ask(router_refl_client *c, const Grpc__Reflection__V1__ServerReflectionRequest *req, char *err,
+                size_t errlen);
 
 /* Ends the conversation and frees it. Accepts NULL. */
 void router_refl_close(router_refl_client *c);

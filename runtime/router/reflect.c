@@ -79,7 +79,8 @@ static int ask_list(router_backend *b, char ***names, size_t *n) {
   req.host = "";
   req.message_request_case = GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_LIST_SERVICES;
   req.list_services = "";
-  Grpc__Reflection__V1__ServerReflectionResponse *resp = c != NULL ? router_refl_ask(c, &req, err, sizeof err) : NULL;
+  Grpc__Reflection__V1__ServerReflectionResponse *resp =
+      c != NULL ? router_refl_ask(c, &req, err, sizeof err) : NULL;
   router_refl_close(c);
   if (resp == NULL) {
     shimkit_log(SHIMKIT_LOG_WARN, "router", "cannot list the services of %s: %s", b->address,
@@ -91,7 +92,8 @@ static int ask_list(router_backend *b, char ***names, size_t *n) {
   if (resp->message_response_case ==
           GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_LIST_SERVICES_RESPONSE &&
       list != NULL) {
-    size_t max = list->n_service < ROUTER_REFLECT_MAX_SERVICES ? list->n_service : ROUTER_REFLECT_MAX_SERVICES;
+    size_t max =
+        list->n_service < ROUTER_REFLECT_MAX_SERVICES ? list->n_service : ROUTER_REFLECT_MAX_SERVICES;
     *names = calloc(max > 0 ? max : 1, sizeof(char *));
     *n = 0;
     rc = *names != NULL ? 0 : -1;
@@ -146,7 +148,8 @@ static int ask_files(router_backend *b, shimkit_reflection_query query, const ch
   req.host = "";
   switch (query) {
   case SHIMKIT_REFLECTION_FILE_BY_FILENAME:
-    req.message_request_case = GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME;
+    req.message_request_case =
+        GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME;
     req.file_by_filename = (char *)name;
     break;
   case SHIMKIT_REFLECTION_FILE_CONTAINING_EXTENSION:
@@ -163,7 +166,8 @@ static int ask_files(router_backend *b, shimkit_reflection_query query, const ch
     break;
   }
   router_refl_client *c = router_refl_open(b->channel, ROUTER_REFLECT_MS);
-  Grpc__Reflection__V1__ServerReflectionResponse *resp = c != NULL ? router_refl_ask(c, &req, err, sizeof err) : NULL;
+  Grpc__Reflection__V1__ServerReflectionResponse *resp =
+      c != NULL ? router_refl_ask(c, &req, err, sizeof err) : NULL;
   router_refl_close(c);
   if (resp == NULL) {
     shimkit_log(SHIMKIT_LOG_WARN, "router", "cannot ask %s's reflection: %s", b->address,
@@ -177,7 +181,8 @@ static int ask_files(router_backend *b, shimkit_reflection_query query, const ch
       fds != NULL && fds->n_file_descriptor_proto > 0) {
     rc = 1;
     for (size_t i = 0; i < fds->n_file_descriptor_proto; i++) {
-      shimkit_reflection_answer_add_file(answer, fds->file_descriptor_proto[i].data, fds->file_descriptor_proto[i].len);
+      shimkit_reflection_answer_add_file(answer, fds->file_descriptor_proto[i].data,
+                                         fds->file_descriptor_proto[i].len);
     }
   }
   grpc__reflection__v1__server_reflection_response__free_unpacked(resp, NULL);

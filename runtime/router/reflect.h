@@ -15,7 +15,7 @@
 
 #include "router.h"
 
-#define ROUTER_REFLECT_MS 3000        /* one question to a replica, at most */
+#define ROUTER_REFLECT_MS 3000           /* one question to a replica, at most */
 #define ROUTER_REFLECT_LIST_TTL_MS 30000 /* a replica's service list is asked again after this */
 #define ROUTER_REFLECT_MAX_SERVICES 512  /* services taken from one list */
 

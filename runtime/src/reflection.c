@@ -114,9 +114,10 @@ static void set_oom(refl_response *resp, struct refl_answer *a) {
 
 /* ---- the queries ----------------------------------------------------------------- */
 
-/* Asks the server's fallback (shimkit/reflection.h); a->fb holds what it added (NULL: no fallback or out of memory). */
-static void ask_fallback(struct refl_stream *st, struct refl_answer *a, bool list, shimkit_reflection_query query,
-                         const char *name, int32_t number) {
+/* Asks the server's fallback (shimkit/reflection.h); a->fb holds what it added (NULL: no fallback or out of
+ * memory). */
+static void ask_fallback(struct refl_stream *st, struct refl_answer *a, bool list,
+                         shimkit_reflection_query query, const char *name, int32_t number) {
   const shimkit_reflection_fallback *fb = shimkit__server_reflection_fallback(st->srv);
   if (fb == NULL || (list ? fb->list_services == NULL : fb->find_files == NULL) ||
       (a->fb = shimkit__refl_answer_new()) == NULL) {
@@ -171,8 +172,8 @@ static void list_services(struct refl_stream *st, refl_response *resp, struct re
 }
 
 /* Answers with the files the fallback added; false when it added none. */
-static bool fallback_answer(struct refl_stream *st, shimkit_reflection_query query, const char *name, int32_t number,
-                            refl_response *resp, struct refl_answer *a) {
+static bool fallback_answer(struct refl_stream *st, shimkit_reflection_query query, const char *name,
+                            int32_t number, refl_response *resp, struct refl_answer *a) {
   ask_fallback(st, a, false, query, name, number);
   if (a->fb == NULL || a->fb->n_files == 0) {
     return false;
@@ -297,7 +298,8 @@ static void answer(struct refl_stream *st, const refl_request *req, refl_respons
   switch (req->message_request_case) {
   case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME:
     file = shimkit__refl_find_file(files, req->file_by_filename);
-    if (file == NULL && fallback_answer(st, SHIMKIT_REFLECTION_FILE_BY_FILENAME, req->file_by_filename, 0, resp, a)) {
+    if (file == NULL &&
+        fallback_answer(st, SHIMKIT_REFLECTION_FILE_BY_FILENAME, req->file_by_filename, 0, resp, a)) {
       return;
     }
     if (file == NULL) {
@@ -308,8 +310,8 @@ static void answer(struct refl_stream *st, const refl_request *req, refl_respons
     return;
   case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_SYMBOL:
     file = shimkit__refl_find_symbol(files, req->file_containing_symbol);
-    if (file == NULL && fallback_answer(st, SHIMKIT_REFLECTION_FILE_CONTAINING_SYMBOL, req->file_containing_symbol, 0,
-                                        resp, a)) {
+    if (file == NULL && fallback_answer(st, SHIMKIT_REFLECTION_FILE_CONTAINING_SYMBOL,
+                                        req->file_containing_symbol, 0, resp, a)) {
       return;
     }
     if (file == NULL) {
@@ -323,8 +325,8 @@ static void answer(struct refl_stream *st, const refl_request *req, refl_respons
     file =
         ext != NULL ? shimkit__refl_find_extension(files, ext->containing_type, ext->extension_number) : NULL;
     if (file == NULL && ext != NULL && ext->containing_type != NULL &&
-        fallback_answer(st, SHIMKIT_REFLECTION_FILE_CONTAINING_EXTENSION, ext->containing_type, ext->extension_number,
-                        resp, a)) {
+        fallback_answer(st, SHIMKIT_REFLECTION_FILE_CONTAINING_EXTENSION, ext->containing_type,
+                        ext->extension_number, resp, a)) {
       return;
     }
     if (file == NULL) {

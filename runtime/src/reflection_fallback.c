@@ -16,7 +16,8 @@
 #define MAX_ENTRIES 4096
 #define MAX_FILE_BYTES (64u * 1024u * 1024u)
 
-shimkit_code shimkit_server_set_reflection_fallback(shimkit_server *srv, const shimkit_reflection_fallback *fallback) {
+shimkit_code shimkit_server_set_reflection_fallback(shimkit_server *srv,
+                                                    const shimkit_reflection_fallback *fallback) {
   if (srv == NULL) {
     return SHIMKIT_INVALID_ARGUMENT;
   }
@@ -72,7 +73,8 @@ static bool grow(void **v, size_t n, size_t *cap, size_t size) {
 }
 
 int shimkit_reflection_answer_add_service(shimkit_reflection_answer *a, const char *name) {
-  if (a == NULL || name == NULL || !grow((void **)&a->services, a->n_services, &a->cap_services, sizeof(char *))) {
+  if (a == NULL || name == NULL ||
+      !grow((void **)&a->services, a->n_services, &a->cap_services, sizeof(char *))) {
     return -1;
   }
   char *copy = strdup(name);

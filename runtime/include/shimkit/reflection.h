@@ -41,8 +41,8 @@ typedef struct shimkit_reflection_answer shimkit_reflection_answer;
 
 /** The file queries a fallback may be asked. */
 typedef enum shimkit_reflection_query {
-  SHIMKIT_REFLECTION_FILE_CONTAINING_SYMBOL = 1, /* name: "pkg.Svc", "pkg.Msg", "pkg.Svc.Method" */
-  SHIMKIT_REFLECTION_FILE_BY_FILENAME = 2,       /* name: "pkg/file.proto" */
+  SHIMKIT_REFLECTION_FILE_CONTAINING_SYMBOL = 1,   /* name: "pkg.Svc", "pkg.Msg", "pkg.Svc.Method" */
+  SHIMKIT_REFLECTION_FILE_BY_FILENAME = 2,         /* name: "pkg/file.proto" */
   SHIMKIT_REFLECTION_FILE_CONTAINING_EXTENSION = 3 /* name: the extended message; extension_number */
 } shimkit_reflection_query;
 
@@ -54,8 +54,8 @@ typedef struct shimkit_reflection_fallback {
    * Answers a file query the server could not (shimkit_reflection_answer_add_file).
    * name is untrusted (from the reflection client), NUL-terminated.
    */
-  void (*find_files)(void *user_data, shimkit_reflection_query query, const char *name, int32_t extension_number,
-                     shimkit_reflection_answer *answer);
+  void (*find_files)(void *user_data, shimkit_reflection_query query, const char *name,
+                     int32_t extension_number, shimkit_reflection_answer *answer);
   void *user_data; /* passed to both */
 } shimkit_reflection_fallback;
 
@@ -75,7 +75,8 @@ SHIMKIT_API int shimkit_reflection_answer_add_service(shimkit_reflection_answer 
  * file asked for first. 0, or -1 when out of memory or past 4096 files or
  * 64 MiB.
  */
-SHIMKIT_API int shimkit_reflection_answer_add_file(shimkit_reflection_answer *answer, const void *data, size_t len);
+SHIMKIT_API int shimkit_reflection_answer_add_file(shimkit_reflection_answer *answer, const void *data,
+                                                   size_t len);
 
 #ifdef __cplusplus
 }

@@ -37,7 +37,8 @@ static field_proto *field(const char *name, int number, int type, bool repeated,
   return f;
 }
 
-static msg_proto *message(const char *name, field_proto **fields, size_t n, msg_proto **nested, size_t n_nested) {
+static msg_proto *message(const char *name, field_proto **fields, size_t n, msg_proto **nested,
+                          size_t n_nested) {
   msg_proto *m = calloc(1, sizeof *m);
   google__protobuf__descriptor_proto__init(m);
   m->name = (char *)name;
@@ -59,13 +60,12 @@ static int add(router_desc_pool *pool, Google__Protobuf__FileDescriptorProto *f)
 }
 
 /*
- * keys.proto   (package ml.keys):  message EntityKey { string table = 1; string entity_id = 2; int64 shard = 3;
- *                                                      message Part { uint32 n = 1; } Part part = 4; }
- * store.proto  (package ml.store, imports keys.proto):
+ * keys.proto   (package ml.keys):  message EntityKey { string table = 1; string entity_id = 2; int64 shard =
+ * 3; message Part { uint32 n = 1; } Part part = 4; } store.proto  (package ml.store, imports keys.proto):
  *   service Store { rpc Get(GetRequest) returns (GetRequest); rpc Bad(Relative) ... }
- *   message GetRequest { string model_name = 1; ml.keys.EntityKey key = 2; repeated ml.keys.EntityKey keys = 3;
- *                        repeated string tags = 4; bool flag = 5; }
- *   message Relative { EntityKey key = 1 (type_name without the leading dot); }
+ *   message GetRequest { string model_name = 1; ml.keys.EntityKey key = 2; repeated ml.keys.EntityKey keys =
+ * 3; repeated string tags = 4; bool flag = 5; } message Relative { EntityKey key = 1 (type_name without the
+ * leading dot); }
  */
 static router_desc_pool *make_pool(void) {
   router_desc_pool *pool = router_desc_pool_new();
@@ -144,7 +144,8 @@ static router_desc_pool *make_pool(void) {
   return pool;
 }
 
-static void resolves(router_desc_pool *pool, const char *method, const char *path, int n, const router_field_step *want) {
+static void resolves(router_desc_pool *pool, const char *method, const char *path, int n,
+                     const router_field_step *want) {
   router_field_path out;
   char err[256] = "";
   int r = router_desc_resolve(pool, method, path, &out, err, sizeof err);
@@ -177,7 +178,8 @@ static void test_resolve(void **state) {
   resolves(pool, "/ml.store.Store/Get", "keys.shard", 2,
            (router_field_step[]){{3, ROUTER_FT_MESSAGE, true}, {3, ROUTER_FT_INT64, false}});
   resolves(pool, "/ml.store.Store/Get", "key.part.n", 3,
-           (router_field_step[]){{2, ROUTER_FT_MESSAGE, false}, {4, ROUTER_FT_MESSAGE, false}, {1, ROUTER_FT_UINT32, false}});
+           (router_field_step[]){
+               {2, ROUTER_FT_MESSAGE, false}, {4, ROUTER_FT_MESSAGE, false}, {1, ROUTER_FT_UINT32, false}});
   resolves(pool, "/ml.store.Store/Get", "tags", 1, (router_field_step[]){{4, ROUTER_FT_STRING, true}});
   resolves(pool, "/ml.store.Store/Get", "flag", 1, (router_field_step[]){{5, ROUTER_FT_BOOL, false}});
 

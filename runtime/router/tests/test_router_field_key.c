@@ -411,8 +411,9 @@ static void test_every_truncation(void **state) {
   (void)state;
   buf w = {0};
   sample(&w);
-  router_field_path paths[] = {sample_path(), path1(1, ROUTER_FT_STRING, false), path1(2, ROUTER_FT_INT32, false),
-                               path1(5, ROUTER_FT_FIXED32, true), path1(9, ROUTER_FT_BYTES, false)};
+  router_field_path paths[] = {sample_path(), path1(1, ROUTER_FT_STRING, false),
+                               path1(2, ROUTER_FT_INT32, false), path1(5, ROUTER_FT_FIXED32, true),
+                               path1(9, ROUTER_FT_BYTES, false)};
   char out[64];
   assert_int_equal(get(w.b, w.n, &paths[0], out, sizeof out), 1);
   assert_string_equal(out, "entity-key");
@@ -436,8 +437,8 @@ static void test_random_corruption(void **state) {
   (void)state;
   buf w = {0};
   sample(&w);
-  router_field_path paths[] = {sample_path(), path1(1, ROUTER_FT_STRING, false), path1(2, ROUTER_FT_SINT64, true),
-                               path1(5, ROUTER_FT_FLOAT, true)};
+  router_field_path paths[] = {sample_path(), path1(1, ROUTER_FT_STRING, false),
+                               path1(2, ROUTER_FT_SINT64, true), path1(5, ROUTER_FT_FLOAT, true)};
   uint64_t seed = 0x5eed5eed12345678ULL;
   char out[sizeof w.b + 1];
   for (int iter = 0; iter < 20000; iter++) {
@@ -473,11 +474,11 @@ static void test_random_corruption(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_string_field),      cmocka_unit_test(test_repeated_first),
-      cmocka_unit_test(test_nested),            cmocka_unit_test(test_scalar_keys),
-      cmocka_unit_test(test_groups_skipped),    cmocka_unit_test(test_bad_paths),
-      cmocka_unit_test(test_wrong_wire_types),  cmocka_unit_test(test_huge_lengths_and_varints),
-      cmocka_unit_test(test_every_truncation),  cmocka_unit_test(test_random_corruption),
+      cmocka_unit_test(test_string_field),     cmocka_unit_test(test_repeated_first),
+      cmocka_unit_test(test_nested),           cmocka_unit_test(test_scalar_keys),
+      cmocka_unit_test(test_groups_skipped),   cmocka_unit_test(test_bad_paths),
+      cmocka_unit_test(test_wrong_wire_types), cmocka_unit_test(test_huge_lengths_and_varints),
+      cmocka_unit_test(test_every_truncation), cmocka_unit_test(test_random_corruption),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
