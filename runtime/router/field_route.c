@@ -1,5 +1,5 @@
 /*
- * field_route.c - per-method field-path cache and first-message key for the
+ * field_route.c - per-method field-path cache and message keys for the
  * hash-on-field policy (field_route.h).
  *
  * The cache is a list of method paths (method paths come from clients: it is
@@ -20,8 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <shimkit/raw.h>
 
 #include "descriptors.h"
 
@@ -91,27 +89,6 @@ void router_field_cache_unref(router_field_cache *c) {
   pthread_cond_destroy(&c->resolved);
   free(c->field);
   free(c);
-}
-
-void router_field_cache_clear(router_field_cache *c) {
-  if (c == NULL) {
-    return;
-  }
-  pthread_mutex_lock(&c->lock);
-  /* An entry being resolved stays (its resolver still writes to it); the rest go. */
-  entry **link = &c->head;
-  while (*link != NULL) {
-    entry *e = *link;
-    if (e->state == ENTRY_RESOLVING) {
-      link = &e->next;
-      continue;
-    }
-    *link = e->next;
-    free(e->method);
-    free(e);
-    c->n--;
-  }
-  pthread_mutex_unlock(&c->lock);
 }
 
 const char *router_field_cache_field(const router_field_cache *c) {
@@ -245,7 +222,7 @@ bool router_field_message_key(router_field_cache *c, const char *method, const r
   if (r == 1) {
     return true;
   }
-  pthread_mutex_lock(&c->lock); /* router_field_cache_clear may free entries */
+  pthread_mutex_lock(&c->lock);
   entry *e = find_entry(c, method);
   bool log = e != NULL && !atomic_exchange(r == 0 ? &e->absent_logged : &e->malformed_logged, true);
   pthread_mutex_unlock(&c->lock);
@@ -255,14 +232,4 @@ bool router_field_message_key(router_field_cache *c, const char *method, const r
                        : "a request that does not decode along the hash field");
   }
   return false;
-}
-
-void router_field_prefetch(router_field_cache *c, shimkit_call *call, const router_field_source *src,
-                           router_first_message *first) {
-  memset(first, 0, sizeof *first);
-  first->rc = shimkit_call_read_bytes(call, &first->data, &first->len);
-  if (first->rc == 1) {
-    first->has_key =
-        router_field_message_key(c, shimkit_call_method(call), src, first->data, first->len, &first->key);
-  }
 }

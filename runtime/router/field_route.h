@@ -2,16 +2,16 @@
  * field_route.h - the hash-on-field policy's per-call part: which field of
  * which request message, learned once per method, and the key of a call.
  *
- * For `--policy hash --hash-field PATH` a call's replica depends on a field
- * of its first request message, so forward.c reads that message BEFORE it
- * picks (router_field_prefetch), then sends it first. The field path is
- * resolved per method path the first time a method is called, from the
- * descriptors of a healthy replica's own reflection service
- * (descriptors.h), and cached: later calls only walk the message bytes
- * (field_key.h). When the lookup fails (the replica has no reflection, the
- * method's request has no such field) or the field is not in a message, the
- * call has no key and goes round robin; each reason is logged once per
- * method.
+ * For a set hashing on a field (hash_field) a call's replica depends on a
+ * field of its first request message, so forward.c reads that message
+ * BEFORE it picks, then sends it first; hash_field.c asks this module for
+ * the message's key. The field path is resolved per method path the first
+ * time a method is called, from the descriptors of a healthy replica's own
+ * reflection service (descriptors.h), and cached in the set's cache: later
+ * calls only walk the message bytes (field_key.h). When the lookup fails
+ * (the replica has no reflection, the method's request has no such field)
+ * or the field is not in a message, the call has no key and goes round
+ * robin; each reason is logged once per method.
  */
 #ifndef SHIMKIT_ROUTER_FIELD_ROUTE_H
 #define SHIMKIT_ROUTER_FIELD_ROUTE_H
@@ -48,9 +48,6 @@ router_field_cache *router_field_cache_ref(router_field_cache *c);
 /* Drops a reference; the last one frees the cache. Accepts NULL. */
 void router_field_cache_unref(router_field_cache *c);
 
-/* Forgets every method (the set's replicas changed). */
-void router_field_cache_clear(router_field_cache *c);
-
 /* The field path the cache resolves. */
 const char *router_field_cache_field(const router_field_cache *c);
 
@@ -69,21 +66,5 @@ bool router_field_cache_path(router_field_cache *c, const char *method, const ro
  */
 bool router_field_message_key(router_field_cache *c, const char *method, const router_field_source *src,
                               const uint8_t *msg, size_t len, router_field_value *key);
-
-/* The first request message of a call, read before the replica is picked. */
-typedef struct router_first_message {
-  int rc; /* shimkit_call_read_bytes' result: 1 a message, 0 the client sent none, -1 the call is over */
-  uint8_t *data; /* the message (rc 1), malloc'd; forward.c hands it on and frees it */
-  size_t len;
-  router_field_value key; /* the key found in it (points into data) */
-  bool has_key;           /* key is valid */
-} router_first_message;
-
-/*
- * Reads the call's first request message into first and finds its key
- * (first->has_key). Logs once per method why a call has no key.
- */
-void router_field_prefetch(router_field_cache *c, shimkit_call *call, const router_field_source *src,
-                           router_first_message *first);
 
 #endif /* SHIMKIT_ROUTER_FIELD_ROUTE_H */

@@ -196,3 +196,110 @@ def test_reflection_v1alpha_through_the_router(router_on):
         pool = DescriptorPool(db)
         svc = pool.FindServiceByName("shimkit.examples.v1.Echo")
         assert svc.FindMethodByName("Say").input_type.full_name == "shimkit.examples.v1.EchoRequest"
+
+
+# ---- sets applied at run time (RouterAdmin): hash_field and reflection per set ----
+
+ECHO = "shimkit.examples.v1.Echo"
+TRAINING = "shimkit.ml.v1.Training"
+
+
+@pytest.fixture(scope="module")
+def admin_stubs(tmp_path_factory):
+    """admin_pb2 and admin_pb2_grpc, generated now from proto/shimkit/router/v1/admin.proto."""
+    import importlib
+    import sys
+    from grpc_tools import protoc
+
+    out = tmp_path_factory.mktemp("admin_stubs")
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "proto")
+    rc = protoc.main(["protoc", f"-I{root}", f"--python_out={out}", f"--grpc_python_out={out}",
+                      os.path.join(root, "shimkit", "router", "v1", "admin.proto")])
+    assert rc == 0, "grpc_tools.protoc failed on admin.proto"
+    sys.path.insert(0, str(out))
+    return (importlib.import_module("shimkit.router.v1.admin_pb2"),
+            importlib.import_module("shimkit.router.v1.admin_pb2_grpc"))
+
+
+@pytest.fixture
+def admin_router(pb2, stubs, admin_stubs, tmp_path):
+    """A router with no --backend (sets come from RouterAdmin) and its stubs."""
+    proc = Shim("--state", str(tmp_path / "router.state"), "--health-retry-ms", "100",
+                command=router_command()).start()
+    channel = grpc.insecure_channel(proc.target)
+    yield proc, stubs[1].EchoStub(channel), admin_stubs[1].RouterAdminStub(channel)
+    channel.close()
+    rc = proc.stop(30)
+    log = proc.log()
+    assert rc == 0, f"router exited {rc} on SIGTERM:\n{log}"
+    assert "Sanitizer" not in log and "runtime error" not in log, log
+
+
+def apply_set(admin, admin_stubs, name, services, backends, **kw):
+    pb = admin_stubs[0]
+    s = pb.Set(name=name, services=services, backends=[b.target for b in backends], weight=100, **kw)
+    admin.ApplySet(pb.ApplySetRequest(set=s), timeout=10)
+
+
+def wait_sets_serving(admin, admin_stubs):
+    import time
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        sets = admin.ListSets(admin_stubs[0].ListSetsRequest(), timeout=10).sets
+        if sets and all(b.serving for s in sets for b in s.backends):
+            return
+        time.sleep(0.05)
+    raise AssertionError("sets not serving")
+
+
+def test_admin_set_hash_field(admin_router, replicas, pb2, admin_stubs):
+    proc, echo, admin = admin_router
+    pb = admin_stubs[0]
+    apply_set(admin, admin_stubs, "echo-hash", [ECHO], replicas, policy=pb.HASH, hash_field="message")
+    wait_sets_serving(admin, admin_stubs)
+    owners = {}
+    for i in range(30):
+        v = f"v{i}"
+        got = {echo.Say(pb2.EchoRequest(message=v), timeout=10).served_by for _ in range(3)}
+        assert len(got) == 1, (v, got)
+        owners[v] = got.pop()
+    assert len(set(owners.values())) >= 2, owners
+    # The set changes its field: the router learns the new path (a fresh cache).
+    apply_set(admin, admin_stubs, "echo-hash", [ECHO], replicas, policy=pb.HASH, hash_field="key.id")
+    for v, owner in owners.items():
+        assert echo.Say(pb2.EchoRequest(message="x", key=pb2.EchoKey(id=v)), timeout=10).served_by == owner, v
+    # A bad field path is refused by ApplySet.
+    with pytest.raises(grpc.RpcError) as err:
+        apply_set(admin, admin_stubs, "echo-hash", [ECHO], replicas, policy=pb.HASH, hash_field="key..id")
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    log = proc.log()
+    assert "hashing on field message" in log and "hashing on field key.id" in log
+
+
+def test_reflection_of_several_sets(admin_router, replicas, admin_stubs):
+    training = os.environ.get("SHIMKIT_TRAINING_SHIM")
+    if not training:
+        pytest.skip("SHIMKIT_TRAINING_SHIM not set (no training_shim target)")
+    proc, _, admin = admin_router
+    # A second service behind the router: training_shim (its model repository is never called here).
+    t = Shim("--model-repository", "127.0.0.1:1", command=shlex.split(training)).start()
+    try:
+        apply_set(admin, admin_stubs, "echo", [ECHO], replicas[:2])
+        apply_set(admin, admin_stubs, "training", [TRAINING], [t])
+        wait_sets_serving(admin, admin_stubs)
+        out = grpcurl(proc.target, "list")
+        assert out.returncode == 0, out.stderr
+        names = out.stdout.split()
+        for want in (ECHO, TRAINING, "shimkit.router.v1.RouterAdmin", "grpc.health.v1.Health"):
+            assert want in names, names
+        assert len(names) == len(set(names)), names
+        out = grpcurl(proc.target, "describe", TRAINING)
+        assert out.returncode == 0 and "service Training" in out.stdout, out.stdout + out.stderr
+        out = grpcurl(proc.target, "describe", ECHO + ".Say")
+        assert out.returncode == 0 and "rpc Say" in out.stdout, out.stdout + out.stderr
+        # The echo set goes away: its service leaves the list (the sets changed).
+        admin.RemoveSet(admin_stubs[0].RemoveSetRequest(name="echo"), timeout=10)
+        names = grpcurl(proc.target, "list").stdout.split()
+        assert TRAINING in names and ECHO not in names, names
+    finally:
+        t.kill()
