@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "field_key.h"
+#include "spec.h"
 
 /* ---- building wire bytes ---------------------------------------------------- */
 
@@ -472,13 +473,38 @@ static void test_random_corruption(void **state) {
   }
 }
 
+/* ---- field paths as sets give them (spec.c) ------------------------------------ */
+
+static void test_valid_field_paths(void **state) {
+  (void)state;
+  const char *good[] = {"model_name", "key.entity_id", "a", "_x.y_2.Z", "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p"};
+  const char *bad[] = {"",     ".a",  "a.",  "a..b", "1a",
+                       "a.2b", "a-b", "a b", "a/b",  "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q"};
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    if (!router_valid_field_path(good[i])) {
+      fail_msg("refused %s", good[i]);
+    }
+  }
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    if (router_valid_field_path(bad[i])) {
+      fail_msg("accepted %s", bad[i]);
+    }
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_string_field),     cmocka_unit_test(test_repeated_first),
-      cmocka_unit_test(test_nested),           cmocka_unit_test(test_scalar_keys),
-      cmocka_unit_test(test_groups_skipped),   cmocka_unit_test(test_bad_paths),
-      cmocka_unit_test(test_wrong_wire_types), cmocka_unit_test(test_huge_lengths_and_varints),
-      cmocka_unit_test(test_every_truncation), cmocka_unit_test(test_random_corruption),
+      cmocka_unit_test(test_string_field),
+      cmocka_unit_test(test_repeated_first),
+      cmocka_unit_test(test_nested),
+      cmocka_unit_test(test_scalar_keys),
+      cmocka_unit_test(test_groups_skipped),
+      cmocka_unit_test(test_bad_paths),
+      cmocka_unit_test(test_wrong_wire_types),
+      cmocka_unit_test(test_huge_lengths_and_varints),
+      cmocka_unit_test(test_every_truncation),
+      cmocka_unit_test(test_random_corruption),
+      cmocka_unit_test(test_valid_field_paths),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
