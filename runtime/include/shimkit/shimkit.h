@@ -18,5 +18,6 @@
 #include "shimkit/log.h"
 #include "shimkit/metrics.h"
 #include "shimkit/raw.h"
+#include "shimkit/reflection.h"
 
 #endif /* SHIMKIT_SHIMKIT_H */
