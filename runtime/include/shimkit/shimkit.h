@@ -13,6 +13,7 @@
 #include "shimkit/service.h"
 #include "shimkit/call.h"
 #include "shimkit/server.h"
+#include "shimkit/arena.h"
 #include "shimkit/client.h"
 #include "shimkit/log.h"
 #include "shimkit/metrics.h"
