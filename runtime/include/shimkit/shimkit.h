@@ -17,5 +17,6 @@
 #include "shimkit/log.h"
 #include "shimkit/metrics.h"
 #include "shimkit/raw.h"
+#include "shimkit/forward.h"
 
 #endif /* SHIMKIT_SHIMKIT_H */
