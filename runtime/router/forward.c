@@ -10,7 +10,9 @@
  * the pick.
  *
  * choose: the replica, by the set's policy (the hash key: a metadata value,
- * or the field of the first message, field_key.c).
+ * or the field of the first message, field_key.c). When the set has no
+ * healthy replica left by then (an admin change removed or replaced it
+ * since begin), the set is chosen again in the current snapshot.
  *
  * attempt_done: the attempt's replica is released (outstanding down, a
  * failure counted). A call that ended UNAVAILABLE with no headers, no
@@ -85,6 +87,23 @@ static shimkit_code fwd_choose(shimkit_call *call, void *state, const uint8_t *f
     st->key = st->field_key;
   }
   router_backend *b = router_pick(st->set, st->tried, 0, st->key, st->key_len);
+  if (b == NULL) {
+    /* The set lost its replicas since begin chose it (an admin change removed
+     * or replaced it): choose again in the current snapshot. */
+    const char *service = method[0] == '/' ? method + 1 : method;
+    const char *slash = strchr(service, '/');
+    size_t service_len = slash != NULL ? (size_t)(slash - service) : strlen(service);
+    router_config *cfg = router_config_get(st->r);
+    router_set *set = router_choose_set(cfg, service, service_len);
+    b = set != NULL ? router_pick(set, st->tried, 0, st->key, st->key_len) : NULL;
+    if (b != NULL) {
+      router_config_unref(st->cfg);
+      st->cfg = cfg;
+      st->set = set;
+    } else {
+      router_config_unref(cfg);
+    }
+  }
   if (b == NULL) {
     return shimkit_call_error(call, SHIMKIT_UNAVAILABLE, "router: no healthy backend for %s (set %s)", method,
                               st->set->spec.name);
