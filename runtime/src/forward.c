@@ -10,12 +10,12 @@
  *
  *   client -> backend: one RECV_MESSAGE in flight on the client's call; a
  *     message received is held until the backend's send batch is free, then
- *     goes out (the first batch of an attempt also carries the initial
- *     metadata, the last one the half-close), and the next read starts. So
+ *     goes out (the last one with the half-close), and the next read starts. So
  *     at most one message waits in the router, and a client that sends
  *     nothing until the backend speaks (bidi) is never waited for.
- *   backend -> client: the first receive batch is RECV_INITIAL_METADATA +
- *     RECV_MESSAGE; each message goes to the client with the backend's
+ *   backend -> client: the first receive batch is SEND_INITIAL_METADATA (the
+ *     request metadata, so the backend has the call at once) +
+ *     RECV_INITIAL_METADATA + RECV_MESSAGE; each message goes to the client with the backend's
  *     headers on the first; the next receive starts as soon as the message
  *     is handed on. RECV_STATUS_ON_CLIENT is in flight from the start.
  *   the end: once the backend's status, its last message and every send are
@@ -26,9 +26,10 @@
  *     call, which also has the client's call as its parent in gRPC core
  *     (deadline and cancellation propagate).
  *
- * A unary call costs three batches on each side (client: read, read the
- * end, status with the message sent before it; backend: metadata+message,
- * close, headers+message, status, read the end).
+ * A unary call costs, on the client's side: the close watch, two reads (the
+ * message, the end), one send, the status; on the backend's: metadata with
+ * the first receive, the message, the half-close, the status, the read of
+ * the end.
  *
  * Retries: while the backend has not answered (no headers, no message) the
  * request messages sent are kept (by reference: copies of byte buffers
@@ -351,14 +352,21 @@ static void start_attempt(shimkit__fwd *f, shimkit_channel *ch) {
     a->status = GRPC_STATUS_INTERNAL;
     grpc_call_cancel(a->core, NULL);
   }
-  grpc_op ops[2];
+  /* The request metadata rides in the first receive batch: the backend gets
+   * the call at once (a bidi client may send nothing until it is answered),
+   * and there is no batch (and no event) for it alone. */
+  grpc_op ops[3];
   memset(ops, 0, sizeof ops);
-  ops[0].op = GRPC_OP_RECV_INITIAL_METADATA;
-  ops[0].data.recv_initial_metadata.recv_initial_metadata = &a->headers;
-  ops[1].op = GRPC_OP_RECV_MESSAGE;
-  ops[1].data.recv_message.recv_message = &f->b_recv_bb;
+  ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+  ops[0].data.send_initial_metadata.count = f->n_req_md;
+  ops[0].data.send_initial_metadata.metadata = f->req_md;
+  ops[1].op = GRPC_OP_RECV_INITIAL_METADATA;
+  ops[1].data.recv_initial_metadata.recv_initial_metadata = &a->headers;
+  ops[2].op = GRPC_OP_RECV_MESSAGE;
+  ops[2].data.recv_message.recv_message = &f->b_recv_bb;
   f->b_recv_headers = true;
-  f->b_recv_pending = start(f, a->core, ops, 2, SHIMKIT__TAG_KIND_FWD_BRECV);
+  f->b_md_sent = true;
+  f->b_recv_pending = start(f, a->core, ops, 3, SHIMKIT__TAG_KIND_FWD_BRECV);
   if (!f->b_recv_pending) {
     f->b_recv_done = true;
     grpc_call_cancel(a->core, NULL);
