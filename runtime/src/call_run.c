@@ -352,15 +352,20 @@ static void start_call(shimkit_server *srv, shimkit__slot *slot) {
     atomic_store(&slot->pending, 1); /* this thread's reference, dropped after the final batch started */
   }
   shimkit_code code = handle(c, &response_bb);
+  if (c->forwarding) {
+    /* forward.c's batches hold the call from here on, and other workers may
+     * already handle its events: this thread touches it no more. */
+    if (runs_handler) {
+      shimkit__pool_idle(srv);
+    }
+    async_unref(slot);
+    return;
+  }
   if (runs_handler && c->cq == NULL) {
     shimkit__pool_idle(srv); /* a unary handler is over; a stream still waits for its batches here */
   }
   const char *message = status_text(c, code);
 
-  if (c->forwarding) {
-    async_unref(slot); /* forward.c's batches hold the call from here on */
-    return;
-  }
   if (c->cq == NULL) {
     slot->code = code;
     slot->message = message;
