@@ -18,10 +18,12 @@
  *     RECV_INITIAL_METADATA + RECV_MESSAGE; each message goes to the client with the backend's
  *     headers on the first; the next receive starts as soon as the message
  *     is handed on. RECV_STATUS_ON_CLIENT is in flight from the start.
- *   the end: once the backend's status, its last message and every send are
- *     done, attempt_done decides (retry or not); the client then gets the
- *     backend's headers (if not sent), trailers, code, message and details
- *     in one batch. RECV_CLOSE_ON_SERVER is in flight from the start
+ *   the end: once the backend's status and its last message are in and
+ *     handed on, attempt_done decides (retry or not); the client then gets
+ *     the backend's headers (if not sent), trailers, code, message and
+ *     details in one batch, without waiting for the last message's send to
+ *     complete (gRPC's own test proxy does the same: the transport sends
+ *     trailers after the messages before them). RECV_CLOSE_ON_SERVER is in flight from the start
  *     (call.c's close watch): a client that goes away cancels the backend
  *     call, which also has the client's call as its parent in gRPC core
  *     (deadline and cancellation propagate).
@@ -532,8 +534,12 @@ static void pump(shimkit__fwd *f) {
   pump_client_recv(f);
   pump_client_send(f); /* first: it frees resp_held for the next receive */
   pump_backend_recv(f);
-  if (f->b_live && !f->b_status_pending && !f->b_send_pending && !f->b_recv_pending && f->b_recv_done &&
-      f->resp_held == NULL && !f->s_send_pending) {
+  /* Over: the backend's status and last message are in, and every response
+   * message went to the client's send (the status may follow a send still in
+   * flight: gRPC orders them). An attempt that may be retried also waits for
+   * its sends, so that the next attempt starts clean. */
+  if (f->b_live && !f->b_status_pending && !f->b_recv_pending && f->b_recv_done && f->resp_held == NULL &&
+      (!f->b_send_pending || f->answered)) {
     attempt_over(f);
     pump(f); /* a retry's first batches */
   }
