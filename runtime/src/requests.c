@@ -28,6 +28,7 @@
 
 #define REQUESTS_PER_METHOD 4 /* requests waiting per unary method */
 #define REQUESTS_PER_STREAM 1 /* and per stream method (a stream holds a worker anyway) */
+#define REQUESTS_FORWARDED 16 /* for unknown methods when they are forwarded (no worker held) */
 /* Arena limit per call: the decoded request can be much larger than its bytes. */
 #define ARENA_BASE_LIMIT ((size_t)64 * 1024 * 1024)
 
@@ -143,6 +144,9 @@ bool shimkit__requests_post_all(shimkit_server *srv) {
   for (size_t i = 0; i < srv->n_methods; i++) {
     const shimkit__method *m = &srv->methods[i];
     int n = m->desc == NULL || m->sync ? REQUESTS_PER_STREAM : REQUESTS_PER_METHOD;
+    if (m->desc == NULL && srv->has_forwarder) {
+      n = REQUESTS_FORWARDED; /* every call through a proxy is one of these */
+    }
     for (int k = 0; k < n; k++) {
       shimkit__requests_post(srv, m);
     }
