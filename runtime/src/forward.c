@@ -574,7 +574,11 @@ static void on_client_recv(shimkit__fwd *f, bool ok) {
     if (f->client_gone) {
       fail(f, SHIMKIT_CANCELLED, "cancelled by the client or connection lost");
     } else {
+      /* choose may block here (the router's first look at a method's fields
+       * asks a replica): counted busy, so that another worker polls. */
+      shimkit__pool_busy(c->srv);
       choose(f, f->req_held);
+      shimkit__pool_idle(c->srv);
     }
   }
 }

@@ -31,6 +31,7 @@
 #include "wire_check.h"
 #include "shimkit/forward.h"
 #include "shimkit/raw.h"
+#include "shimkit/reflection.h"
 #include "shimkit/server.h"
 
 /* Hard limits. */
@@ -108,6 +109,9 @@ struct shimkit_server {
   bool has_forwarder;            /* unknown methods are forwarded (forward.c) instead */
   shimkit_forwarder forwarder;   /* its hooks */
   void *forwarder_user_data;     /* their argument */
+
+  shimkit_reflection_fallback refl_fallback; /* reflection's answers for other services (reflection_fallback.c) */
+  bool has_refl_fallback;                    /* refl_fallback is set */
 };
 
 /* One call, from the request until its status went out. */

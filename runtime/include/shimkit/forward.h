@@ -21,8 +21,10 @@
  * (attempt_done). Messages are never decoded.
  *
  * Threads: begin runs on the worker that took the call and may block (wait
- * for a hold to be released); choose, attempt_done and end run on whichever
- * worker takes the event, one at a time per call, and must not block.
+ * for a hold to be released); so may choose (counted as a busy worker, so
+ * that the pool keeps one polling). attempt_done and end run on whichever
+ * worker takes the event and must not block. The hooks of one call run one
+ * at a time.
  */
 #ifndef SHIMKIT_FORWARD_H
 #define SHIMKIT_FORWARD_H
