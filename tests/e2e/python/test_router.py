@@ -248,6 +248,21 @@ def test_client_cancel_reaches_backend(cluster, pb2):
     assert "Expand" in logs and "CANCELLED" in logs
 
 
+def test_unary_client_cancel_reaches_backend(cluster, pb2):
+    """A unary call cancelled while its replica works (nothing left to read
+    or write on the client's side) is cancelled at the replica too."""
+    stub, reps, _ = cluster
+    before = sum(r.log().count("CANCELLED") for r in reps)
+    fut = stub.Say.future(pb2.EchoRequest(message="slow", delay_ms=20000), timeout=60)
+    time.sleep(0.5)
+    fut.cancel()
+    deadline = time.monotonic() + 15  # well before the 20 s the replica would take
+    while time.monotonic() < deadline and sum(r.log().count("CANCELLED") for r in reps) == before:
+        time.sleep(0.05)
+    logs = "\n".join(r.log() for r in reps)
+    assert sum(r.log().count("CANCELLED") for r in reps) > before, logs
+
+
 def test_draining_replica_gets_no_new_calls(cluster, pb2, stubs):
     stub, reps, _ = cluster
     # A slow call straight to r1 keeps it draining (20 s grace) after SIGTERM: up, but NOT_SERVING.
