@@ -26,7 +26,10 @@
  *     trailers after the messages before them). RECV_CLOSE_ON_SERVER is in flight from the start
  *     (call.c's close watch): a client that goes away cancels the backend
  *     call, which also has the client's call as its parent in gRPC core
- *     (deadline and cancellation propagate).
+ *     (deadline and cancellation propagate). The watch is needed: without a
+ *     RECV_CLOSE_ON_SERVER in flight, core 1.51 does not pass a cancel on
+ *     to a unary call waiting for its replica (tried: e2e.router's unary
+ *     cancel test fails).
  *
  * A unary call costs, on the client's side: the close watch, two reads (the
  * message, the end), one send, the status; on the backend's: metadata with
