@@ -464,6 +464,9 @@ static void pump_client_recv(shimkit__fwd *f) {
   if (!f->s_recv_pending) {
     f->client_gone = true;
     cancel_backend(f);
+    if (!f->chosen) {
+      fail(f, SHIMKIT_CANCELLED, "cancelled by the client or connection lost");
+    }
   }
 }
 
@@ -720,6 +723,10 @@ shimkit_code shimkit__fwd_start(shimkit_call *c) {
 }
 
 void shimkit__fwd_free(shimkit__fwd *f) {
+  if (!f->final) {
+    /* Every path sets final; should one not, the hooks' state is still freed. */
+    f->c->srv->forwarder.end(f->c, f->state, SHIMKIT_CANCELLED);
+  }
   for (int i = 0; i < f->n_att; i++) {
     attempt *a = &f->att[i];
     if (a->core != NULL) {
