@@ -226,3 +226,35 @@ int shimctl_wait_serving(const char *label, const char *const *addrs, int n, int
   }
   return 0;
 }
+
+int shimctl_wait_routed(const char *router, const char *set_name, int n, int timeout_ms) {
+  int64_t deadline = shimctl_mono_ms() + timeout_ms;
+  char err[512] = "";
+  int serving = 0;
+  for (;;) {
+    Shimkit__Router__V1__ListSetsResponse *list = NULL;
+    serving = 0;
+    int total = -1;
+    if (shimctl_admin_list(router, 3000, &list, err, sizeof err) == 0) {
+      const Shimkit__Router__V1__SetStatus *s = shimctl_list_find(list, set_name);
+      if (s != NULL) {
+        total = (int)s->n_backends;
+        for (size_t i = 0; i < s->n_backends; i++) {
+          serving += s->backends[i]->serving ? 1 : 0;
+        }
+      }
+    }
+    if (list != NULL) {
+      protobuf_c_message_free_unpacked(&list->base, NULL);
+    }
+    if (total == n && serving == n) {
+      return 0;
+    }
+    if (shimctl_mono_ms() > deadline) {
+      fprintf(stderr, "shimctl: the router sees %d of %d replicas of %s SERVING after %d ms%s%s\n", serving, n,
+              set_name, timeout_ms, err[0] ? ": " : "", err);
+      return -1;
+    }
+    shimctl_sleep_ms(20);
+  }
+}

@@ -46,4 +46,10 @@ int shimctl_health_serving(const char *addr, int timeout_ms);
  * lines naming what (label). 0, or -1 naming the ones that were not. */
 int shimctl_wait_serving(const char *label, const char *const *addrs, int n, int timeout_ms);
 
+
+/* Waits until the router lists set_name with n backends, each SERVING in its
+ * own health watch (so that no call finds the set without a healthy
+ * replica). 0, or -1 after timeout_ms. */
+int shimctl_wait_routed(const char *router, const char *set_name, int n, int timeout_ms);
+
 #endif /* SHIMCTL_ADMIN_H */

@@ -141,6 +141,9 @@ int shimctl_cmd_scale(const shimctl_opts *o, int argc, char **argv) {
       fprintf(stderr, "shimctl scale: %s\n", err);
       goto out;
     }
+    if (shimctl_wait_routed(st->router_listen, set->name, na, o->timeout_ms) != 0) {
+      goto out;
+    }
   } else {
     /* The router first, so that no new call goes to a replica about to stop. */
     shimctl_set shrunk = *set;

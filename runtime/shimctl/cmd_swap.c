@@ -243,7 +243,11 @@ int shimctl_cmd_swap(const shimctl_opts *o, int argc, char **argv) {
     rollback(o, dir, router, nset, true);
     goto out;
   }
-  shimctl_say("%s: in the router with weight 0", nset->name);
+  if (shimctl_wait_routed(router, nset->name, n, o->timeout_ms) != 0) {
+    rollback(o, dir, router, nset, true);
+    goto out;
+  }
+  shimctl_say("%s: in the router with weight 0, every replica SERVING", nset->name);
   int64_t t_move = shimctl_mono_ms();
   int64_t hold_ms = 0;
   if (kind->stateful) {

@@ -114,6 +114,12 @@ static int bring_up(const shimctl_opts *o, const char *dir, const char *router) 
       rc = -1;
       break;
     }
+    char addrs[SHIMCTL_MAX_REPLICAS][64];
+    const char *ptrs[SHIMCTL_MAX_REPLICAS];
+    if (shimctl_wait_routed(router, set->name, shimctl_set_addrs(set, addrs, ptrs), o->timeout_ms) != 0) {
+      rc = -1;
+      break;
+    }
     shimctl_say("%s: routed (%s, weight %d)", set->name, shimctl_policy_name((shimctl_policy)set->policy),
                 set->weight);
   }
