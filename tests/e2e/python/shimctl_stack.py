@@ -232,3 +232,26 @@ class Postgres:
     def close(self):
         subprocess.run([POSTGRES_SH, "stop", self.dir], check=False, capture_output=True, timeout=120)
         subprocess.run(["rm", "-rf", self.dir], check=False)
+
+
+_ml = None
+
+
+def ml_stubs():
+    """Generates the proto/ml/v1 stubs (importable as ml.v1.*_pb2) once."""
+    global _ml
+    if _ml is None:
+        from grpc_tools import protoc
+        import grpc_tools
+
+        out = tempfile.mkdtemp(prefix="shimctl-ml-stubs-")
+        proto = os.path.join(ROOT, "proto")
+        wkt = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
+        files = [os.path.join(proto, "ml", "v1", f) for f in ("common.proto", "feature_store.proto",
+                                                              "model_repository.proto")]
+        rc = protoc.main(["protoc", f"-I{proto}", f"-I{wkt}", f"--python_out={out}", f"--grpc_python_out={out}",
+                          *files])
+        assert rc == 0
+        sys.path.insert(0, out)
+        _ml = out
+    return _ml
