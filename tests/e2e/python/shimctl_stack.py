@@ -186,6 +186,13 @@ class Stack:
         assert p.returncode == 0, f"loadgen failed:\n{err}"
         return json.loads(out.strip().splitlines()[-1])
 
+    @staticmethod
+    def finish_load(p, timeout=90):
+        """Waits for a load started with a count to end by itself."""
+        out, err = p.communicate(timeout=timeout)
+        assert p.returncode == 0, f"loadgen failed:\n{err}"
+        return json.loads(out.strip().splitlines()[-1])
+
     def close(self):
         for p in self.loads:
             if p.poll() is None:
