@@ -18,8 +18,9 @@ int shimctl_cmd_build(const shimctl_opts *o, int argc, char **argv) {
   }
   for (size_t i = 0; i < stack->n_services; i++) {
     const shimctl_service_spec *svc = &stack->services[i];
-    shimctl_say("would build shimkit/%s-%s (%s: runtime libraries, native service, %s)", svc->kind->name,
-                svc->implementation, svc->kind->program, svc->kind->program);
+    shimctl_say("would build shimkit/%s-%s: FROM scratch, layers: shared runtime libraries, the %s back end's "
+                "libraries, %s",
+                svc->kind->name, svc->implementation, svc->implementation, svc->kind->program);
   }
   fprintf(stderr, "shimctl build: not available in this shimctl (image building is not compiled in)\n");
   shimctl_stack_free(stack);

@@ -251,6 +251,9 @@ int shimctl_cmd_swap(const shimctl_opts *o, int argc, char **argv) {
   int64_t t_move = shimctl_mono_ms();
   int64_t hold_ms = 0;
   if (kind->stateful) {
+    if (a.n_steps > 1) {
+      shimctl_say("--canary does not apply to a stateful service: its data moves once, then all its traffic");
+    }
     if (shimctl_admin_hold(router, kind->service, true, SWAP_HOLD_TIMEOUT_MS, err, sizeof err) != 0) {
       fprintf(stderr, "shimctl swap: %s\n", err);
       rollback(o, dir, router, nset, true);

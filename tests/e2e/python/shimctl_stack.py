@@ -204,13 +204,34 @@ class Stack:
                 pids = self.all_pids()
             except (OSError, ValueError, IndexError, KeyError):
                 pass
-            r = self.down()
+            r = self.run("down", "--keep-logs", check=False)
             if r.returncode != 0:
                 for pid in pids:
                     try:
                         os.kill(pid, signal.SIGKILL)
                     except ProcessLookupError:
                         pass
+            reports = self.sanitizer_reports()
+            subprocess.run(["rm", "-rf", self.state_dir], check=False)
+            assert r.returncode == 0, f"shimctl down failed:\n{r.stdout}\n{r.stderr}"
+            assert not reports, "sanitizer reports in the logs:\n" + "\n".join(reports)
+
+    def sanitizer_reports(self):
+        """Lines of ASan/UBSan/LSan reports in the stack's logs (the ASan build runs everything sanitized)."""
+        found = []
+        logs = [os.path.join(self.state_dir, "supervisor.log")]
+        logdir = os.path.join(self.state_dir, "logs")
+        if os.path.isdir(logdir):
+            logs += [os.path.join(logdir, f) for f in sorted(os.listdir(logdir))]
+        for path in logs:
+            try:
+                with open(path, errors="replace") as f:
+                    for line in f:
+                        if "Sanitizer" in line or "runtime error:" in line:
+                            found.append(f"{os.path.basename(path)}: {line.rstrip()}")
+            except FileNotFoundError:
+                pass
+        return found
 
 
 class Redis:
