@@ -85,6 +85,11 @@ class Stack:
     """A stack file of a test and the shimctl commands on it."""
 
     def __init__(self, folder, text, name="stack.yaml"):
+        # $SHIMKIT_SHIMCTL_ENVIRONMENT runs the same tests in another environment (docker).
+        env = os.environ.get("SHIMKIT_SHIMCTL_ENVIRONMENT")
+        if env and name == "stack.yaml" and "\nenvironment:" not in text and text.startswith("stack:"):
+            first, rest = text.split("\n", 1)
+            text = f"{first}\nenvironment: {env}\n{rest}"
         self.folder = str(folder)
         self.path = os.path.join(self.folder, name)
         with open(self.path, "w") as f:
