@@ -26,7 +26,7 @@
 #include "supervise.h"
 
 #define SWAP_MAX_STEPS 16
-#define SWAP_HOLD_TIMEOUT_MS 60000
+#define SWAP_HOLD_MARGIN_MS 10000
 
 typedef struct swap_args {
   const char *service;
@@ -98,6 +98,21 @@ static int wait_idle(const char *router, const char *set_name, int timeout_ms) {
     }
     shimctl_sleep_ms(20);
   }
+}
+
+/* "127.0.0.1:PORT" of the first wanted replica of set that answers
+ * SERVING. 0, or -1 leaving addr "". */
+static int serving_replica(const shimctl_set *set, char *addr, size_t len) {
+  addr[0] = '\0';
+  for (int i = 0; set != NULL && i < set->n_rep; i++) {
+    char a[64];
+    snprintf(a, sizeof a, "127.0.0.1:%d", set->rep[i].port);
+    if (set->rep[i].index < set->replicas && shimctl_health_serving(a, 2000)) {
+      snprintf(addr, len, "%s", a);
+      return 0;
+    }
+  }
+  return -1;
 }
 
 static int parse_args(int argc, char **argv, swap_args *a) {
@@ -254,7 +269,11 @@ int shimctl_cmd_swap(const shimctl_opts *o, int argc, char **argv) {
     if (a.n_steps > 1) {
       shimctl_say("--canary does not apply to a stateful service: its data moves once, then all its traffic");
     }
-    if (shimctl_admin_hold(router, kind->service, true, SWAP_HOLD_TIMEOUT_MS, err, sizeof err) != 0) {
+    /* The hold must outlast the wait for idle plus the copy (both bounded by
+     * --timeout): a hold the router ended by itself would let writes reach
+     * the old store after the copy. */
+    int hold_timeout = 2 * o->timeout_ms + SWAP_HOLD_MARGIN_MS;
+    if (shimctl_admin_hold(router, kind->service, true, hold_timeout, err, sizeof err) != 0) {
       fprintf(stderr, "shimctl swap: %s\n", err);
       rollback(o, dir, router, nset, true);
       goto out;
@@ -262,6 +281,12 @@ int shimctl_cmd_swap(const shimctl_opts *o, int argc, char **argv) {
     shimctl_say("%s: new calls held in the router; waiting for %s's calls to finish", kind->service, old_name);
     long records = 0;
     bool ok = wait_idle(router, old_name, o->timeout_ms) == 0;
+    /* From a replica of each set that answers SERVING (one may be restarting). */
+    if (ok && (serving_replica(old, old_addr, sizeof old_addr) != 0 ||
+               serving_replica(nset, new_addr, sizeof new_addr) != 0)) {
+      fprintf(stderr, "shimctl swap: no SERVING replica to copy %s\n", old_addr[0] ? "into" : "from");
+      ok = false;
+    }
     if (ok) {
       ok = shimctl_copy_state(kind, old_addr, new_addr, o->timeout_ms, &records, err, sizeof err) == 0;
       if (!ok) {
@@ -275,7 +300,7 @@ int shimctl_cmd_swap(const shimctl_opts *o, int argc, char **argv) {
       ok = false;
     }
     if (shimctl_admin_hold(router, kind->service, false, 0, err, sizeof err) != 0) {
-      fprintf(stderr, "shimctl swap: %s (the hold ends by itself after %d s)\n", err, SWAP_HOLD_TIMEOUT_MS / 1000);
+      fprintf(stderr, "shimctl swap: %s (the hold ends by itself after %d s)\n", err, hold_timeout / 1000);
     }
     hold_ms = shimctl_mono_ms() - t_move;
     if (!ok) {
