@@ -83,3 +83,43 @@ services:
         assert check_rows(direct, keys) == []
     finally:
         stack.close()
+
+
+def test_failed_copy_rolls_back_under_load(tmp_path):
+    """A swap whose copy fails (the new set's Redis is not there): the hold is
+    released, the new set removed, the old one keeps every call and row."""
+    rp = free_port()
+    stack = Stack(tmp_path, f"""stack: rollback
+router:
+  listen: 127.0.0.1:{rp}
+services:
+  feature_store:
+    implementation: sqlite
+    drain_grace_ms: 1000
+    implementations:
+      sqlite:
+        db: {tmp_path}/features.db
+      redis:
+        redis: "127.0.0.1:1"
+""")
+    try:
+        stack.up()
+        acked = str(tmp_path / "acked.txt")
+        load = stack.start_load("feature_store", rate=50, duration=50, acked=acked)
+        r = stack.run("--timeout", "10", "swap", "feature_store", "--to", "redis", check=False)
+        print(r.stdout, r.stderr)
+        assert r.returncode == 1
+        assert "copy failed: Import into" in r.stderr and "removing feature_store-redis again" in r.stderr
+        calls = sum(b.calls for s in stack.list_sets().sets for b in s.backends)
+        stack.wait_for("more calls after the failed swap",
+                       lambda: sum(b.calls for s in stack.list_sets().sets for b in s.backends) > calls + 30)
+        result = stack.stop_load(load)
+        print("failed swap:", result)
+        assert result["failed"] == 0, result
+        sets = stack.list_sets()
+        assert [(s.set.name, s.set.weight) for s in sets.sets] == [("feature_store-sqlite", 100)]
+        assert list(sets.held_services) == []
+        assert list(stack.state()["sets"]) == ["feature_store-sqlite"]
+        assert check_rows(stack.router, open(acked).read().split()) == []
+    finally:
+        stack.close()
