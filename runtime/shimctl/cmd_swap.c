@@ -115,6 +115,23 @@ static int serving_replica(const shimctl_set *set, char *addr, size_t len) {
   return -1;
 }
 
+/* True when the router sends every call of the service to new_name: it has
+ * weight 100 and old_name 0 (or is gone). */
+static bool traffic_moved(const char *router, const char *new_name, const char *old_name) {
+  Shimkit__Router__V1__ListSetsResponse *list = NULL;
+  char err[512];
+  bool moved = false;
+  if (shimctl_admin_list(router, 3000, &list, err, sizeof err) == 0) {
+    const Shimkit__Router__V1__SetStatus *n = shimctl_list_find(list, new_name);
+    const Shimkit__Router__V1__SetStatus *o = shimctl_list_find(list, old_name);
+    moved = n != NULL && n->set != NULL && n->set->weight == 100 && (o == NULL || (o->set != NULL && o->set->weight == 0));
+  }
+  if (list != NULL) {
+    protobuf_c_message_free_unpacked(&list->base, NULL);
+  }
+  return moved;
+}
+
 static int parse_args(int argc, char **argv, swap_args *a) {
   memset(a, 0, sizeof *a);
   a->step_ms = 1000;
@@ -195,20 +212,31 @@ int shimctl_cmd_swap(const shimctl_opts *o, int argc, char **argv) {
     rc = SHIMCTL_EXIT_USAGE;
     goto out;
   }
-  shimctl_set *old = shimctl_state_active_set(st, a.service);
-  if (old == NULL) {
-    fprintf(stderr, "shimctl swap: stack %s runs no set of %s\n", stack->name, a.service);
-    goto out;
-  }
+  /* The running set, and (when an earlier swap to the same implementation
+   * was interrupted) the set it had started: the swap then goes on with it. */
+  shimctl_set *old = NULL, *again = NULL;
   for (int i = 0; i < st->n_sets; i++) {
-    if (&st->sets[i] != old && !st->sets[i].retiring && strcmp(st->sets[i].kind, a.service) == 0) {
-      fprintf(stderr, "shimctl swap: %s has two sets (%s, %s): an earlier swap did not finish; see shimctl status\n",
-              a.service, old->name, st->sets[i].name);
+    shimctl_set *s = &st->sets[i];
+    if (s->retiring || strcmp(s->kind, a.service) != 0) {
+      continue;
+    }
+    if (strcmp(s->impl, a.to) == 0 && again == NULL) {
+      again = s;
+    } else if (old == NULL) {
+      old = s;
+    } else {
+      fprintf(stderr, "shimctl swap: %s has sets %s and %s: an earlier swap to %s did not finish; run it again "
+              "(shimctl swap %s --to %s) to finish it\n", a.service, old->name, s->name,
+              strcmp(s->impl, old->impl) != 0 ? s->impl : "it", a.service, s->impl);
       goto out;
     }
   }
-  if (strcmp(old->impl, a.to) == 0) {
-    fprintf(stderr, "shimctl swap: %s already runs %s (set %s)\n", a.service, a.to, old->name);
+  if (old == NULL && again != NULL) {
+    fprintf(stderr, "shimctl swap: %s already runs %s (set %s)\n", a.service, a.to, again->name);
+    goto out;
+  }
+  if (old == NULL) {
+    fprintf(stderr, "shimctl swap: stack %s runs no set of %s\n", stack->name, a.service);
     goto out;
   }
   if (kind->stateful && !shimctl_copy_supported(kind)) {
@@ -220,16 +248,20 @@ int shimctl_cmd_swap(const shimctl_opts *o, int argc, char **argv) {
     goto out;
   }
   const char *router = st->router_listen;
-  shimctl_service_spec s2 = *spec;
-  s2.replicas = old->replicas;
-  if (shimctl_make_set(o, stack, st, &s2, a.to, a.port, 0, nset, err, sizeof err) != 0) {
-    fprintf(stderr, "shimctl swap: %s\n", err);
-    goto out;
+  if (again != NULL) {
+    *nset = *again;
+  } else {
+    shimctl_service_spec s2 = *spec;
+    s2.replicas = old->replicas;
+    if (shimctl_make_set(o, stack, st, &s2, a.to, a.port, 0, nset, err, sizeof err) != 0) {
+      fprintf(stderr, "shimctl swap: %s\n", err);
+      goto out;
+    }
+    /* Same routing as the running set (the stack file may have changed since up). */
+    nset->policy = old->policy;
+    snprintf(nset->hash_field, sizeof nset->hash_field, "%s", old->hash_field);
+    snprintf(nset->hash_key, sizeof nset->hash_key, "%s", old->hash_key);
   }
-  /* Same routing as the running set (the stack file may have changed since up). */
-  nset->policy = old->policy;
-  snprintf(nset->hash_field, sizeof nset->hash_field, "%s", old->hash_field);
-  snprintf(nset->hash_key, sizeof nset->hash_key, "%s", old->hash_key);
   char old_name[SHIMCTL_STR], old_addr[64], new_addr[64];
   snprintf(old_name, sizeof old_name, "%s", old->name);
   snprintf(old_addr, sizeof old_addr, "127.0.0.1:%d", old->rep[0].port);
@@ -239,7 +271,9 @@ int shimctl_cmd_swap(const shimctl_opts *o, int argc, char **argv) {
   int64_t t0 = shimctl_mono_ms();
   shimctl_say("swap %s: %s -> %s (%s)", a.service, old->impl, a.to,
               kind->stateful ? "stateful: calls held, state copied with Export/Import" : "stateless");
-  if (shimctl_state_update(dir, add_set, nset) < 0) {
+  if (again != NULL) {
+    shimctl_say("%s is there already (an earlier swap did not finish): going on with it", nset->name);
+  } else if (shimctl_state_update(dir, add_set, nset) < 0) {
     fprintf(stderr, "shimctl swap: cannot add %s to the state\n", nset->name);
     goto out;
   }
@@ -253,6 +287,12 @@ int shimctl_cmd_swap(const shimctl_opts *o, int argc, char **argv) {
     rollback(o, dir, router, nset, false);
     goto out;
   }
+  int64_t t_move = shimctl_mono_ms();
+  int64_t hold_ms = 0;
+  if (again != NULL && traffic_moved(router, nset->name, old_name)) {
+    shimctl_say("all traffic is on %s already", nset->name);
+    goto finish;
+  }
   if (shimctl_admin_apply(router, nset, 0, err, sizeof err) != 0) {
     fprintf(stderr, "shimctl swap: %s\n", err);
     rollback(o, dir, router, nset, true);
@@ -263,8 +303,7 @@ int shimctl_cmd_swap(const shimctl_opts *o, int argc, char **argv) {
     goto out;
   }
   shimctl_say("%s: in the router with weight 0, every replica SERVING", nset->name);
-  int64_t t_move = shimctl_mono_ms();
-  int64_t hold_ms = 0;
+  t_move = shimctl_mono_ms();
   if (kind->stateful) {
     if (a.n_steps > 1) {
       shimctl_say("--canary does not apply to a stateful service: its data moves once, then all its traffic");
@@ -324,6 +363,7 @@ int shimctl_cmd_swap(const shimctl_opts *o, int argc, char **argv) {
       }
     }
   }
+finish:;
   int64_t move_ms = shimctl_mono_ms() - t_move;
   weight_arg wn = {nset->name, 100, false};
   weight_arg wo = {old_name, 0, false};

@@ -67,3 +67,49 @@ services:
         assert bad.returncode == 2 and "valid: liblinear, libsvm, xgboost" in bad.stderr
     finally:
         stack.close()
+
+
+def test_interrupted_swap_goes_on(tmp_path):
+    """shimctl SIGKILLed in the middle of a canary swap: both sets stay up and
+    serving, a swap elsewhere is refused, and the same swap run again picks
+    up the started set and finishes, with no failed call under load."""
+    import signal
+    import subprocess
+
+    from shimctl_stack import shimctl_program
+
+    rp = free_port()
+    stack = Stack(tmp_path, f"""stack: resume
+router:
+  listen: 127.0.0.1:{rp}
+services:
+  training:
+    implementation: liblinear
+    replicas: 2
+    drain_grace_ms: 1000
+""")
+    try:
+        stack.up()
+        load = stack.start_load("training", rate=100, duration=50)
+        p = subprocess.Popen([shimctl_program(), "-f", stack.path, "swap", "training", "--to", "libsvm",
+                              "--canary", "10,50,100", "--step-ms", "20000"], stdout=subprocess.PIPE, text=True)
+        seen = ""
+        while "weights: training-libsvm 10" not in seen:
+            line = p.stdout.readline()
+            assert line, f"swap ended early:\n{seen}"
+            seen += line
+        p.send_signal(signal.SIGKILL)
+        p.wait(10)
+        weights = {s.set.name: s.set.weight for s in stack.list_sets().sets}
+        assert weights == {"training-liblinear": 90, "training-libsvm": 10}, weights
+        bad = stack.run("swap", "training", "--to", "xgboost", check=False)
+        assert bad.returncode == 1 and "an earlier swap to libsvm did not finish" in bad.stderr, bad.stderr
+        r = stack.run("swap", "training", "--to", "libsvm")
+        assert "training-libsvm is there already" in r.stdout, r.stdout
+        result = stack.stop_load(load)
+        print("interrupted swap:", result)
+        assert result["failed"] == 0, result
+        assert {s.set.name: s.set.weight for s in stack.list_sets().sets} == {"training-libsvm": 100}
+        assert list(stack.state()["sets"]) == ["training-libsvm"]
+    finally:
+        stack.close()
