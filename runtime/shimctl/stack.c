@@ -390,8 +390,13 @@ static void top_pair(parse_ctx *c, const char *key, yaml_node_t *k, yaml_node_t 
   shimctl_stack *st = c->stack;
   if (strcmp(key, "router") == 0) {
     static const char *const keys[] = {"listen", "metrics_listen", NULL};
-    if (walk_mapping(c, v, "router", keys, router_pair, NULL) && st->router_listen == NULL &&
-        c->errs->n == 0) {
+    bool listen_given = false;
+    for (yaml_node_pair_t *p = v->type == YAML_MAPPING_NODE ? v->data.mapping.pairs.start : NULL;
+         p != NULL && p < v->data.mapping.pairs.top; p++) {
+      const char *k2 = scalar(yaml_document_get_node(c->doc, p->key));
+      listen_given = listen_given || (k2 != NULL && strcmp(k2, "listen") == 0);
+    }
+    if (walk_mapping(c, v, "router", keys, router_pair, NULL) && !listen_given) {
       add_error(c->errs, c->path, node_line(v), "router: missing field 'listen'");
     }
     c->router_line = c->router_line != 0 ? c->router_line : node_line(v);

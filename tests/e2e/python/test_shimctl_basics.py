@@ -162,3 +162,49 @@ def test_supervisor_killed_and_started_again(tmp_path):
                        pid_alive(stack.pids("echo-builtin")[1]))
     finally:
         stack.close()
+
+
+def test_port_in_use_refused(tmp_path):
+    """A port taken by another program: up says which, and starts nothing."""
+    import socket
+
+    rp = free_port()
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        stack = Stack(tmp_path, f"stack: busy\nrouter:\n  listen: 127.0.0.1:{rp}\nservices:\n"
+                                f"  echo:\n    port: {port}\n")
+        r = stack.run("up", check=False)
+        assert r.returncode == 1
+        assert f"port {port} of echo-builtin replica 0 is in use" in r.stderr
+        assert "nothing was started" in r.stderr
+        assert not os.path.exists(os.path.join(stack.state_dir, "state"))
+        assert not os.path.exists(os.path.join(stack.state_dir, "supervisor.log"))
+        assert port_free(rp)
+    finally:
+        taken.close()
+
+
+def test_hash_policy_reaches_the_router(tmp_path):
+    """policy/hash_key of the stack file become the set's policy in the router:
+    calls with one x-user value all go to one replica."""
+    rp = free_port()
+    stack = Stack(tmp_path, f"stack: hashed\nrouter:\n  listen: 127.0.0.1:{rp}\nservices:\n"
+                            f"  echo:\n    replicas: 3\n    policy: hash\n    hash_key: x-user\n"
+                            f"    drain_grace_ms: 500\n")
+    try:
+        stack.up()
+        s = stack.list_sets().sets[0]
+        assert s.set.policy == 2 and s.set.hash_key == "x-user" and list(s.set.services) == [
+            "shimkit.examples.v1.Echo"]
+        with grpc.insecure_channel(stack.router) as ch:
+            say_m = ch.unary_unary("/shimkit.examples.v1.Echo/Say")
+            for i in range(12):
+                say_m(b"\x0a\x02hi", metadata=[("x-user", "alice")], timeout=10, wait_for_ready=True)
+        calls = sorted(b.calls for b in stack.list_sets().sets[0].backends)
+        assert calls == [0, 0, 12], calls
+        assert "policy hash" in stack.run("status").stdout
+    finally:
+        stack.close()
