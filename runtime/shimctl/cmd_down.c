@@ -60,6 +60,9 @@ int shimctl_cmd_down(const shimctl_opts *o, int argc, char **argv) {
     rc = lr == 1 ? SHIMCTL_EXIT_FAIL : SHIMCTL_EXIT_USAGE;
     goto out;
   }
+  if (shimctl_command_lock(dir, "down") != 0 || shimctl_reload(dir, st) != 0) {
+    goto out;
+  }
   int64_t t0 = shimctl_mono_ms();
   int max_drain = 1000;
   for (int i = 0; i < st->n_sets; i++) {

@@ -97,6 +97,9 @@ int shimctl_cmd_scale(const shimctl_opts *o, int argc, char **argv) {
     rc = lr == 1 ? SHIMCTL_EXIT_FAIL : SHIMCTL_EXIT_USAGE;
     goto out;
   }
+  if (shimctl_command_lock(dir, "scale") != 0 || shimctl_reload(dir, st) != 0) {
+    goto out;
+  }
   shimctl_set *set = shimctl_state_active_set(st, argv[1]);
   if (set == NULL) {
     fprintf(stderr, "shimctl scale: stack %s has no service %s\n", st->stack, argv[1]);

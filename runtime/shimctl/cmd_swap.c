@@ -199,6 +199,9 @@ int shimctl_cmd_swap(const shimctl_opts *o, int argc, char **argv) {
     rc = lr == 1 ? SHIMCTL_EXIT_FAIL : SHIMCTL_EXIT_USAGE;
     goto out;
   }
+  if (shimctl_command_lock(dir, "swap") != 0 || shimctl_reload(dir, st) != 0) {
+    goto out;
+  }
   shimctl_service_spec *spec = shimctl_stack_service(stack, a.service);
   const shimctl_kind *kind = shimctl_kind_find(a.service);
   if (spec == NULL || kind == NULL) {

@@ -149,6 +149,9 @@ int shimctl_cmd_up(const shimctl_opts *o, int argc, char **argv) {
     fprintf(stderr, "shimctl: cannot create %s: %s\n", logs, strerror(errno));
     goto out;
   }
+  if (shimctl_command_lock(dir, "up") != 0) {
+    goto out;
+  }
   int64_t t0 = shimctl_mono_ms();
   int fd = shimctl_state_lock(dir);
   int r = fd >= 0 ? shimctl_state_read(dir, st) : -1;

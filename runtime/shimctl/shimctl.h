@@ -90,4 +90,13 @@ int shimctl_wait_started(const char *dir, const char *set_name, bool router, int
  * its replicas), or (index >= 0) until replicas >= index are gone. 0 or -1. */
 int shimctl_wait_stopped(const char *dir, const char *set_name, int from_index, int timeout_ms);
 
+/* Re-reads the state under its lock. 0, or -1 (also when it is gone). */
+int shimctl_reload(const char *dir, shimctl_state *st);
+
+/* Takes dir/command.lock for the rest of this process's life, so that two
+ * commands that change a stack (up, scale, swap, down) never run at once.
+ * 0, or -1 after printing which process holds it. Released when the
+ * process exits, however it exits. */
+int shimctl_command_lock(const char *dir, const char *command);
+
 #endif /* SHIMCTL_SHIMCTL_H */

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -324,4 +326,37 @@ int shimctl_wait_stopped(const char *dir, const char *set_name, int from_index, 
   }
   free(st);
   return rc;
+}
+
+int shimctl_command_lock(const char *dir, const char *command) {
+  char path[SHIMCTL_PATH + 32];
+  snprintf(path, sizeof path, "%s/command.lock", dir);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    fprintf(stderr, "shimctl %s: cannot open %s: %s\n", command, path, strerror(errno));
+    return -1;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char who[128] = "";
+    ssize_t n = pread(fd, who, sizeof who - 1, 0);
+    who[n > 0 ? n : 0] = '\0';
+    who[strcspn(who, "\n")] = '\0';
+    fprintf(stderr, "shimctl %s: another shimctl command is changing this stack (%s); try again when it is done\n",
+            command, who[0] ? who : "unknown");
+    close(fd);
+    return -1;
+  }
+  char me[128];
+  int len = snprintf(me, sizeof me, "pid %d: %s\n", (int)getpid(), command);
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, me, (size_t)len, 0) != len) {
+    /* the lock is what matters; the text only helps the message above */
+  }
+  return 0; /* fd stays open (and locked) until exit */
+}
+
+int shimctl_reload(const char *dir, shimctl_state *st) {
+  int fd = shimctl_state_lock(dir);
+  int rc = fd >= 0 ? shimctl_state_read(dir, st) : -1;
+  shimctl_state_unlock(fd);
+  return rc == 0 && st->stack[0] != '\0' ? 0 : -1;
 }

@@ -98,6 +98,8 @@ services:
             line = p.stdout.readline()
             assert line, f"swap ended early:\n{seen}"
             seen += line
+        busy = stack.run("scale", "training", "3", check=False)
+        assert busy.returncode == 1 and "another shimctl command is changing this stack (pid" in busy.stderr
         p.send_signal(signal.SIGKILL)
         p.wait(10)
         weights = {s.set.name: s.set.weight for s in stack.list_sets().sets}
