@@ -4,7 +4,8 @@ through the router at a fixed rate, with wait-for-ready, until a count or a
 time is reached (or SIGTERM/SIGINT), and prints one JSON line:
 
   {"mode": ..., "calls": N, "failed": F, "errors": {"UNAVAILABLE: ...": n},
-   "p50_ms": .., "p99_ms": .., "duration_s": .., "acked": A}
+   "p50_ms": .., "p99_ms": .., "max_ms": .., "duration_s": .., "acked": A,
+   "unfinished": U}   (U: calls still running when it gave up waiting)
 
 Modes (what one call is):
   echo              Echo/Say
@@ -191,9 +192,15 @@ def main():
     p.add_argument("--ready-file", help="touched once the first call succeeded")
     a = p.parse_args()
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    # A plain flag: Event.set() in a signal handler can deadlock on the
+    # Event's own lock when the signal lands while the main thread holds it.
+    stopping = [False]
+
+    def on_signal(*_):
+        stopping[0] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     channel = grpc.insecure_channel(a.target)
     stats = Stats()
     caller = Caller(a, channel, stats)
@@ -216,20 +223,24 @@ def main():
             sem.release()
 
     i = 0
-    while not stop.is_set() and i < a.count and time.monotonic() - start < a.duration:
+    while not stopping[0] and i < a.count and time.monotonic() - start < a.duration:
         due = start + i / a.rate
         now = time.monotonic()
         if due > now:
-            stop.wait(due - now)
+            time.sleep(min(due - now, 0.05))
             continue
-        sem.acquire()
+        if not sem.acquire(timeout=0.1):  # every thread busy: look at stop again
+            continue
         th = threading.Thread(target=one, args=(i,), daemon=True)
         th.start()
         threads.append(th)
         threads = [t for t in threads if t.is_alive()]
         i += 1
+    # Calls in flight get their own timeout (plus a margin) in all, not each.
+    end = time.monotonic() + a.call_timeout + 5
     for th in threads:
-        th.join(a.call_timeout + 5)
+        th.join(max(0.0, end - time.monotonic()))
+    unfinished = sum(1 for th in threads if th.is_alive())
     lat = sorted(stats.lat)
 
     def pct(q):
@@ -239,8 +250,9 @@ def main():
         with open(a.acked, "w") as f:
             f.write("".join(k + "\n" for k in stats.acked))
     print(json.dumps({"mode": a.mode, "calls": stats.calls, "failed": stats.failed, "errors": stats.errors,
-                      "p50_ms": pct(0.5), "p99_ms": pct(0.99), "duration_s": round(time.monotonic() - start, 2),
-                      "acked": len(stats.acked)}), flush=True)
+                      "p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": round(lat[-1], 2) if lat else None,
+                      "duration_s": round(time.monotonic() - start, 2), "acked": len(stats.acked),
+                      "unfinished": unfinished}), flush=True)
     channel.close()
 
 

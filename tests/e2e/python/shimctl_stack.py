@@ -189,7 +189,9 @@ class Stack:
         p.send_signal(signal.SIGTERM)
         out, err = p.communicate(timeout=timeout)
         assert p.returncode == 0, f"loadgen failed:\n{err}"
-        return json.loads(out.strip().splitlines()[-1])
+        result = json.loads(out.strip().splitlines()[-1])
+        assert result["unfinished"] == 0, f"calls still running when the load stopped: {result}"
+        return result
 
     @staticmethod
     def finish_load(p, timeout=90):
