@@ -1,11 +1,13 @@
 /*
- * backends.c - the replicas of the set: channels, health watching, picking.
+ * backends.c - the replicas of a set: channels, health watching, picking.
  *
- * Each replica gets one channel and one thread that keeps a grpc.health.v1
- * Watch("") open: SERVING marks it healthy, anything else (NOT_SERVING
- * during a drain, the stream failing because the replica is gone) marks it
- * unhealthy; a failed Watch is retried every health_retry_ms, so a replica
- * that comes back is used again. Calls are only sent to healthy replicas.
+ * Each replica gets one channel and one detached thread that keeps a
+ * grpc.health.v1 Watch("") open: SERVING marks it healthy, anything else
+ * (NOT_SERVING during a drain, the stream failing because the replica is
+ * gone) marks it unhealthy; a failed Watch is retried every health_retry_ms,
+ * so a replica that comes back is used again. Calls are only sent to healthy
+ * replicas. A replica is reference-counted (router.h): the sets holding it
+ * and its watcher; the last reference frees the channel.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
@@ -15,57 +17,82 @@
 #include "grpc/health/v1/health.shimkit.h"
 #include "router.h"
 
-int router_backend_add(router *r, const char *address) {
-  if (r->n_backends == ROUTER_MAX_BACKENDS) {
-    return -1;
+router_backend *router_backend_new(router *r, const char *set_name, const char *address) {
+  router_backend *b = calloc(1, sizeof *b);
+  if (b == NULL) {
+    return NULL;
   }
-  router_backend *b = &r->backends[r->n_backends];
-  memset(b, 0, sizeof *b);
+  b->r = r;
   b->address = strdup(address);
-  b->channel = b->address != NULL ? shimkit_channel_new(address, NULL, 0) : NULL;
+  b->set_name = strdup(set_name);
+  b->channel = b->address != NULL && b->set_name != NULL ? shimkit_channel_new(address, NULL, 0) : NULL;
   if (b->channel == NULL) {
     free(b->address);
-    return -1;
+    free(b->set_name);
+    free(b);
+    return NULL;
   }
   b->address_hash = router_hash_bytes(address, strlen(address));
+  atomic_init(&b->refs, 1);
   atomic_init(&b->healthy, false);
+  atomic_init(&b->known, false);
+  atomic_init(&b->stop, false);
   atomic_init(&b->outstanding, 0);
+  atomic_init(&b->calls, 0);
+  atomic_init(&b->failures, 0);
+  atomic_init(&b->retried_away, 0);
   pthread_mutex_init(&b->lock, NULL);
-  r->n_backends++;
-  return 0;
+  return b;
 }
 
-typedef struct watch_arg {
-  router *r;
-  router_backend *b;
-} watch_arg;
+void router_backend_ref(router_backend *b) {
+  atomic_fetch_add(&b->refs, 1);
+}
+
+void router_backend_unref(router_backend *b) {
+  if (b == NULL || atomic_fetch_sub(&b->refs, 1) != 1) {
+    return;
+  }
+  shimkit_log(SHIMKIT_LOG_INFO, "router", "backend %s (set %s): %ld calls, %ld failed, %ld retried elsewhere",
+              b->address, b->set_name, atomic_load(&b->calls), atomic_load(&b->failures),
+              atomic_load(&b->retried_away));
+  shimkit_channel_free(b->channel);
+  pthread_mutex_destroy(&b->lock);
+  free(b->address);
+  free(b->set_name);
+  free(b);
+}
 
 static void set_healthy(router_backend *b, bool healthy) {
+  atomic_store(&b->known, true);
   if (atomic_exchange(&b->healthy, healthy) != healthy) {
-    shimkit_log(SHIMKIT_LOG_INFO, "router", "backend %s is %s", b->address, healthy ? "SERVING" : "not serving");
+    shimkit_log(SHIMKIT_LOG_INFO, "router", "backend %s (set %s) is %s", b->address, b->set_name,
+                healthy ? "SERVING" : "not serving");
   }
 }
 
-/* Sleeps ms in small steps; false when the router is stopping. */
-static bool pause_ms(router *r, int ms) {
-  for (int waited = 0; waited < ms && !atomic_load(&r->stopping); waited += 50) {
-    struct timespec ts = {0, 50 * 1000000L};
+static bool ending(router_backend *b) {
+  return atomic_load(&b->stop) || atomic_load(&b->r->stopping);
+}
+
+/* Sleeps ms in small steps; false when the watch should end. */
+static bool pause_ms(router_backend *b, int ms) {
+  for (int waited = 0; waited < ms && !ending(b); waited += 20) {
+    struct timespec ts = {0, 20 * 1000000L};
     nanosleep(&ts, NULL);
   }
-  return !atomic_load(&r->stopping);
+  return !ending(b);
 }
 
 static void *watch_main(void *arg) {
-  watch_arg *wa = arg;
-  router *r = wa->r;
-  router_backend *b = wa->b;
-  free(wa);
-  while (!atomic_load(&r->stopping)) {
+  router_backend *b = arg;
+  router *r = b->r;
+  while (!ending(b)) {
     Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
     req.service = "";
     shimkit_call_options opts = {0};
     pthread_mutex_lock(&b->lock);
-    b->watch = atomic_load(&r->stopping) ? NULL : grpc__health__v1__health__shimkit_watch_start(b->channel, &req, &opts);
+    b->watch = ending(b) ? NULL : grpc__health__v1__health__shimkit_watch_start(b->channel, &req, &opts);
     shimkit_client_call *call = b->watch;
     pthread_mutex_unlock(&b->lock);
     if (call == NULL) {
@@ -81,50 +108,53 @@ static void *watch_main(void *arg) {
     b->watch = NULL;
     pthread_mutex_unlock(&b->lock);
     shimkit_client_call_finish(call);
-    pause_ms(r, r->health_retry_ms);
+    pause_ms(b, r->health_retry_ms);
   }
+  atomic_store(&b->healthy, false);
+  router_backend_unref(b);
+  pthread_mutex_lock(&r->watch_lock);
+  r->n_watchers--;
+  pthread_cond_broadcast(&r->watch_done);
+  pthread_mutex_unlock(&r->watch_lock);
   return NULL;
 }
 
-void router_health_start(router *r) {
-  for (int i = 0; i < r->n_backends; i++) {
-    watch_arg *wa = malloc(sizeof *wa);
-    if (wa == NULL) {
-      continue;
-    }
-    wa->r = r;
-    wa->b = &r->backends[i];
-    if (pthread_create(&r->backends[i].watcher, NULL, watch_main, wa) == 0) {
-      r->backends[i].watcher_started = true;
-    } else {
-      free(wa);
-      shimkit_log(SHIMKIT_LOG_ERROR, "router", "cannot start the health watch of %s", r->backends[i].address);
-    }
+void router_backend_watch(router_backend *b) {
+  router *r = b->r;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  router_backend_ref(b);
+  pthread_mutex_lock(&r->watch_lock);
+  r->n_watchers++;
+  pthread_mutex_unlock(&r->watch_lock);
+  pthread_t t;
+  if (pthread_create(&t, &attr, watch_main, b) != 0) {
+    shimkit_log(SHIMKIT_LOG_ERROR, "router", "cannot start the health watch of %s", b->address);
+    pthread_mutex_lock(&r->watch_lock);
+    r->n_watchers--;
+    pthread_mutex_unlock(&r->watch_lock);
+    router_backend_unref(b);
   }
+  pthread_attr_destroy(&attr);
 }
 
-void router_stop(router *r) {
-  atomic_store(&r->stopping, true);
-  for (int i = 0; i < r->n_backends; i++) {
-    router_backend *b = &r->backends[i];
-    pthread_mutex_lock(&b->lock);
-    if (b->watch != NULL) {
-      shimkit_client_call_cancel(b->watch);
-    }
-    pthread_mutex_unlock(&b->lock);
+void router_backend_stop(router_backend *b) {
+  atomic_store(&b->stop, true);
+  pthread_mutex_lock(&b->lock);
+  if (b->watch != NULL) {
+    shimkit_client_call_cancel(b->watch);
   }
-  for (int i = 0; i < r->n_backends; i++) {
-    router_backend *b = &r->backends[i];
-    if (b->watcher_started) {
-      pthread_join(b->watcher, NULL);
+  pthread_mutex_unlock(&b->lock);
+}
+
+bool router_set_has_healthy(const router_set *s) {
+  for (int i = 0; i < s->spec.n_backends; i++) {
+    if (atomic_load(&s->backends[i]->healthy)) {
+      return true;
     }
-    shimkit_log(SHIMKIT_LOG_INFO, "router", "backend %s: %ld calls, %ld failed, %ld retried elsewhere",
-                b->address, atomic_load(&b->calls), atomic_load(&b->failures), atomic_load(&b->retried_away));
-    shimkit_channel_free(b->channel);
-    free(b->address);
-    pthread_mutex_destroy(&b->lock);
   }
-  r->n_backends = 0;
+  return false;
 }
 
 static bool was_tried(const router_backend *b, router_backend *const *tried, int n_tried) {
@@ -160,14 +190,15 @@ uint64_t router_hrw_score(uint64_t address_hash, const void *key, size_t key_len
   return mix64(router_hash_bytes(key, key_len) ^ mix64(address_hash));
 }
 
-router_backend *router_pick(router *r, router_backend *const *tried, int n_tried, const char *key, size_t key_len) {
+router_backend *router_pick(router_set *s, router_backend *const *tried, int n_tried, const char *key,
+                            size_t key_len) {
   router_backend *best = NULL;
   uint64_t best_score = 0;
-  int n = r->n_backends;
-  router_policy policy = r->policy == ROUTER_HASH && key == NULL ? ROUTER_ROUND_ROBIN : r->policy;
-  unsigned start = policy == ROUTER_ROUND_ROBIN ? atomic_fetch_add(&r->next, 1) : 0;
+  int n = s->spec.n_backends;
+  router_policy policy = s->spec.policy == ROUTER_HASH && key == NULL ? ROUTER_ROUND_ROBIN : s->spec.policy;
+  unsigned start = policy == ROUTER_ROUND_ROBIN ? atomic_fetch_add(&s->next, 1) : 0;
   for (int k = 0; k < n; k++) {
-    router_backend *b = &r->backends[(start + (unsigned)k) % (unsigned)n];
+    router_backend *b = s->backends[(start + (unsigned)k) % (unsigned)n];
     if (!atomic_load(&b->healthy) || was_tried(b, tried, n_tried)) {
       continue;
     }

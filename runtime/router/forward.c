@@ -1,6 +1,11 @@
 /*
  * forward.c - one forwarded call: the router's raw catch-all handler.
  *
+ * First the call waits while its service is held (hold.c), then takes a
+ * reference to the current snapshot of the sets for its whole life (so a
+ * set removed meanwhile, and its replicas, stay valid until it ends),
+ * chooses a set by weight and a replica by the set's policy.
+ *
  * Two threads per call. The upstream thread reads the client's messages and
  * sends them to the backend call (then half-closes it, then waits for the
  * client to cancel); the handler's thread receives the backend's headers,
@@ -10,10 +15,13 @@
  *
  * Retries: until the backend answered anything (headers), every request
  * message sent is also kept (up to REPLAY_MAX bytes). A call that ends
- * UNAVAILABLE with no headers and no trailers never reached a handler
- * (connection refused, replica gone): the handler's thread then starts a
- * new call on another replica and replays the kept messages, under the
- * lock the upstream thread sends with, so nothing is lost or reordered.
+ * UNAVAILABLE with no headers and no trailers, with gRPC's message for a
+ * connect failure (retry_rule.h), never reached a handler: the handler's
+ * thread then starts a new call on another replica of the set and replays
+ * the kept messages, under the lock the upstream thread sends with, so
+ * nothing is lost or reordered. A call whose connection broke under it (a
+ * replica SIGKILLed while its handler ran) fails UNAVAILABLE: it may have
+ * run, so it is not replayed.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -21,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "retry_rule.h"
 #include "router.h"
 
 #define REPLAY_MAX (1024 * 1024) /* request bytes kept for a retry */
@@ -36,6 +45,7 @@ typedef struct fwd {
   size_t kept_bytes;
   bool replayable;             /* every message sent is in kept */
   bool half_closed;            /* the client finished sending */
+  bool client_gone;            /* reading the client failed before upstream started */
   atomic_bool done;            /* the backend call is over: upstream stops waiting */
 } fwd;
 
@@ -56,7 +66,7 @@ static void forget_kept(fwd *f) {
 /* Upstream: client -> backend. */
 static void *upstream_main(void *arg) {
   fwd *f = arg;
-  for (;;) {
+  while (!f->half_closed && !f->client_gone) {
     uint8_t *data = NULL;
     size_t len = 0;
     int rc = shimkit_call_read_bytes(f->call, &data, &len);
@@ -142,18 +152,70 @@ static shimkit_code pass_status(shimkit_call *call, shimkit_code code, const shi
   return code;
 }
 
+/* Sends the first request message (read before the pick, for a hash_field
+ * set) and keeps it for a replay; or passes on that the client already
+ * finished (rc 0) or went away (rc -1). */
+static void send_first(fwd *f, int rc, uint8_t *data, size_t len) {
+  if (rc == 1) {
+    shimkit_client_call_send_bytes(f->bc, data, len);
+    if (len <= REPLAY_MAX) {
+      f->kept[f->n_kept] = data;
+      f->kept_len[f->n_kept++] = len;
+      f->kept_bytes = len;
+    } else {
+      free(data);
+      forget_kept(f);
+    }
+  } else if (rc == 0) {
+    f->half_closed = true;
+    shimkit_client_call_close_send(f->bc);
+  } else {
+    f->client_gone = true;
+    shimkit_client_call_cancel(f->bc);
+  }
+}
+
 shimkit_code router_forward(shimkit_call *call, void *user_data) {
   router *r = user_data;
   struct timespec ts0;
   clock_gettime(CLOCK_MONOTONIC, &ts0);
+  const char *method = shimkit_call_method(call);
+  const char *service = method[0] == '/' ? method + 1 : method;
+  const char *slash = strchr(service, '/');
+  size_t service_len = slash != NULL ? (size_t)(slash - service) : strlen(service);
+  router_hold_wait(r, call, service, service_len);
+
+  router_config *cfg = router_config_get(r);
+  router_set *set = router_choose_set(cfg, service, service_len);
+  if (set == NULL) {
+    router_config_unref(cfg);
+    return shimkit_call_error(call, SHIMKIT_UNAVAILABLE, "router: no set serves %s", method);
+  }
+  /* The hash key: a metadata value, or a field of the first request message. */
+  size_t key_len = 0;
+  const char *key = NULL;
+  char *field_key = NULL;
+  uint8_t *first = NULL;
+  size_t first_len = 0;
+  int first_rc = 2; /* 2: not read here */
+  if (set->spec.hash_key != NULL) {
+    key = shimkit_call_metadata_get(call, set->spec.hash_key, &key_len);
+  } else if (set->spec.hash_field != NULL) {
+    first_rc = shimkit_call_read_bytes(call, &first, &first_len);
+    if (first_rc == 1 && router_field_key(r, set, method, first, first_len, &field_key, &key_len) == 1) {
+      key = field_key;
+    }
+  }
   router_backend *tried[ROUTER_MAX_ATTEMPTS];
   int n_tried = 0;
-  size_t key_len = 0;
-  const char *key = r->hash_key != NULL ? shimkit_call_metadata_get(call, r->hash_key, &key_len) : NULL;
-  router_backend *b = router_pick(r, tried, 0, key, key_len);
+  router_backend *b = router_pick(set, tried, 0, key, key_len);
   if (b == NULL) {
-    return shimkit_call_error(call, SHIMKIT_UNAVAILABLE, "router: no healthy backend for %s",
-                              shimkit_call_method(call));
+    free(first);
+    free(field_key);
+    shimkit_code code = shimkit_call_error(call, SHIMKIT_UNAVAILABLE, "router: no healthy backend for %s (set %s)",
+                                           method, set->spec.name);
+    router_config_unref(cfg);
+    return code;
   }
   tried[n_tried++] = b;
   shimkit_metadata *md = request_metadata(call);
@@ -167,13 +229,20 @@ shimkit_code router_forward(shimkit_call *call, void *user_data) {
   pthread_mutex_init(&f.lock, NULL);
   atomic_init(&f.done, false);
   f.bc = start_backend(call, b, md, trailers, &st);
+  if (f.bc != NULL && first_rc != 2) {
+    send_first(&f, first_rc, first, first_len);
+    first = NULL;
+  }
+  free(first);
   pthread_t up;
   bool up_started = f.bc != NULL && pthread_create(&up, NULL, upstream_main, &f) == 0;
   shimkit_code code = SHIMKIT_INTERNAL;
   if (!up_started) {
     router_release(b, SHIMKIT_INTERNAL);
-    shimkit_client_call_cancel(f.bc); /* the backend may wait for messages that never come */
-    shimkit_client_call_finish(f.bc);
+    if (f.bc != NULL) {
+      shimkit_client_call_cancel(f.bc); /* the backend may wait for messages that never come */
+      shimkit_client_call_finish(f.bc);
+    }
     code = shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: cannot start the forwarding");
     goto out;
   }
@@ -222,12 +291,13 @@ shimkit_code router_forward(shimkit_call *call, void *user_data) {
     f.bc = NULL;
     router_release(b, code);
     bool retry = code == SHIMKIT_UNAVAILABLE && !answered && shimkit_metadata_count(trailers) == 0 &&
-                 f.replayable && n_tried < ROUTER_MAX_ATTEMPTS && shimkit_call_time_left_ms(call) > 0;
-    router_backend *nb = retry ? router_pick(r, tried, n_tried, key, key_len) : NULL;
+                 f.replayable && n_tried < ROUTER_MAX_ATTEMPTS && shimkit_call_time_left_ms(call) > 0 &&
+                 router_connect_failure(st.message);
+    router_backend *nb = retry ? router_pick(set, tried, n_tried, key, key_len) : NULL;
     if (nb != NULL) {
       atomic_fetch_add(&b->retried_away, 1);
-      shimkit_log(SHIMKIT_LOG_INFO, "router", "%s: %s unavailable before a handler (%s); retrying on %s",
-                  shimkit_call_method(call), b->address, st.message != NULL ? st.message : "", nb->address);
+      shimkit_log(SHIMKIT_LOG_INFO, "router", "%s: %s could not be reached (%s); retrying on %s",
+                  method, b->address, st.message != NULL ? st.message : "", nb->address);
       b = nb;
       tried[n_tried++] = b;
       f.bc = start_backend(call, b, md, trailers, &st);
@@ -258,8 +328,8 @@ out:;
   struct timespec ts1;
   clock_gettime(CLOCK_MONOTONIC, &ts1);
   double ms = (double)(ts1.tv_sec - ts0.tv_sec) * 1e3 + (double)(ts1.tv_nsec - ts0.tv_nsec) / 1e6;
-  shimkit_log(SHIMKIT_LOG_INFO, "router", "forwarded %s from %s to %s: %s (%d attempt%s, %.1f ms)",
-              shimkit_call_method(call), shimkit_call_peer(call), b->address, shimkit_code_name(code), n_tried,
+  shimkit_log(SHIMKIT_LOG_INFO, "router", "forwarded %s from %s to %s (set %s): %s (%d attempt%s, %.1f ms)",
+              method, shimkit_call_peer(call), b->address, set->spec.name, shimkit_code_name(code), n_tried,
               n_tried == 1 ? "" : "s", ms);
   pthread_mutex_lock(&f.lock);
   forget_kept(&f);
@@ -269,5 +339,7 @@ out:;
   shimkit_metadata_free(md);
   shimkit_metadata_free(headers);
   shimkit_metadata_free(trailers);
+  free(field_key);
+  router_config_unref(cfg);
   return code;
 }

@@ -1,13 +1,14 @@
 /*
- * main.c - shimkit_router: one address for clients, calls forwarded to a
- * set of replicas (router.h).
+ * main.c - shimkit_router: one address for clients, calls forwarded to sets
+ * of replicas (router.h), managed at run time through RouterAdmin.
  *
- *   shimkit_router --listen 127.0.0.1:8080 --backend 127.0.0.1:50051
- *                  --backend 127.0.0.1:50052 [--policy round_robin|least_outstanding]
- *                  [--policy hash --hash-key METADATA_KEY]
+ *   shimkit_router --listen 127.0.0.1:8080 [--backend 127.0.0.1:50051 ...]
+ *                  [--policy round_robin|least_outstanding|hash [--hash-key KEY]]
+ *                  [--state FILE] [--health-retry-ms MS]
  *
- * --backend (repeatable), --policy, --hash-key and --health-retry-ms are taken here;
- * every other option (listen, TLS, workers, drain, metrics, logging) is the
+ * --backend flags make the catch-all set "default" (with --policy and
+ * --hash-key). --state FILE keeps the sets and weights across restarts.
+ * Every other option (listen, TLS, workers, drain, metrics, logging) is the
  * shim command line shared with the shim programs (services/common/shim_cli).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -17,69 +18,69 @@
 
 #include "router.h"
 #include "shim_cli.h"
+#include "state.h"
 
 static router g_router;
+static router_set_spec g_default; /* the set --backend makes */
 
 static shimkit_code setup(shimkit_server *srv, void *ctx) {
   router *r = ctx;
   shimkit_code rc = shimkit_server_set_raw_handler(srv, router_forward, r);
+  if (rc == SHIMKIT_OK) {
+    rc = router_admin_register(r, srv);
+  }
   if (rc != SHIMKIT_OK) {
-    fprintf(stderr, "shimkit_router: cannot install the forwarding handler: %s\n", shimkit_code_name(rc));
+    fprintf(stderr, "shimkit_router: cannot install the forwarding and admin handlers: %s\n",
+            shimkit_code_name(rc));
     return rc;
   }
-  router_health_start(r);
+  if (router_load_state(r, &g_default, g_default.n_backends > 0 ? 1 : 0) != 0) {
+    fprintf(stderr, "shimkit_router: cannot set up the sets (see the log above)\n");
+    return SHIMKIT_FAILED_PRECONDITION;
+  }
   return SHIMKIT_OK;
+}
+
+static shimkit_code setup_metrics(shimkit_metrics *metrics, void *ctx) {
+  return router_metrics_register(ctx, metrics);
 }
 
 static void teardown(void *ctx) {
   router_stop(ctx);
 }
 
-static bool valid_hash_key(const char *k) {
-  if (*k == '\0' || strncmp(k, "grpc-", 5) == 0) {
-    return false;
-  }
-  for (; *k != '\0'; k++) {
-    if (!((*k >= 'a' && *k <= 'z') || (*k >= '0' && *k <= '9') || *k == '-' || *k == '_' || *k == '.')) {
-      return false;
-    }
-  }
-  return true;
-}
-
 /* Takes the router's own options out of argv (in place); -1 on a bad one. */
-static int take_options(router *r, int *argc, char **argv) {
+static int take_options(router *r, router_set_spec *def, int *argc, char **argv) {
   int out = 1;
   for (int i = 1; i < *argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < *argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--backend") == 0 || strcmp(a, "--policy") == 0 || strcmp(a, "--health-retry-ms") == 0 ||
-        strcmp(a, "--hash-key") == 0) {
+        strcmp(a, "--hash-key") == 0 || strcmp(a, "--state") == 0) {
       if (v == NULL) {
         fprintf(stderr, "shimkit_router: %s needs a value\n", a);
         return -1;
       }
       i++;
-      if (strcmp(a, "--backend") == 0 && router_backend_add(r, v) != 0) {
-        fprintf(stderr, "shimkit_router: cannot add backend %s (at most %d)\n", v, ROUTER_MAX_BACKENDS);
-        return -1;
+      if (strcmp(a, "--backend") == 0) {
+        if (def->n_backends >= ROUTER_MAX_BACKENDS || router_spec_push(&def->backends, &def->n_backends, v) != 0) {
+          fprintf(stderr, "shimkit_router: cannot add backend %s (at most %d)\n", v, ROUTER_MAX_BACKENDS);
+          return -1;
+        }
       } else if (strcmp(a, "--policy") == 0) {
-        if (strcmp(v, "round_robin") == 0) {
-          r->policy = ROUTER_ROUND_ROBIN;
-        } else if (strcmp(v, "least_outstanding") == 0) {
-          r->policy = ROUTER_LEAST_OUTSTANDING;
-        } else if (strcmp(v, "hash") == 0) {
-          r->policy = ROUTER_HASH;
-        } else {
+        if (router_policy_parse(v, &def->policy) != 0) {
           fprintf(stderr, "shimkit_router: --policy is round_robin, least_outstanding or hash, not %s\n", v);
           return -1;
         }
       } else if (strcmp(a, "--hash-key") == 0) {
-        if (!valid_hash_key(v)) {
+        if (!router_valid_hash_key(v)) {
           fprintf(stderr, "shimkit_router: --hash-key must be a lower-case metadata key (a-z 0-9 - _ .), not %s\n", v);
           return -1;
         }
-        r->hash_key = v;
+        free(def->hash_key);
+        def->hash_key = strdup(v);
+      } else if (strcmp(a, "--state") == 0) {
+        r->state_path = v;
       } else if (strcmp(a, "--health-retry-ms") == 0) {
         r->health_retry_ms = atoi(v);
         if (r->health_retry_ms < 10) {
@@ -96,39 +97,73 @@ static int take_options(router *r, int *argc, char **argv) {
   return 0;
 }
 
+/* Checks the options before anything starts; 0, or 2 (the exit status). */
+static int check_options(router *r, router_set_spec *def) {
+  if ((def->policy == ROUTER_HASH) != (def->hash_key != NULL)) {
+    fprintf(stderr, "shimkit_router: --policy hash and --hash-key KEY go together\n");
+    return 2;
+  }
+  if (def->n_backends == 0 && r->state_path == NULL) {
+    fprintf(stderr, "shimkit_router: give at least one --backend ADDR, or --state FILE (sets then come "
+                    "from the file and RouterAdmin/ApplySet)\n");
+    return 2;
+  }
+  if (def->n_backends == 0 && (def->policy != ROUTER_ROUND_ROBIN || def->hash_key != NULL)) {
+    fprintf(stderr, "shimkit_router: --policy and --hash-key apply to the --backend set\n");
+    return 2;
+  }
+  def->name = strdup("default");
+  def->weight = 100;
+  char err[300];
+  if (def->n_backends > 0 && router_spec_validate(def, err, sizeof err) != 0) {
+    fprintf(stderr, "shimkit_router: %s\n", err);
+    return 2;
+  }
+  if (r->state_path != NULL) {
+    /* A bad state file stops the router here, with the reason. */
+    router_set_spec *specs = NULL;
+    int n = 0;
+    if (router_state_load(r->state_path, &specs, &n, err, sizeof err) < 0) {
+      fprintf(stderr, "shimkit_router: bad --state file: %s\n", err);
+      return 2;
+    }
+    router_specs_free(specs, n);
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   router *r = &g_router;
-  r->health_retry_ms = 500;
-  atomic_init(&r->next, 0);
-  atomic_init(&r->stopping, false);
+  router_init(r);
   bool help = false;
   for (int i = 1; i < argc; i++) {
     help = help || strcmp(argv[i], "--help") == 0;
   }
-  if (take_options(r, &argc, argv) != 0) {
-    router_stop(r);
-    return 2;
+  int rc = take_options(r, &g_default, &argc, argv);
+  if (rc == 0 && !help) {
+    rc = check_options(r, &g_default);
   }
-  if (!help && (r->policy == ROUTER_HASH) != (r->hash_key != NULL)) {
-    fprintf(stderr, "shimkit_router: --policy hash and --hash-key KEY go together\n");
-    router_stop(r);
-    return 2;
-  }
-  if (r->n_backends == 0 && !help) {
-    fprintf(stderr, "shimkit_router: give at least one --backend ADDR\n");
+  if (rc != 0) {
+    router_spec_clear(&g_default);
     return 2;
   }
   static const shim_cli_program program = {
       .name = "shimkit_router",
-      .summary = "Forwards every gRPC call, byte for byte, to a healthy replica of a set.\n"
-                 "  --backend ADDR          a replica (repeat for each)\n"
-                 "  --policy P              round_robin (default), least_outstanding or hash\n"
+      .summary = "Forwards every gRPC call, byte for byte, to a healthy replica of a set; the sets are\n"
+                 "  managed at run time with shimkit.router.v1.RouterAdmin on the same address.\n"
+                 "  --backend ADDR          a replica of the catch-all set \"default\" (repeat for each)\n"
+                 "  --policy P              its policy: round_robin (default), least_outstanding or hash\n"
                  "  --hash-key KEY          with --policy hash: the request metadata key hashed on\n"
+                 "  --state FILE            keep sets and weights in FILE (written after every change,\n"
+                 "                          read at start)\n"
                  "  --health-retry-ms MS    re-watch a gone replica after MS (default 500)",
       .options = NULL,
       .setup = setup,
       .teardown = teardown,
       .ctx = &g_router,
+      .setup_metrics = setup_metrics,
   };
-  return shim_cli_main(&program, argc, argv);
+  rc = shim_cli_main(&program, argc, argv);
+  router_spec_clear(&g_default);
+  return rc;
 }

@@ -1,12 +1,22 @@
 /*
- * router.h - shimkit_router's shared state: the backend set and how a call
- * picks a replica.
+ * router.h - shimkit_router's shared state: sets of replicas, how a call
+ * picks a set and a replica, holds, and the admin side that changes them.
  *
  * The router is a plain shimkit server with a raw catch-all handler
- * (shimkit/raw.h): its own services (health, reflection) answer locally,
- * every other method is forwarded byte for byte (forward.c) to a replica
- * picked by backends.c, which also watches each replica's grpc.health.v1
- * status. Only libshimkit's public API is used.
+ * (shimkit/raw.h): its own services (health, reflection, RouterAdmin)
+ * answer locally, every other method is forwarded byte for byte
+ * (forward.c) to a replica of a set (sets.c), picked by the set's policy
+ * (backends.c, which also watches each replica's grpc.health.v1 status).
+ * Only libshimkit's public API is used.
+ *
+ * Thread safety: the sets live in an immutable, reference-counted snapshot
+ * (router_config). A call takes a reference to the current one for its
+ * whole life; an admin change builds a new snapshot and swaps it in under
+ * r->cfg_lock. Replicas (router_backend) are reference-counted too: a
+ * replica that stays in a replaced set is the same object (same channel,
+ * same health watch, same counters); one that left has its watch stopped at
+ * once and is freed when the last snapshot (hence the last call) using it
+ * is gone.
  */
 #ifndef SHIMKIT_ROUTER_H
 #define SHIMKIT_ROUTER_H
@@ -19,52 +29,182 @@
 
 #include <shimkit/shimkit.h>
 
-#define ROUTER_MAX_BACKENDS 64 /* --backend may be given this many times */
-#define ROUTER_MAX_ATTEMPTS 3  /* tries of one call (the first and two retries) */
+#include "spec.h"
 
-typedef enum router_policy { ROUTER_ROUND_ROBIN = 0, ROUTER_LEAST_OUTSTANDING, ROUTER_HASH } router_policy;
+#define ROUTER_MAX_ATTEMPTS 3     /* tries of one call (the first and two retries) */
+#define ROUTER_MAX_HOLDS 64       /* services held at once */
+#define ROUTER_HOLD_DEFAULT_MS 60000
+#define ROUTER_FIRST_HEALTH_MS 2000 /* how long a set change waits for its new replicas' first health */
 
-/* One replica. */
+typedef struct router router;
+
+/* One replica of one set. */
 typedef struct router_backend {
+  atomic_int refs;             /* sets (of any snapshot) holding it, plus its watcher */
+  router *r;                   /* the router it belongs to */
   char *address;               /* "127.0.0.1:50051" as given */
+  char *set_name;              /* the set it belongs to (metrics labels) */
   uint64_t address_hash;       /* its identity for rendezvous hashing */
   shimkit_channel *channel;    /* shared by every call to it */
   atomic_bool healthy;         /* its Watch says SERVING */
+  atomic_bool known;           /* its first Watch answered (or failed) */
+  atomic_bool stop;            /* left its set (or the router stops): the watch ends */
   atomic_int outstanding;      /* calls forwarded to it and not finished */
-  atomic_long calls;           /* calls forwarded (metrics) */
+  atomic_long calls;           /* calls forwarded */
   atomic_long failures;        /* of those, ended with a status other than OK */
-  atomic_long retried_away;    /* attempts that failed before a handler and were retried */
-  pthread_t watcher;           /* its health-watch thread */
-  bool watcher_started;        /* watcher is joinable */
+  atomic_long retried_away;    /* attempts that failed to connect and were retried */
   pthread_mutex_t lock;        /* guards watch */
   shimkit_client_call *watch;  /* the Watch in progress, to cancel at stop */
 } router_backend;
 
-typedef struct router {
-  router_backend backends[ROUTER_MAX_BACKENDS]; /* the set, in --backend order */
-  int n_backends;                               /* entries used */
-  router_policy policy;                         /* how to pick */
-  const char *hash_key;                         /* ROUTER_HASH: the request metadata key hashed on */
-  atomic_uint next;                             /* round-robin cursor */
-  atomic_bool stopping;                         /* teardown began: watchers end */
-  int health_retry_ms;                          /* pause before re-watching a replica that is gone */
-} router;
+/* One set in a snapshot: its spec and its replicas. */
+typedef struct router_set {
+  router_set_spec spec;        /* as applied (weight included) */
+  router_backend **backends;   /* spec.n_backends entries, in spec order */
+  atomic_uint next;            /* round-robin cursor */
+} router_set;
 
-/* backends.c */
-int router_backend_add(router *r, const char *address);
-void router_health_start(router *r);
+/* The sets that may serve one service (or the catch-all sets), with the
+ * smooth-weighted-round-robin state of their weights. */
+typedef struct router_group {
+  char *service;               /* NULL: the catch-all group */
+  int *sets;                   /* indexes into router_config.sets */
+  int n_sets;
+  int64_t *current;            /* SWRR state, one per entry of sets */
+  pthread_mutex_t lock;        /* guards current */
+} router_group;
+
+/* An immutable snapshot of every set (weights included). */
+typedef struct router_config {
+  atomic_int refs;             /* the router's, plus one per call using it */
+  router_set *sets;
+  int n_sets;
+  router_group *groups;        /* one per service some set lists, then the catch-all */
+  int n_groups;
+} router_config;
+
+/* A held service: its new calls wait until released or until. */
+typedef struct router_hold {
+  char *service;
+  int64_t until_ms;            /* monotonic ms when the hold lapses by itself */
+  int waiting;                 /* calls waiting now */
+} router_hold;
+
+struct router {
+  /* options */
+  int health_retry_ms;         /* pause before re-watching a replica that is gone */
+  const char *state_path;      /* --state FILE, or NULL */
+  /* sets */
+  pthread_mutex_t cfg_lock;    /* guards config (the pointer) */
+  router_config *config;       /* the current snapshot */
+  pthread_mutex_t admin_lock;  /* serialises admin changes and state writes */
+  atomic_bool stopping;        /* teardown began: watchers end */
+  pthread_mutex_t watch_lock;  /* guards n_watchers */
+  pthread_cond_t watch_done;   /* signalled when a watcher ends */
+  int n_watchers;              /* health-watch threads running */
+  /* holds */
+  pthread_mutex_t hold_lock;   /* guards holds */
+  pthread_cond_t hold_changed; /* broadcast when a hold is released */
+  router_hold holds[ROUTER_MAX_HOLDS];
+  int n_holds;
+  atomic_int n_holds_seen;     /* n_holds, read without the lock by every call */
+};
+
+/* ---- router.c / sets.c: the router and its snapshots ------------------------- */
+
+/* Initialises r (no sets). */
+void router_init(router *r);
+/* Stops every watch, waits for the watchers and frees every set. */
 void router_stop(router *r);
-/* A healthy replica other than those in tried (n_tried entries), counted as
- * outstanding; NULL when there is none. ROUTER_HASH: key (key_len bytes) is
- * the request's --hash-key value; with key NULL (absent) it picks as
- * round_robin does. */
-router_backend *router_pick(router *r, router_backend *const *tried, int n_tried, const char *key, size_t key_len);
+
+/* The current snapshot, with a reference the caller drops with router_config_unref. */
+router_config *router_config_get(router *r);
+void router_config_unref(router_config *cfg);
+
+/*
+ * Replaces every set by specs (n entries, valid: spec.h). Replicas of a set
+ * of the same name that keep their address keep their object (channel,
+ * watch, counters); new ones get a watch, and the new snapshot goes live
+ * once each of them has its first health answer (at most
+ * ROUTER_FIRST_HEALTH_MS), so that a replaced set never has a moment with
+ * no replica known to be healthy; the replicas that left have their
+ * watches stopped.
+ * 0, or -1 when out of memory (nothing changed). Caller holds admin_lock.
+ */
+int router_config_replace(router *r, const router_set_spec *specs, int n);
+
+/* Copies of the specs of the current snapshot (router_specs_free); -1 when out of memory. */
+int router_config_specs(router *r, router_set_spec **specs, int *n);
+
+/*
+ * The set a new call of service (len bytes; "pkg.Svc") goes to: among the
+ * sets listing it (else the catch-all sets), those with a weight and a
+ * healthy replica, by smooth weighted round robin; else any of them with a
+ * healthy replica; else the first of them (its pick then fails); NULL when
+ * no set serves the service.
+ */
+router_set *router_choose_set(router_config *cfg, const char *service, size_t len);
+
+/* ---- backends.c: replicas ----------------------------------------------------- */
+
+/* A new replica with its channel, watch not started; NULL when out of memory. */
+router_backend *router_backend_new(router *r, const char *set_name, const char *address);
+void router_backend_ref(router_backend *b);
+void router_backend_unref(router_backend *b);
+/* Starts its health-watch thread (which holds a reference). */
+void router_backend_watch(router_backend *b);
+/* Ends its watch (it left its set or the router stops); calls on it go on. */
+void router_backend_stop(router_backend *b);
+bool router_set_has_healthy(const router_set *s);
+
+/*
+ * A healthy replica of set s other than those in tried (n_tried entries),
+ * counted as outstanding; NULL when there is none. With ROUTER_HASH, key
+ * (key_len bytes) is the call's hash key (the hash_key metadata value, or the
+ * hash_field value the caller extracted); with key NULL it picks as
+ * round_robin does.
+ */
+router_backend *router_pick(router_set *s, router_backend *const *tried, int n_tried, const char *key,
+                            size_t key_len);
 /* Rendezvous (highest random weight) score of a replica for a key. */
 uint64_t router_hrw_score(uint64_t address_hash, const void *key, size_t key_len);
 uint64_t router_hash_bytes(const void *data, size_t len);
+/* The end of one attempt on b: outstanding back down, a failure counted. */
 void router_release(router_backend *b, shimkit_code code);
 
-/* forward.c: the raw handler; user_data is the router */
+/* ---- hold.c -------------------------------------------------------------------- */
+
+/* Holds (hold true) or releases service; returns the calls waiting on it now. */
+int router_hold_set(router *r, const char *service, bool hold, uint32_t timeout_ms);
+/* Waits while service (len bytes) is held, the call is live and the hold has not lapsed. */
+void router_hold_wait(router *r, shimkit_call *call, const char *service, size_t len);
+/* Copies of the held services' names (free each and the array); -1 when out of memory. */
+int router_hold_list(router *r, char ***names, int *n);
+
+/* ---- admin.c: the RouterAdmin service ------------------------------------------ */
+
+shimkit_code router_admin_register(router *r, shimkit_server *srv);
+/* Applies the state file's sets at start (or, when absent, specs). 0, or -1 (logged). */
+int router_load_state(router *r, const router_set_spec *fallback, int n_fallback);
+
+/* ---- router_metrics.c ------------------------------------------------------------ */
+
+/* Adds the per-backend series to metrics' /metrics. */
+shimkit_code router_metrics_register(router *r, shimkit_metrics *metrics);
+
+/* ---- forward.c and field_key.c -------------------------------------------------- */
+
+/* The raw handler; user_data is the router. */
 shimkit_code router_forward(shimkit_call *call, void *user_data);
+
+/*
+ * The hash key of a call to a set whose policy hashes on a request field
+ * (spec.hash_field): the value of that field in the first request message
+ * (msg, len bytes) of method ("/pkg.Svc/M"). 1 with *key (malloc'd, the
+ * caller frees it) and *key_len; 0 when there is none (the call then goes
+ * round robin). field_key.c is the place where field extraction plugs in.
+ */
+int router_field_key(router *r, const router_set *s, const char *method, const uint8_t *msg, size_t len,
+                     char **key, size_t *key_len);
 
 #endif /* SHIMKIT_ROUTER_H */

@@ -149,9 +149,32 @@ size_t shimkit_metrics_render(shimkit_metrics *m, char *buf, size_t cap) {
     out_printf(&o, "shimkit_call_duration_seconds_sum{method=\"%s\"} %.6f\n", e->method, e->duration_sum);
     out_printf(&o, "shimkit_call_duration_seconds_count{method=\"%s\"} %llu\n", e->method, cumulative);
   }
+  /* Collectors run without the lock (they take their own). */
+  shimkit_metrics_collector_fn fns[SHIMKIT__METRICS_COLLECTORS];
+  void *data[SHIMKIT__METRICS_COLLECTORS];
+  size_t n_fns = m->n_collectors;
+  memcpy(fns, m->collectors, n_fns * sizeof fns[0]);
+  memcpy(data, m->collector_data, n_fns * sizeof data[0]);
   pthread_mutex_unlock(&m->lock);
+  for (size_t i = 0; i < n_fns; i++) {
+    size_t room = o.len < o.cap ? o.cap - o.len : 0;
+    o.len += fns[i](room ? o.buf + o.len : NULL, room, data[i]);
+  }
   if (cap > 0 && o.len >= cap) buf[cap - 1] = '\0';
   return o.len;
+}
+
+shimkit_code shimkit_metrics_add_collector(shimkit_metrics *m, shimkit_metrics_collector_fn fn, void *user_data) {
+  if (m == NULL || fn == NULL) return SHIMKIT_INVALID_ARGUMENT;
+  pthread_mutex_lock(&m->lock);
+  shimkit_code rc = SHIMKIT_RESOURCE_EXHAUSTED;
+  if (m->n_collectors < SHIMKIT__METRICS_COLLECTORS) {
+    m->collectors[m->n_collectors] = fn;
+    m->collector_data[m->n_collectors++] = user_data;
+    rc = SHIMKIT_OK;
+  }
+  pthread_mutex_unlock(&m->lock);
+  return rc;
 }
 
 void shimkit_metrics_free(shimkit_metrics *m) {

@@ -13,6 +13,7 @@
 #include "shimkit/metrics.h"
 
 #define SHIMKIT__METRICS_BUCKETS 14
+#define SHIMKIT__METRICS_COLLECTORS 8
 
 /* Counters of one method. */
 typedef struct shimkit__method_metrics {
@@ -29,6 +30,9 @@ struct shimkit_metrics {
   shimkit__method_metrics *methods; /* one per method seen, in first-seen order */
   size_t n_methods;                 /* entries used */
   size_t cap_methods;               /* entries allocated */
+  shimkit_metrics_collector_fn collectors[SHIMKIT__METRICS_COLLECTORS]; /* extra series, in order added */
+  void *collector_data[SHIMKIT__METRICS_COLLECTORS];                    /* their user_data */
+  size_t n_collectors;              /* entries used (guarded by lock) */
   int http_fd;                      /* listening socket of /metrics, -1 when none */
   pthread_t http_thread;            /* serves http_fd */
   atomic_bool http_stop;            /* asks http_thread to return */

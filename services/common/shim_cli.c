@@ -256,6 +256,7 @@ static int serve(const shim_cli_program *p, shim_settings *s) {
   if (s->metrics_listen) {
     metrics = shimkit_metrics_new();
     rc = metrics ? shimkit_metrics_attach(metrics, srv) : SHIMKIT_RESOURCE_EXHAUSTED;
+    if (rc == SHIMKIT_OK && p->setup_metrics) rc = p->setup_metrics(metrics, p->ctx);
     if (rc == SHIMKIT_OK) rc = shimkit_metrics_listen(metrics, s->metrics_listen, NULL);
     if (rc != SHIMKIT_OK) {
       fprintf(stderr, "%s: cannot serve metrics on %s: %s\n", p->name, s->metrics_listen, shimkit_strerror(rc));

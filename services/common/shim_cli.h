@@ -31,6 +31,10 @@ typedef struct shim_cli_program {
    * setup; may be NULL. */
   void (*teardown)(void *ctx);
   void *ctx; /* passed to setup and teardown */
+  /* With --metrics-listen: called with the registry before setup, to add
+   * series of the program's own (shimkit_metrics_add_collector); may be NULL.
+   * The registry is freed after the server, before teardown. */
+  shimkit_code (*setup_metrics)(shimkit_metrics *metrics, void *ctx);
 } shim_cli_program;
 
 /*

@@ -113,11 +113,44 @@ static void test_http_endpoint(void **state) {
   shimkit_metrics_free(m);
 }
 
+/* A collector: one gauge whose value is the int user_data points to. */
+static size_t collect_gauge(char *buf, size_t cap, void *user_data) {
+  int n = snprintf(buf, cap, "# TYPE extra_gauge gauge\nextra_gauge %d\n", *(int *)user_data);
+  return n > 0 ? (size_t)n : 0;
+}
+
+static void test_collectors(void **state) {
+  (void)state;
+  shimkit_metrics *m = shimkit_metrics_new();
+  int value = 41;
+  assert_int_equal(shimkit_metrics_add_collector(NULL, collect_gauge, &value), SHIMKIT_INVALID_ARGUMENT);
+  assert_int_equal(shimkit_metrics_add_collector(m, NULL, &value), SHIMKIT_INVALID_ARGUMENT);
+  assert_int_equal(shimkit_metrics_add_collector(m, collect_gauge, &value), SHIMKIT_OK);
+  char big[8192];
+  size_t need = shimkit_metrics_render(m, big, sizeof big);
+  assert_int_equal(strlen(big), need);
+  assert_non_null(strstr(big, "\nextra_gauge 41\n"));
+  value = 42; /* read on every render */
+  shimkit_metrics_render(m, big, sizeof big);
+  assert_non_null(strstr(big, "\nextra_gauge 42\n"));
+  /* Cut anywhere, the length needed stays the same and the text NUL-terminated. */
+  for (size_t cap = 0; cap < need + 2; cap += 7) {
+    char small[8192];
+    memset(small, 'z', sizeof small);
+    assert_int_equal(shimkit_metrics_render(m, cap ? small : NULL, cap), need);
+    if (cap > 0) assert_true(strlen(small) < cap);
+  }
+  for (int i = 1; i < 8; i++) assert_int_equal(shimkit_metrics_add_collector(m, collect_gauge, &value), SHIMKIT_OK);
+  assert_int_equal(shimkit_metrics_add_collector(m, collect_gauge, &value), SHIMKIT_RESOURCE_EXHAUSTED);
+  shimkit_metrics_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_render_empty_and_truncated),
       cmocka_unit_test(test_bad_addresses),
       cmocka_unit_test(test_http_endpoint),
+      cmocka_unit_test(test_collectors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

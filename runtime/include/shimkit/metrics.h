@@ -16,6 +16,10 @@
  *   shimkit_call_duration_seconds{method} (histogram)
  * Only methods that a registered service declares are counted, so a client
  * cannot grow the set of series with made-up paths.
+ *
+ * A program adds series of its own (a proxy's per-backend counters, a
+ * queue's depth) with shimkit_metrics_add_collector(): a callback that
+ * writes Prometheus text, called on every scrape after the series above.
  */
 #ifndef SHIMKIT_METRICS_H
 #define SHIMKIT_METRICS_H
@@ -57,6 +61,27 @@ SHIMKIT_API shimkit_code shimkit_metrics_listen(shimkit_metrics *metrics, const 
  * the NUL: when it is >= cap the text was cut, call again with a larger buffer.
  */
 SHIMKIT_API size_t shimkit_metrics_render(shimkit_metrics *metrics, char *buf, size_t cap);
+
+/**
+ * A source of extra series: writes its metrics in the Prometheus text format
+ * (whole lines, with its own # HELP and # TYPE lines) into buf, at most cap
+ * bytes, NUL-terminated, and returns the length the full text needs without
+ * the NUL, exactly as snprintf does: buf may be NULL when cap is 0, and a
+ * return value >= cap means the text was cut (render is then called again
+ * with a larger buffer). It runs on the thread that renders (the /metrics
+ * thread), without any lock of the registry held; it must not call back
+ * into the registry.
+ */
+typedef size_t (*shimkit_metrics_collector_fn)(char *buf, size_t cap, void *user_data);
+
+/**
+ * Adds a collector (at most 8 per registry), before or after listen.
+ * user_data is passed to fn and must stay valid until shimkit_metrics_free().
+ * SHIMKIT_INVALID_ARGUMENT for a NULL registry or fn, SHIMKIT_RESOURCE_EXHAUSTED
+ * past 8.
+ */
+SHIMKIT_API shimkit_code shimkit_metrics_add_collector(shimkit_metrics *metrics, shimkit_metrics_collector_fn fn,
+                                                       void *user_data);
 
 /** Stops the HTTP thread and frees the registry. Accepts NULL. */
 SHIMKIT_API void shimkit_metrics_free(shimkit_metrics *metrics);

@@ -196,8 +196,15 @@ def test_draining_replica_gets_no_new_calls(cluster, pb2, stubs):
 
 
 def test_killed_replica_no_failed_calls(cluster, pb2):
-    stub, reps, _ = cluster
+    stub, reps, router = cluster
     reps[2].kill()  # SIGKILL
+    # Calls started in the instant between the death and the router's transport
+    # noticing it may fail UNAVAILABLE (they are not replayed: they might have
+    # reached the handler, docs/router.md "Retry rule"); from the moment the
+    # router sees the replica gone, no call may fail.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and f"{reps[2].target} (set default) is not serving" not in router.log():
+        time.sleep(0.02)
     failures = 0
     served = set()
     for i in range(200):

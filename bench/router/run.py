@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Router benchmark (issue 5 §7, first part): the same unary echo load straight
+to one echo_shim replica and through shimkit_router to a set of replicas, in
+one run on this machine, loaded by h2load exactly as bench/run.py loads the
+echo servers (one connection, 1 and 50 concurrent streams, a 5-byte gRPC
+frame prefix + serialized EchoRequest as the body).
+
+    .venv/bin/python bench/router/run.py --shim build/services/echo/echo_shim \
+        --router build/runtime/router/shimkit_router [--replicas 3] [--duration 10]
+
+Reports req/s and p50/p99 for both, the throughput ratio (routed / direct)
+and the p50 latency the router adds, against the issue's targets (ratio >=
+0.7, added p50 <= 0.3 ms): reported, never asserted. Writes
+bench/results/router.json and router.md.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import run as echo_bench  # noqa: E402  (bench/run.py: Server, h2load, grpc_frame, stubs)
+
+TARGET_RATIO = 0.7
+TARGET_ADDED_P50_MS = 0.3
+
+
+def log(msg):
+    print(f"bench-router: {msg}", flush=True)
+
+
+def measure(name, port, body, args, workdir, procs):
+    runs = {}
+    for streams in echo_bench.STREAMS:
+        r = echo_bench.h2load(port, streams, body, args.duration, args.warmup, workdir, f"{name}-{streams}")
+        r["rss_kb"] = {p.name: p.rss_kb() for p in procs}
+        runs[str(streams)] = r
+        log(f"{name}: {streams:>2} stream(s): {r['req_per_s']:>9.0f} req/s  p50 {r['p50_ms']} ms  "
+            f"p99 {r['p99_ms']} ms  ({r['succeeded']} ok, {r['failed']} failed)")
+    return runs
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shim", default=os.path.join(ROOT, "build", "services", "echo", "echo_shim"))
+    ap.add_argument("--router", default=os.path.join(ROOT, "build", "runtime", "router", "shimkit_router"))
+    ap.add_argument("--replicas", type=int, default=3, help="replicas behind the router (2-3 in the issue)")
+    ap.add_argument("--workers", type=int, default=16, help="worker threads of each echo replica")
+    ap.add_argument("--router-workers", type=int, default=64, help="worker threads of the router")
+    ap.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    ap.add_argument("--warmup", type=int, default=2, help="seconds of warm-up before each measurement")
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    args = ap.parse_args()
+
+    workdir = tempfile.mkdtemp(prefix="shimkit-bench-router-")
+    pb2, pb2_grpc = echo_bench.stubs(workdir)
+    body = os.path.join(workdir, "say.bin")
+    with open(body, "wb") as f:
+        f.write(echo_bench.grpc_frame())
+
+    def echo(name):
+        return echo_bench.Server(name, [args.shim, "--listen", "127.0.0.1:0", "--name", name,
+                                        "--workers", str(args.workers), "--no-access-log"], workdir)
+
+    results = {}
+    # Direct: one replica.
+    direct = echo("direct").start()
+    try:
+        echo_bench.check_say(f"127.0.0.1:{direct.port}", pb2, pb2_grpc)
+        time.sleep(1.0)
+        results["direct"] = {"replicas": 1, "runs": measure("direct", direct.port, body, args, workdir, [direct])}
+    finally:
+        direct.stop()
+
+    # Routed: the router in front of N replicas (the catch-all set "default", round robin).
+    reps = [echo(f"r{i}").start() for i in range(args.replicas)]
+    router = None
+    try:
+        argv = [args.router, "--listen", "127.0.0.1:0", "--workers", str(args.router_workers), "--no-access-log"]
+        for s in reps:
+            argv += ["--backend", f"127.0.0.1:{s.port}"]
+        router = echo_bench.Server("router", argv, workdir).start()
+        seen = set()
+        deadline = time.monotonic() + 20
+        while len(seen) < args.replicas and time.monotonic() < deadline:
+            try:
+                seen.add(echo_bench.check_say(f"127.0.0.1:{router.port}", pb2, pb2_grpc))
+            except Exception:  # a replica not yet SERVING in the router's eyes
+                time.sleep(0.1)
+        if len(seen) < args.replicas:
+            sys.exit(f"bench-router: the router reached only {sorted(seen)}")
+        time.sleep(1.0)
+        results["router"] = {"replicas": args.replicas, "idle_rss_kb": router.rss_kb(),
+                             "runs": measure("router", router.port, body, args, workdir, [router, *reps])}
+    finally:
+        if router:
+            router.stop()
+        for s in reps:
+            s.stop()
+
+    summary = {}
+    for streams in echo_bench.STREAMS:
+        d, r = results["direct"]["runs"][str(streams)], results["router"]["runs"][str(streams)]
+        summary[str(streams)] = {
+            "ratio": echo_bench.ratio(r["req_per_s"], d["req_per_s"]),
+            "added_p50_ms": round(r["p50_ms"] - d["p50_ms"], 3) if r["p50_ms"] and d["p50_ms"] else None,
+            "added_p99_ms": round(r["p99_ms"] - d["p99_ms"], 3) if r["p99_ms"] and d["p99_ms"] else None,
+        }
+    doc = {
+        "benchmark": "unary Say, small payload: direct to one replica vs through shimkit_router",
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "kernel": platform.release()},
+        "load": {"tool": subprocess.run(["h2load", "--version"], capture_output=True, text=True).stdout.strip(),
+                 "connections": 1, "streams": list(echo_bench.STREAMS), "duration_s": args.duration,
+                 "warmup_s": args.warmup, "request_bytes": len(echo_bench.grpc_frame()) - 5},
+        "results": results,
+        "summary": summary,
+        "targets": {"ratio": f">= {TARGET_RATIO}", "added_p50_ms": f"<= {TARGET_ADDED_P50_MS}"},
+    }
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "router.json"), "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+    with open(os.path.join(args.out, "router.md"), "w") as f:
+        f.write(markdown(doc))
+    log(f"wrote {os.path.relpath(os.path.join(args.out, 'router.md'), ROOT)} and router.json")
+    print(markdown(doc))
+
+
+def markdown(doc):
+    res, summ = doc["results"], doc["summary"]
+    n = res["router"]["replicas"]
+    lines = [f"# Router benchmark ({doc['date']})", "",
+             f"{doc['load']['tool']}, 1 connection, {doc['load']['duration_s']} s per run after "
+             f"{doc['load']['warmup_s']} s warm-up, unary Say ({doc['load']['request_bytes']}-byte request); "
+             f"{doc['machine']['cpus']} CPUs shared by h2load, the router and {n} echo_shim replicas "
+             f"(direct: 1 replica). Raw figures: router.json.", "",
+             "| path | streams | req/s | p50 ms | p99 ms | failed |", "|---|---:|---:|---:|---:|---:|"]
+    for key, label in (("direct", "direct to one echo_shim"), ("router", f"shimkit_router -> {n} replicas")):
+        for streams, r in res[key]["runs"].items():
+            lines.append(f"| {label} | {streams} | {r['req_per_s']:.0f} | {r['p50_ms']} | {r['p99_ms']} | "
+                         f"{r['failed']} |")
+    lines += ["", "| streams | routed / direct req/s | added p50 ms | added p99 ms |", "|---:|---:|---:|---:|"]
+    for streams, s in summ.items():
+        lines.append(f"| {streams} | {s['ratio']} | {s['added_p50_ms']} | {s['added_p99_ms']} |")
+    lines += ["", f"Targets (issue 5 §7): routed throughput >= {TARGET_RATIO}x direct, added p50 <= "
+              f"{TARGET_ADDED_P50_MS} ms.", ""]
+    for streams, s in summ.items():
+        ok_r = (s["ratio"] or 0) >= TARGET_RATIO
+        ok_l = s["added_p50_ms"] is not None and s["added_p50_ms"] <= TARGET_ADDED_P50_MS
+        lines.append(f"- {streams} stream(s): ratio {s['ratio']} ({'met' if ok_r else 'NOT met'}), added p50 "
+                     f"{s['added_p50_ms']} ms ({'met' if ok_l else 'NOT met'})")
+    lines += ["", "Absolute numbers are noisy on a shared 2-CPU machine; compare within one run only.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,436 @@
+/*
+ * admin.c - the RouterAdmin service (proto/shimkit/router/v1/admin.proto),
+ * served on the router's own address: add, replace and remove sets, set
+ * weights, hold a service, list everything with health and load.
+ *
+ * Every change goes the same way, under admin_lock: take the current specs,
+ * change them, validate, write the --state file (if any; a change that
+ * cannot be saved is refused and nothing changes), then swap in the new
+ * snapshot (sets.c). Bad requests get INVALID_ARGUMENT or NOT_FOUND with a
+ * message that names the set and the problem.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "router.h"
+#include "shimkit/router/v1/admin.shimkit.h"
+#include "state.h"
+
+typedef Shimkit__Router__V1__Set pb_set;
+typedef Shimkit__Router__V1__SetStatus pb_set_status;
+typedef Shimkit__Router__V1__BackendStatus pb_backend_status;
+
+/* ---- replies ------------------------------------------------------------------ */
+
+static char *dup_or_empty(shimkit_call *call, const char *s) {
+  char *d = shimkit_call_strdup(call, s != NULL ? s : "");
+  return d != NULL ? d : (char *)"";
+}
+
+/* Fills out with s (its spec, replicas, health and counters), in call memory. */
+static int fill_status(shimkit_call *call, const router_set *s, pb_set_status *out) {
+  shimkit__router__v1__set_status__init(out);
+  pb_set *ps = shimkit_call_alloc(call, sizeof *ps);
+  if (ps == NULL) {
+    return -1;
+  }
+  shimkit__router__v1__set__init(ps);
+  ps->name = dup_or_empty(call, s->spec.name);
+  ps->n_services = (size_t)s->spec.n_services;
+  ps->services = s->spec.n_services > 0 ? shimkit_call_alloc(call, (size_t)s->spec.n_services * sizeof(char *))
+                                        : NULL;
+  for (int i = 0; ps->services != NULL && i < s->spec.n_services; i++) {
+    ps->services[i] = dup_or_empty(call, s->spec.services[i]);
+  }
+  ps->n_backends = (size_t)s->spec.n_backends;
+  ps->backends = shimkit_call_alloc(call, (size_t)s->spec.n_backends * sizeof(char *));
+  out->backends = shimkit_call_alloc(call, (size_t)s->spec.n_backends * sizeof *out->backends);
+  if ((ps->services == NULL && s->spec.n_services > 0) || ps->backends == NULL || out->backends == NULL) {
+    return -1;
+  }
+  ps->policy = (Shimkit__Router__V1__Policy)s->spec.policy;
+  ps->hash_field = dup_or_empty(call, s->spec.hash_field);
+  ps->hash_key = dup_or_empty(call, s->spec.hash_key);
+  ps->weight = s->spec.weight;
+  out->set = ps;
+  out->n_backends = (size_t)s->spec.n_backends;
+  for (int i = 0; i < s->spec.n_backends; i++) {
+    router_backend *b = s->backends[i];
+    ps->backends[i] = dup_or_empty(call, b->address);
+    pb_backend_status *bs = shimkit_call_alloc(call, sizeof *bs);
+    if (bs == NULL) {
+      return -1;
+    }
+    shimkit__router__v1__backend_status__init(bs);
+    bs->address = ps->backends[i];
+    bs->serving = atomic_load(&b->healthy);
+    bs->outstanding = atomic_load(&b->outstanding);
+    bs->calls = atomic_load(&b->calls);
+    bs->failures = atomic_load(&b->failures);
+    bs->retried_away = atomic_load(&b->retried_away);
+    out->backends[i] = bs;
+  }
+  return 0;
+}
+
+static router_set *find_set(router_config *cfg, const char *name) {
+  for (int i = 0; cfg != NULL && i < cfg->n_sets; i++) {
+    if (strcmp(cfg->sets[i].spec.name, name) == 0) {
+      return &cfg->sets[i];
+    }
+  }
+  return NULL;
+}
+
+static bool serves(const router_set_spec *s, const char *service) {
+  for (int i = 0; i < s->n_services; i++) {
+    if (strcmp(s->services[i], service) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/* ---- changing the sets ------------------------------------------------------------ */
+
+/* Saves specs to the state file (if any) and swaps them in. admin_lock held. */
+static shimkit_code commit(router *r, shimkit_call *call, const router_set_spec *specs, int n,
+                           const router_set_spec *old, int n_old) {
+  char err[512];
+  if (r->state_path != NULL && router_state_save(r->state_path, specs, n, err, sizeof err) != 0) {
+    shimkit_log(SHIMKIT_LOG_ERROR, "router", "state file: %s", err);
+    return shimkit_call_error(call, SHIMKIT_INTERNAL, "router: %s; nothing changed", err);
+  }
+  if (router_config_replace(r, specs, n) != 0) {
+    if (r->state_path != NULL) {
+      router_state_save(r->state_path, old, n_old, err, sizeof err);
+    }
+    return shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: out of memory; nothing changed");
+  }
+  return SHIMKIT_OK;
+}
+
+static int index_of(const router_set_spec *specs, int n, const char *name) {
+  for (int i = 0; i < n; i++) {
+    if (strcmp(specs[i].name, name) == 0) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+/* Converts a request's Set to a spec ("" fields become absent). */
+static int spec_from_pb(const pb_set *ps, router_set_spec *out) {
+  memset(out, 0, sizeof *out);
+  int rc = 0;
+  out->name = strdup(ps->name != NULL ? ps->name : "");
+  rc |= out->name == NULL ? -1 : 0;
+  for (size_t i = 0; rc == 0 && i < ps->n_services && i <= ROUTER_MAX_SERVICES; i++) {
+    rc = router_spec_push(&out->services, &out->n_services, ps->services[i]);
+  }
+  for (size_t i = 0; rc == 0 && i < ps->n_backends && i <= ROUTER_MAX_BACKENDS; i++) {
+    rc = router_spec_push(&out->backends, &out->n_backends, ps->backends[i]);
+  }
+  out->policy = (router_policy)ps->policy;
+  if (rc == 0 && ps->hash_field != NULL && ps->hash_field[0] != '\0') {
+    rc = (out->hash_field = strdup(ps->hash_field)) == NULL ? -1 : 0;
+  }
+  if (rc == 0 && ps->hash_key != NULL && ps->hash_key[0] != '\0') {
+    rc = (out->hash_key = strdup(ps->hash_key)) == NULL ? -1 : 0;
+  }
+  out->weight = ps->weight;
+  return rc;
+}
+
+static shimkit_code reply_set(router *r, shimkit_call *call, const char *name, pb_set_status *out) {
+  router_config *cfg = router_config_get(r);
+  router_set *s = find_set(cfg, name);
+  int rc = s != NULL ? fill_status(call, s, out) : -1;
+  router_config_unref(cfg);
+  return rc == 0 ? SHIMKIT_OK : shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: out of memory");
+}
+
+static shimkit_code apply_set(shimkit_call *call, const Shimkit__Router__V1__ApplySetRequest *req,
+                              pb_set_status *reply, void *user_data) {
+  router *r = user_data;
+  if (req->set == NULL) {
+    return shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT, "ApplySet needs a set");
+  }
+  router_set_spec spec;
+  if (spec_from_pb(req->set, &spec) != 0) {
+    router_spec_clear(&spec);
+    return shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: out of memory");
+  }
+  char err[300];
+  if (router_spec_validate(&spec, err, sizeof err) != 0) {
+    router_spec_clear(&spec);
+    return shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT, "%s", err);
+  }
+  pthread_mutex_lock(&r->admin_lock);
+  router_set_spec *specs = NULL;
+  int n = 0;
+  shimkit_code code = SHIMKIT_OK;
+  if (router_config_specs(r, &specs, &n) != 0) {
+    code = shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: out of memory");
+    goto out;
+  }
+  int at = index_of(specs, n, spec.name);
+  if (at < 0 && n >= ROUTER_MAX_SETS) {
+    code = shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: at most %d sets", ROUTER_MAX_SETS);
+    goto out;
+  }
+  router_set_spec *next = calloc((size_t)n + 1, sizeof *next);
+  int n_next = 0;
+  int rc = next != NULL ? 0 : -1;
+  for (int i = 0; rc == 0 && i < n; i++) {
+    rc = router_spec_copy(&next[n_next++], i == at ? &spec : &specs[i]);
+  }
+  if (rc == 0 && at < 0) {
+    rc = router_spec_copy(&next[n_next++], &spec);
+  }
+  if (rc != 0) {
+    code = shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: out of memory");
+  } else {
+    code = commit(r, call, next, n_next, specs, n);
+  }
+  router_specs_free(next, n_next);
+  if (code == SHIMKIT_OK) {
+    shimkit_log(SHIMKIT_LOG_INFO, "router", "%s set %s: %d backends, policy %s, weight %u",
+                at < 0 ? "added" : "replaced", spec.name, spec.n_backends, router_policy_name(spec.policy),
+                spec.weight);
+    code = reply_set(r, call, spec.name, reply);
+  }
+out:
+  pthread_mutex_unlock(&r->admin_lock);
+  router_specs_free(specs, n);
+  router_spec_clear(&spec);
+  return code;
+}
+
+static shimkit_code remove_set(shimkit_call *call, const Shimkit__Router__V1__RemoveSetRequest *req,
+                               Shimkit__Router__V1__RemoveSetResponse *reply, void *user_data) {
+  (void)reply;
+  router *r = user_data;
+  if (req->name == NULL || req->name[0] == '\0') {
+    return shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT, "RemoveSet needs the set's name");
+  }
+  pthread_mutex_lock(&r->admin_lock);
+  router_set_spec *specs = NULL;
+  int n = 0;
+  shimkit_code code = SHIMKIT_OK;
+  if (router_config_specs(r, &specs, &n) != 0) {
+    code = shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: out of memory");
+  } else if (index_of(specs, n, req->name) < 0) {
+    code = shimkit_call_error(call, SHIMKIT_NOT_FOUND, "no set named \"%.128s\"", req->name);
+  } else {
+    router_set_spec *next = calloc((size_t)n, sizeof *next);
+    int n_next = 0;
+    int rc = next != NULL ? 0 : -1;
+    for (int i = 0; rc == 0 && i < n; i++) {
+      if (strcmp(specs[i].name, req->name) != 0) {
+        rc = router_spec_copy(&next[n_next++], &specs[i]);
+      }
+    }
+    code = rc != 0 ? shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: out of memory")
+                   : commit(r, call, next, n_next, specs, n);
+    router_specs_free(next, n_next);
+    if (code == SHIMKIT_OK) {
+      shimkit_log(SHIMKIT_LOG_INFO, "router", "removed set %s", req->name);
+    }
+  }
+  pthread_mutex_unlock(&r->admin_lock);
+  router_specs_free(specs, n);
+  return code;
+}
+
+static shimkit_code set_weights(shimkit_call *call, const Shimkit__Router__V1__SetWeightsRequest *req,
+                                Shimkit__Router__V1__SetWeightsResponse *reply, void *user_data) {
+  router *r = user_data;
+  const char *service = req->service != NULL ? req->service : "";
+  if (req->n_weights == 0) {
+    return shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT, "SetWeights needs at least one set name -> weight");
+  }
+  pthread_mutex_lock(&r->admin_lock);
+  router_set_spec *specs = NULL;
+  int n = 0;
+  shimkit_code code = SHIMKIT_OK;
+  if (router_config_specs(r, &specs, &n) != 0) {
+    code = shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: out of memory");
+    goto out;
+  }
+  for (size_t i = 0; i < req->n_weights; i++) {
+    const char *name = req->weights[i]->key != NULL ? req->weights[i]->key : "";
+    int at = index_of(specs, n, name);
+    if (at < 0) {
+      code = shimkit_call_error(call, SHIMKIT_NOT_FOUND, "no set named \"%.128s\"", name);
+      goto out;
+    }
+    if (service[0] != '\0' && specs[at].n_services > 0 && !serves(&specs[at], service)) {
+      code = shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT, "set \"%s\" does not serve %.128s", name, service);
+      goto out;
+    }
+    if (req->weights[i]->value > ROUTER_MAX_WEIGHT) {
+      code = shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT, "set \"%s\": weight %u is over %u", name,
+                                req->weights[i]->value, ROUTER_MAX_WEIGHT);
+      goto out;
+    }
+  }
+  router_set_spec *next = calloc((size_t)n, sizeof *next);
+  int n_next = 0;
+  int rc = next != NULL ? 0 : -1;
+  for (int i = 0; rc == 0 && i < n; i++) {
+    rc = router_spec_copy(&next[n_next++], &specs[i]);
+  }
+  for (size_t i = 0; rc == 0 && i < req->n_weights; i++) {
+    next[index_of(next, n_next, req->weights[i]->key)].weight = req->weights[i]->value;
+  }
+  code = rc != 0 ? shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: out of memory")
+                 : commit(r, call, next, n_next, specs, n);
+  router_specs_free(next, n_next);
+  if (code != SHIMKIT_OK) {
+    goto out;
+  }
+  for (size_t i = 0; i < req->n_weights; i++) {
+    shimkit_log(SHIMKIT_LOG_INFO, "router", "set %s: weight %u", req->weights[i]->key, req->weights[i]->value);
+  }
+  /* The reply: the sets of the service (or, with no service, those named). */
+  router_config *cfg = router_config_get(r);
+  reply->sets = shimkit_call_alloc(call, (size_t)(cfg != NULL ? cfg->n_sets : 0) * sizeof *reply->sets + 1);
+  for (int i = 0; reply->sets != NULL && cfg != NULL && i < cfg->n_sets; i++) {
+    const router_set *s = &cfg->sets[i];
+    bool named = false;
+    for (size_t k = 0; k < req->n_weights; k++) {
+      named = named || strcmp(req->weights[k]->key, s->spec.name) == 0;
+    }
+    if (!named && (service[0] == '\0' || !serves(&s->spec, service))) {
+      continue;
+    }
+    pb_set_status *st = shimkit_call_alloc(call, sizeof *st);
+    if (st == NULL || fill_status(call, s, st) != 0) {
+      break;
+    }
+    reply->sets[reply->n_sets++] = st;
+  }
+  router_config_unref(cfg);
+out:
+  pthread_mutex_unlock(&r->admin_lock);
+  router_specs_free(specs, n);
+  return code;
+}
+
+static bool service_name(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > ROUTER_MAX_NAME) {
+    return false;
+  }
+  for (; *s != '\0'; s++) {
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+          *s == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+static shimkit_code hold_service(shimkit_call *call, const Shimkit__Router__V1__HoldServiceRequest *req,
+                                 Shimkit__Router__V1__HoldServiceResponse *reply, void *user_data) {
+  router *r = user_data;
+  const char *service = req->service != NULL ? req->service : "";
+  if (service[0] == '\0') {
+    return shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT, "HoldService needs a service name");
+  }
+  if (!service_name(service)) {
+    return shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT,
+                              "\"%.128s\" is not a full service name (e.g. shimkit.ml.v1.FeatureStore)", service);
+  }
+  int waiting = router_hold_set(r, service, req->hold, req->hold_timeout_ms);
+  if (waiting < 0) {
+    return shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: at most %d services held at once",
+                              ROUTER_MAX_HOLDS);
+  }
+  reply->held_calls = waiting;
+  return SHIMKIT_OK;
+}
+
+static shimkit_code list_sets(shimkit_call *call, const Shimkit__Router__V1__ListSetsRequest *req,
+                              Shimkit__Router__V1__ListSetsResponse *reply, void *user_data) {
+  (void)req;
+  router *r = user_data;
+  router_config *cfg = router_config_get(r);
+  int n = cfg != NULL ? cfg->n_sets : 0;
+  shimkit_code code = SHIMKIT_OK;
+  reply->sets = shimkit_call_alloc(call, (size_t)n * sizeof *reply->sets + 1);
+  for (int i = 0; reply->sets != NULL && i < n; i++) {
+    pb_set_status *st = shimkit_call_alloc(call, sizeof *st);
+    if (st == NULL || fill_status(call, &cfg->sets[i], st) != 0) {
+      code = shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: out of memory");
+      break;
+    }
+    reply->sets[reply->n_sets++] = st;
+  }
+  router_config_unref(cfg);
+  char **held = NULL;
+  int n_held = 0;
+  if (code == SHIMKIT_OK && router_hold_list(r, &held, &n_held) == 0) {
+    reply->held_services = shimkit_call_alloc(call, (size_t)n_held * sizeof(char *) + 1);
+    for (int i = 0; reply->held_services != NULL && i < n_held; i++) {
+      reply->held_services[reply->n_held_services++] = dup_or_empty(call, held[i]);
+    }
+  }
+  for (int i = 0; i < n_held; i++) {
+    free(held[i]);
+  }
+  free(held);
+  return code;
+}
+
+static const Shimkit__Router__V1__RouterAdmin_Handlers admin_handlers = {
+    .apply_set = apply_set,
+    .remove_set = remove_set,
+    .set_weights = set_weights,
+    .hold_service = hold_service,
+    .list_sets = list_sets,
+};
+
+shimkit_code router_admin_register(router *r, shimkit_server *srv) {
+  return shimkit__router__v1__router_admin__shimkit_register(srv, &admin_handlers, r);
+}
+
+int router_load_state(router *r, const router_set_spec *fallback, int n_fallback) {
+  router_set_spec *specs = NULL;
+  int n = 0;
+  char err[600];
+  int rc = r->state_path != NULL ? router_state_load(r->state_path, &specs, &n, err, sizeof err) : 1;
+  if (rc < 0) {
+    shimkit_log(SHIMKIT_LOG_ERROR, "router", "cannot load the state file: %s", err);
+    return -1;
+  }
+  if (rc == 0) {
+    shimkit_log(SHIMKIT_LOG_INFO, "router", "loaded %d set%s from %s", n, n == 1 ? "" : "s", r->state_path);
+  }
+  /* --backend's set "default" joins, unless the state file has its own. */
+  for (int i = 0; i < n_fallback; i++) {
+    if (index_of(specs, n, fallback[i].name) >= 0) {
+      continue;
+    }
+    router_set_spec *grown = realloc(specs, (size_t)(n + 1) * sizeof *grown);
+    if (grown == NULL || router_spec_copy(&grown[n], &fallback[i]) != 0) {
+      specs = grown != NULL ? grown : specs;
+      router_specs_free(specs, n);
+      return -1;
+    }
+    specs = grown;
+    n++;
+  }
+  pthread_mutex_lock(&r->admin_lock);
+  rc = router_config_replace(r, specs, n);
+  if (rc == 0 && r->state_path != NULL && router_state_save(r->state_path, specs, n, err, sizeof err) != 0) {
+    shimkit_log(SHIMKIT_LOG_ERROR, "router", "cannot write the state file: %s", err);
+    rc = -1;
+  }
+  pthread_mutex_unlock(&r->admin_lock);
+  router_specs_free(specs, n);
+  return rc;
+}
