@@ -10,6 +10,7 @@
 #   .tools/bin/   grpcurl, protoc-gen-go, protoc-gen-go-grpc (e2e.go and bench/; ghz with --bench)
 #   .venv/        grpcio, grpcio-tools, pytest (tests/e2e/python/requirements.txt)
 #   tests/e2e/node/node_modules/   @grpc/grpc-js, @grpc/proto-loader (package-lock.json)
+#   .cache/oip/   KServe's published grpc_predict_v2.proto (scripts/fetch_oip_proto.sh)
 set -euo pipefail
 
 # Pinned versions of the Go tools (Python and Node pins live in their own files).
@@ -135,6 +136,12 @@ else
     || die "pip install -r $REQ failed"
   echo "$req_hash" >"$venv_stamp"
 fi
+
+# ---------------------------------------------------------------- public OIP proto
+# KServe's own grpc_predict_v2.proto, pinned and sha256-checked, for the test
+# that generates its client from the published file (not committed).
+log "public grpc_predict_v2.proto: $("$ROOT/scripts/fetch_oip_proto.sh")" \
+  || die "scripts/fetch_oip_proto.sh failed"
 
 # ---------------------------------------------------------------- Node packages
 NODE_DIR="$ROOT/tests/e2e/node"

@@ -25,7 +25,8 @@ static const char *const notes[] = {
     "noisy, compare within one run only.",
     "shim = GetOnlineFeatures over gRPC (generated C stub, one channel shared by the client threads) to "
     "feature_store_shim, which caches view definitions (each lookup checks in the same store round trip "
-    "that the definition is still current).",
+    "that the definition is still current); each client thread decodes replies into its own arena "
+    "(shimkit/arena.h).",
     "direct = the back end's own lookup from C, one connection per client thread: SQLite BEGIN + "
     "FS_SQL_LOOKUP + COMMIT on the same database file; Redis HGETALL fs:row:<view>:<entity>, values decoded.",
     "direct+view = direct, after first reading the view definition as the back end's get_view does "
@@ -36,6 +37,16 @@ static const char *const notes[] = {
 typedef struct cmp {
   const fsb_result *shim, *direct, *view; /* view: direct+view, or NULL */
 } cmp;
+
+/* "1.23 2.34 3.45": /proc/loadavg's 1, 5 and 15 minute load averages, or "unknown". */
+static void load_average(char *buf, size_t len) {
+  snprintf(buf, len, "unknown");
+  FILE *f = fopen("/proc/loadavg", "r");
+  if (!f) return;
+  double a, b, c;
+  if (fscanf(f, "%lf %lf %lf", &a, &b, &c) == 3) snprintf(buf, len, "%.2f %.2f %.2f", a, b, c);
+  fclose(f);
+}
 
 static const fsb_result *find(const fsb_result *res, int n, const char *name, const fsb_result *like) {
   for (int j = 0; j < n; j++)
@@ -119,6 +130,9 @@ static void write_md(FILE *f, const fsb_config *cfg, const char *date, const fsb
              "(WriteRows):", cfg->entities, cfg->features, cfg->warmup_s, cfg->duration_s, cfg->max_lookups,
           sysconf(_SC_NPROCESSORS_ONLN));
   for (int i = 0; i < n_ing; i++) fprintf(f, "%s %s %.2f s", i ? "," : "", ing[i].backend, ing[i].seconds);
+  char load[64];
+  load_average(load, sizeof load);
+  fprintf(f, ". Load average at the end of the run (1, 5, 15 min): %s", load);
   fputs(".\n\n| variant | back end | threads | lookups/s | p50 ms | p99 ms | lookups | errors |\n"
         "|---|---|---:|---:|---:|---:|---:|---:|\n", f);
   for (int i = 0; i < n; i++)

@@ -4,7 +4,8 @@
  * FSB_VIEW with cfg->features DOUBLE features, replaced if it exists, and
  * cfg->entities rows ingested with WriteRows) and the lookup variant
  * (GetOnlineFeatures of one entity, every feature; all client threads share
- * one channel, as an application would).
+ * one channel, as an application would; each thread decodes responses into
+ * its own arena, shimkit/arena.h, reset after every lookup).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 
 #include "fsb.h"
+#include "shimkit/arena.h"
 #include "ml/v1/feature_store.shimkit.h"
 
 #define ROWS_PER_MESSAGE 250
@@ -137,22 +139,35 @@ int fsb_shim_setup(const fsb_config *cfg, const char *addr, double *ingest_s) {
 
 /* ---- the lookup variant ------------------------------------------------------ */
 
+/* Per client thread: the shared channel and an arena the responses are decoded into. */
+typedef struct shim_state {
+  shimkit_channel *ch;
+  shimkit_arena *arena;
+} shim_state;
+
 static void *shim_open(const fsb_config *cfg, void *shared) {
   (void)cfg;
-  return shared; /* the channel is thread-safe */
+  shim_state *s = calloc(1, sizeof *s);
+  if (s && !(s->arena = shimkit_arena_new(0))) {
+    free(s);
+    return NULL;
+  }
+  if (s) s->ch = shared; /* the channel is thread-safe */
+  return s;
 }
 
 static int shim_lookup(void *state, const char *key) {
+  shim_state *s = state;
   char *keys[1] = {(char *)key};
   Shimkit__Ml__V1__GetOnlineFeaturesRequest req = SHIMKIT__ML__V1__GET_ONLINE_FEATURES_REQUEST__INIT;
   req.view = FSB_VIEW;
   req.n_entity_keys = 1;
   req.entity_keys = keys;
   Shimkit__Ml__V1__GetOnlineFeaturesResponse *resp = NULL;
-  shimkit_call_options opts = {.timeout_ms = LOOKUP_TIMEOUT_MS};
-  if (shimkit__ml__v1__feature_store__shimkit_get_online_features(state, &req, &resp, &opts) != SHIMKIT_OK) return -1;
+  shimkit_call_options opts = {.timeout_ms = LOOKUP_TIMEOUT_MS, .allocator = shimkit_arena_allocator(s->arena)};
   int present = -1;
-  if (resp->n_vectors == 1) {
+  if (shimkit__ml__v1__feature_store__shimkit_get_online_features(s->ch, &req, &resp, &opts) == SHIMKIT_OK &&
+      resp->n_vectors == 1) {
     const Shimkit__Ml__V1__OnlineFeatureVector *v = resp->vectors[0];
     present = 0;
     for (size_t i = 0; i < v->n_values && i < v->n_statuses; i++)
@@ -160,11 +175,15 @@ static int shim_lookup(void *state, const char *key) {
           v->values[i]->kind_case == SHIMKIT__ML__V1__FEATURE_VALUE__KIND_DOUBLE_VALUE)
         present++;
   }
-  protobuf_c_message_free_unpacked(&resp->base, NULL);
+  shimkit_arena_reset(s->arena); /* drops the response */
   return present;
 }
 
-static void shim_close(void *state) { (void)state; }
+static void shim_close(void *state) {
+  shim_state *s = state;
+  if (s) shimkit_arena_free(s->arena);
+  free(s);
+}
 
 int fsb_shim_variant(const fsb_config *cfg, const char *addr, const char *backend, fsb_variant *out) {
   (void)cfg;

@@ -3,11 +3,11 @@
  * of replicas (router.h), managed at run time through RouterAdmin.
  *
  *   shimkit_router --listen 127.0.0.1:8080 [--backend 127.0.0.1:50051 ...]
- *                  [--policy round_robin|least_outstanding|hash [--hash-key KEY]]
+ *                  [--policy round_robin|least_outstanding|hash [--hash-key KEY | --hash-field PATH]]
  *                  [--state FILE] [--health-retry-ms MS]
  *
  * --backend flags make the catch-all set "default" (with --policy and
- * --hash-key). --state FILE keeps the sets and weights across restarts.
+ * --hash-key or --hash-field). --state FILE keeps the sets and weights across restarts.
  * Every other option (listen, TLS, workers, drain, metrics, logging) is the
  * shim command line shared with the shim programs (services/common/shim_cli).
  */
@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reflect.h"
 #include "router.h"
 #include "shim_cli.h"
 #include "state.h"
@@ -28,6 +29,9 @@ static shimkit_code setup(shimkit_server *srv, void *ctx) {
   shimkit_code rc = shimkit_server_set_raw_handler(srv, router_forward, r);
   if (rc == SHIMKIT_OK) {
     rc = router_admin_register(r, srv);
+  }
+  if (rc == SHIMKIT_OK) {
+    rc = router_reflection_install(srv, r); /* the replicas' services in the router's reflection */
   }
   if (rc != SHIMKIT_OK) {
     fprintf(stderr, "shimkit_router: cannot install the forwarding and admin handlers: %s\n",
@@ -47,6 +51,7 @@ static shimkit_code setup_metrics(shimkit_metrics *metrics, void *ctx) {
 
 static void teardown(void *ctx) {
   router_stop(ctx);
+  router_reflection_free();
 }
 
 /* Takes the router's own options out of argv (in place); -1 on a bad one. */
@@ -56,7 +61,7 @@ static int take_options(router *r, router_set_spec *def, int *argc, char **argv)
     const char *a = argv[i];
     const char *v = i + 1 < *argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--backend") == 0 || strcmp(a, "--policy") == 0 || strcmp(a, "--health-retry-ms") == 0 ||
-        strcmp(a, "--hash-key") == 0 || strcmp(a, "--state") == 0) {
+        strcmp(a, "--hash-key") == 0 || strcmp(a, "--hash-field") == 0 || strcmp(a, "--state") == 0) {
       if (v == NULL) {
         fprintf(stderr, "shimkit_router: %s needs a value\n", a);
         return -1;
@@ -79,6 +84,13 @@ static int take_options(router *r, router_set_spec *def, int *argc, char **argv)
         }
         free(def->hash_key);
         def->hash_key = strdup(v);
+      } else if (strcmp(a, "--hash-field") == 0) {
+        if (!router_valid_field_path(v)) {
+          fprintf(stderr, "shimkit_router: --hash-field must be field names joined by '.' (key.entity_id), not %s\n", v);
+          return -1;
+        }
+        free(def->hash_field);
+        def->hash_field = strdup(v);
       } else if (strcmp(a, "--state") == 0) {
         r->state_path = v;
       } else if (strcmp(a, "--health-retry-ms") == 0) {
@@ -99,8 +111,12 @@ static int take_options(router *r, router_set_spec *def, int *argc, char **argv)
 
 /* Checks the options before anything starts; 0, or 2 (the exit status). */
 static int check_options(router *r, router_set_spec *def) {
-  if ((def->policy == ROUTER_HASH) != (def->hash_key != NULL)) {
-    fprintf(stderr, "shimkit_router: --policy hash and --hash-key KEY go together\n");
+  if (def->hash_key != NULL && def->hash_field != NULL) {
+    fprintf(stderr, "shimkit_router: --hash-key and --hash-field exclude each other\n");
+    return 2;
+  }
+  if ((def->policy == ROUTER_HASH) != (def->hash_key != NULL || def->hash_field != NULL)) {
+    fprintf(stderr, "shimkit_router: --policy hash goes with --hash-key KEY or --hash-field PATH\n");
     return 2;
   }
   if (def->n_backends == 0 && r->state_path == NULL) {
@@ -108,8 +124,8 @@ static int check_options(router *r, router_set_spec *def) {
                     "from the file and RouterAdmin/ApplySet)\n");
     return 2;
   }
-  if (def->n_backends == 0 && (def->policy != ROUTER_ROUND_ROBIN || def->hash_key != NULL)) {
-    fprintf(stderr, "shimkit_router: --policy and --hash-key apply to the --backend set\n");
+  if (def->n_backends == 0 && (def->policy != ROUTER_ROUND_ROBIN || def->hash_key != NULL || def->hash_field != NULL)) {
+    fprintf(stderr, "shimkit_router: --policy, --hash-key and --hash-field apply to the --backend set\n");
     return 2;
   }
   def->name = strdup("default");
@@ -154,6 +170,8 @@ int main(int argc, char **argv) {
                  "  --backend ADDR          a replica of the catch-all set \"default\" (repeat for each)\n"
                  "  --policy P              its policy: round_robin (default), least_outstanding or hash\n"
                  "  --hash-key KEY          with --policy hash: the request metadata key hashed on\n"
+                 "  --hash-field PATH       with --policy hash: the request field hashed on (model_name,\n"
+                 "                          key.entity_id), learned from the replicas' reflection\n"
                  "  --state FILE            keep sets and weights in FILE (written after every change,\n"
                  "                          read at start)\n"
                  "  --health-retry-ms MS    re-watch a gone replica after MS (default 500)",

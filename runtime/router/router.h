@@ -62,6 +62,8 @@ typedef struct router_set {
   router_set_spec spec;        /* as applied (weight included) */
   router_backend **backends;   /* spec.n_backends entries, in spec order */
   atomic_uint next;            /* round-robin cursor */
+  struct router_field_cache *field_cache; /* spec.hash_field: its per-method field paths (field_route.h),
+                                             learned afresh for each snapshot; else NULL */
 } router_set;
 
 /* The sets that may serve one service (or the catch-all sets), with the
@@ -192,7 +194,14 @@ int router_load_state(router *r, const router_set_spec *fallback, int n_fallback
 /* Adds the per-backend series to metrics' /metrics. */
 shimkit_code router_metrics_register(router *r, shimkit_metrics *metrics);
 
-/* ---- forward.c and field_key.c -------------------------------------------------- */
+/* ---- borrow.c: a replica for the router's own questions ------------------------- */
+
+/* A healthy replica of s (not in tried), round robin, counted as outstanding
+ * but not as a forwarded call; NULL when there is none. Give it back after. */
+router_backend *router_borrow(router_set *s, router_backend *const *tried, int n_tried);
+void router_give_back(router_backend *b);
+
+/* ---- forward.c and hash_field.c -------------------------------------------------- */
 
 /* The raw handler; user_data is the router. */
 shimkit_code router_forward(shimkit_call *call, void *user_data);
@@ -200,9 +209,10 @@ shimkit_code router_forward(shimkit_call *call, void *user_data);
 /*
  * The hash key of a call to a set whose policy hashes on a request field
  * (spec.hash_field): the value of that field in the first request message
- * (msg, len bytes) of method ("/pkg.Svc/M"). 1 with *key (malloc'd, the
- * caller frees it) and *key_len; 0 when there is none (the call then goes
- * round robin). field_key.c is the place where field extraction plugs in.
+ * (msg, len bytes) of method ("/pkg.Svc/M"), the field path learned from a
+ * healthy replica of s the first time (field_route.h). 1 with *key
+ * (malloc'd, the caller frees it) and *key_len; 0 when there is none (the
+ * call then goes round robin; the reason is logged once per method).
  */
 int router_field_key(router *r, const router_set *s, const char *method, const uint8_t *msg, size_t len,
                      char **key, size_t *key_len);

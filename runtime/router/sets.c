@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "field_route.h"
 #include "router.h"
 #include "swrr.h"
 
@@ -31,6 +32,7 @@ static void config_free(router_config *cfg) {
       router_backend_unref(s->backends[j]);
     }
     free(s->backends);
+    router_field_cache_unref(s->field_cache);
     router_spec_clear(&s->spec);
   }
   for (int i = 0; i < cfg->n_groups; i++) {
@@ -74,6 +76,30 @@ static router_backend *find_backend(const router_config *old, const char *name, 
     }
   }
   return NULL;
+}
+
+/*
+ * The field cache of set s (hash on a field): the old snapshot's, when its
+ * set of the same name hashes on the same field over the same replicas (a
+ * weight change, say); else a new one, so that a changed set learns its
+ * descriptors afresh. NULL when out of memory.
+ */
+static struct router_field_cache *keep_field_cache(const router_config *old, const router_set *s) {
+  for (int i = 0; old != NULL && i < old->n_sets; i++) {
+    const router_set *o = &old->sets[i];
+    if (strcmp(o->spec.name, s->spec.name) != 0 || o->field_cache == NULL ||
+        strcmp(o->spec.hash_field, s->spec.hash_field) != 0 || o->spec.n_backends != s->spec.n_backends) {
+      continue;
+    }
+    bool same = true;
+    for (int j = 0; same && j < s->spec.n_backends; j++) {
+      same = strcmp(o->spec.backends[j], s->spec.backends[j]) == 0;
+    }
+    if (same) {
+      return router_field_cache_ref(o->field_cache);
+    }
+  }
+  return router_field_cache_new(s->spec.hash_field);
 }
 
 static bool contains_backend(const router_config *cfg, const router_backend *b) {
@@ -177,6 +203,10 @@ int router_config_replace(router *r, const router_set_spec *specs, int n) {
         goto fail;
       }
       s->backends[j] = b;
+    }
+    if (s->spec.hash_field != NULL && s->spec.policy == ROUTER_HASH &&
+        (s->field_cache = keep_field_cache(old, s)) == NULL) {
+      goto fail;
     }
     if (s->spec.n_services == 0 ? group_add(cfg, NULL, i) != 0 : 0) {
       goto fail;

@@ -91,6 +91,23 @@ int router_policy_parse(const char *name, router_policy *out) {
   return -1;
 }
 
+bool router_valid_field_path(const char *p) {
+  int steps = 1;
+  bool start = true;
+  for (; *p != '\0'; p++) {
+    bool letter = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_';
+    if (*p == '.' && !start) {
+      start = true;
+      steps++;
+    } else if (letter || (!start && *p >= '0' && *p <= '9')) {
+      start = false;
+    } else {
+      return false;
+    }
+  }
+  return !start && steps <= 16;
+}
+
 bool router_valid_hash_key(const char *k) {
   if (*k == '\0' || strncmp(k, "grpc-", 5) == 0 || strlen(k) > ROUTER_MAX_NAME) {
     return false;
@@ -220,7 +237,7 @@ int router_spec_validate(const router_set_spec *s, char *err, size_t cap) {
     FAIL("set \"%s\": hash_key \"%.64s\" must be a lower-case metadata key (a-z 0-9 - _ .), not grpc-*", s->name,
          s->hash_key);
   }
-  if (field && !word_of(s->hash_field, "._")) {
+  if (field && (strlen(s->hash_field) > ROUTER_MAX_NAME || !router_valid_field_path(s->hash_field))) {
     FAIL("set \"%s\": hash_field \"%.64s\" must be a field path such as key.entity_id", s->name, s->hash_field);
   }
   if (s->weight > ROUTER_MAX_WEIGHT) {

@@ -55,6 +55,9 @@ int router_spec_validate(const router_set_spec *s, char *err, size_t cap);
 const char *router_policy_name(router_policy p);
 int router_policy_parse(const char *name, router_policy *out);
 
+/* A hash_field: field names ([A-Za-z_][A-Za-z0-9_]*) joined by '.', at most 16 of them. */
+bool router_valid_field_path(const char *p);
+
 /* A request metadata key the hash policy may use (lower case, not grpc-*). */
 bool router_valid_hash_key(const char *k);
 

@@ -7,8 +7,8 @@
  * keeps its arena between calls (reset keeps the first block), so a small
  * call costs no malloc at all. Every arena has a hard byte limit.
  */
-#ifndef SHIMKIT_ARENA_H
-#define SHIMKIT_ARENA_H
+#ifndef SHIMKIT__ARENA_H
+#define SHIMKIT__ARENA_H
 
 #include <stddef.h>
 
@@ -41,4 +41,4 @@ void shimkit__arena_destroy(shimkit__arena *a);
 /* A protobuf-c allocator drawing from a; its free is a no-op (reset frees). */
 ProtobufCAllocator *shimkit__arena_allocator(shimkit__arena *a);
 
-#endif /* SHIMKIT_ARENA_H */
+#endif /* SHIMKIT__ARENA_H */

@@ -86,6 +86,7 @@ struct shimkit_client_call {
   shimkit_metadata *initial_out;  /* caller's, filled at finish */
   shimkit_metadata *trailing_out; /* caller's, filled at finish */
   shimkit_status *status_out;     /* caller's, filled at finish */
+  ProtobufCAllocator *allocator;  /* caller's, for decoding responses; NULL = protobuf-c's default */
 };
 
 /* ---- small helpers ----------------------------------------------------------- */
@@ -155,8 +156,9 @@ static grpc_byte_buffer *pack(const ProtobufCMessage *msg) {
   return bb;
 }
 
-/* Decodes a received byte buffer as desc; NULL when it does not decode. */
-static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *desc, grpc_byte_buffer *bb) {
+/* Decodes a received byte buffer as desc with alloc (NULL: protobuf-c's default); NULL when it does not decode. */
+static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *desc, grpc_byte_buffer *bb,
+                                ProtobufCAllocator *alloc) {
   grpc_byte_buffer_reader r;
   if (!grpc_byte_buffer_reader_init(&r, bb)) {
     return NULL;
@@ -164,7 +166,7 @@ static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *desc, grpc_byt
   grpc_slice all = grpc_byte_buffer_reader_readall(&r);
   grpc_byte_buffer_reader_destroy(&r);
   ProtobufCMessage *m =
-      protobuf_c_message_unpack(desc, NULL, GRPC_SLICE_LENGTH(all), GRPC_SLICE_START_PTR(all));
+      protobuf_c_message_unpack(desc, alloc, GRPC_SLICE_LENGTH(all), GRPC_SLICE_START_PTR(all));
   grpc_slice_unref(all);
   return m;
 }
@@ -296,6 +298,7 @@ static shimkit_client_call *create(shimkit_channel *channel, const shimkit_metho
     c->initial_out = opts->initial_out;
     c->trailing_out = opts->trailing_out;
     c->status_out = opts->status_out;
+    c->allocator = opts->allocator;
   }
 
   size_t n = opts != NULL ? shimkit_metadata_count(opts->metadata) : 0;
@@ -428,7 +431,7 @@ shimkit_code shimkit_unary_call(shimkit_channel *channel, const shimkit_method_d
     if (resp == NULL) {
       set_local(c, SHIMKIT_INTERNAL, "%s: server ended the call OK without a response message", method->path);
     } else {
-      *response = unpack(method->response, resp);
+      *response = unpack(method->response, resp, c->allocator);
       if (*response == NULL) {
         set_local(c, SHIMKIT_INTERNAL, "%s: response does not decode as %s", method->path,
                   method->response->name);
@@ -679,7 +682,7 @@ int shimkit_client_call_recv(shimkit_client_call *call, ProtobufCMessage **messa
   if (rc != 1) {
     return rc;
   }
-  *message = unpack(call->method->response, bb);
+  *message = unpack(call->method->response, bb, call->allocator);
   grpc_byte_buffer_destroy(bb);
   if (*message == NULL) {
     set_local(call, SHIMKIT_INTERNAL, "%s: response does not decode as %s", call->path,

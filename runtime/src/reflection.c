@@ -15,6 +15,10 @@
  * untrusted: strings are only compared, and echoed in messages cut to 200
  * bytes.
  *
+ * A proxy's fallback (shimkit/reflection.h, reflection_fallback.c) adds
+ * service names to list_services and answers the file queries the server's
+ * own descriptors cannot; its files are passed on as given.
+ *
  * Extensions: file_containing_extension and all_extension_numbers_of_type
  * are answered from the extensions the embedded descriptors declare; an
  * unknown type or number is NOT_FOUND, a known type without extensions gets
@@ -55,9 +59,11 @@ struct refl_answer {
   int32_t *numbers_buf;
   Grpc__Reflection__V1__ErrorResponse error;
   char error_message[320];
+  shimkit_reflection_answer *fb; /* what the fallback added, or NULL */
 };
 
 static void answer_free(struct refl_answer *a) {
+  shimkit__refl_answer_free(a->fb);
   free(a->services);
   free(a->service_ptrs);
   free(a->blobs);
@@ -108,25 +114,53 @@ static void set_oom(refl_response *resp, struct refl_answer *a) {
 
 /* ---- the queries ----------------------------------------------------------------- */
 
+/* Asks the server's fallback (shimkit/reflection.h); a->fb holds what it added (NULL: no fallback or out of
+ * memory). */
+static void ask_fallback(struct refl_stream *st, struct refl_answer *a, bool list,
+                         shimkit_reflection_query query, const char *name, int32_t number) {
+  const shimkit_reflection_fallback *fb = shimkit__server_reflection_fallback(st->srv);
+  if (fb == NULL || (list ? fb->list_services == NULL : fb->find_files == NULL) ||
+      (a->fb = shimkit__refl_answer_new()) == NULL) {
+    return;
+  }
+  if (list) {
+    fb->list_services(fb->user_data, a->fb);
+  } else {
+    fb->find_files(fb->user_data, query, name, number, a->fb);
+  }
+}
+
 static void list_services(struct refl_stream *st, refl_response *resp, struct refl_answer *a) {
   size_t n = shimkit__server_service_count(st->srv);
+  ask_fallback(st, a, true, SHIMKIT_REFLECTION_FILE_CONTAINING_SYMBOL, NULL, 0);
+  size_t extra = a->fb != NULL ? a->fb->n_services : 0;
   grpc__reflection__v1__list_service_response__init(&a->list);
-  if (n > 0) {
-    a->services = calloc(n, sizeof(*a->services));
-    a->service_ptrs = calloc(n, sizeof(*a->service_ptrs));
+  if (n + extra > 0) {
+    a->services = calloc(n + extra, sizeof(*a->services));
+    a->service_ptrs = calloc(n + extra, sizeof(*a->service_ptrs));
     if (a->services == NULL || a->service_ptrs == NULL) {
       set_oom(resp, a);
       return;
     }
   }
   size_t k = 0;
-  for (size_t i = 0; i < n; i++) {
-    const shimkit_service_desc *svc = shimkit__server_service_at(st->srv, i);
-    if (svc == NULL || svc->full_name == NULL) {
+  for (size_t i = 0; i < n + extra; i++) {
+    const char *name;
+    if (i < n) {
+      const shimkit_service_desc *svc = shimkit__server_service_at(st->srv, i);
+      name = svc != NULL ? svc->full_name : NULL;
+    } else {
+      name = a->fb->services[i - n];
+    }
+    bool listed = name == NULL;
+    for (size_t j = 0; j < k && !listed; j++) {
+      listed = strcmp(a->services[j].name, name) == 0;
+    }
+    if (listed) {
       continue;
     }
     grpc__reflection__v1__service_response__init(&a->services[k]);
-    a->services[k].name = (char *)svc->full_name;
+    a->services[k].name = (char *)name;
     a->service_ptrs[k] = &a->services[k];
     k++;
   }
@@ -135,6 +169,31 @@ static void list_services(struct refl_stream *st, refl_response *resp, struct re
   resp->message_response_case =
       GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_LIST_SERVICES_RESPONSE;
   resp->list_services_response = &a->list;
+}
+
+/* Answers with the files the fallback added; false when it added none. */
+static bool fallback_answer(struct refl_stream *st, shimkit_reflection_query query, const char *name,
+                            int32_t number, refl_response *resp, struct refl_answer *a) {
+  ask_fallback(st, a, false, query, name, number);
+  if (a->fb == NULL || a->fb->n_files == 0) {
+    return false;
+  }
+  a->blobs = calloc(a->fb->n_files, sizeof(*a->blobs));
+  if (a->blobs == NULL) {
+    set_oom(resp, a);
+    return true;
+  }
+  for (size_t i = 0; i < a->fb->n_files; i++) {
+    a->blobs[i].data = a->fb->files[i].data;
+    a->blobs[i].len = a->fb->files[i].len;
+  }
+  grpc__reflection__v1__file_descriptor_response__init(&a->fds);
+  a->fds.n_file_descriptor_proto = a->fb->n_files;
+  a->fds.file_descriptor_proto = a->blobs;
+  resp->message_response_case =
+      GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_FILE_DESCRIPTOR_RESPONSE;
+  resp->file_descriptor_response = &a->fds;
+  return true;
 }
 
 /* The stream's file set, built on first use; NULL when out of memory. */
@@ -239,6 +298,10 @@ static void answer(struct refl_stream *st, const refl_request *req, refl_respons
   switch (req->message_request_case) {
   case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME:
     file = shimkit__refl_find_file(files, req->file_by_filename);
+    if (file == NULL &&
+        fallback_answer(st, SHIMKIT_REFLECTION_FILE_BY_FILENAME, req->file_by_filename, 0, resp, a)) {
+      return;
+    }
     if (file == NULL) {
       set_error(resp, a, SHIMKIT_NOT_FOUND, "file not found: ", req->file_by_filename);
       return;
@@ -247,6 +310,10 @@ static void answer(struct refl_stream *st, const refl_request *req, refl_respons
     return;
   case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_SYMBOL:
     file = shimkit__refl_find_symbol(files, req->file_containing_symbol);
+    if (file == NULL && fallback_answer(st, SHIMKIT_REFLECTION_FILE_CONTAINING_SYMBOL,
+                                        req->file_containing_symbol, 0, resp, a)) {
+      return;
+    }
     if (file == NULL) {
       set_error(resp, a, SHIMKIT_NOT_FOUND, "symbol not found: ", req->file_containing_symbol);
       return;
@@ -257,6 +324,11 @@ static void answer(struct refl_stream *st, const refl_request *req, refl_respons
     const Grpc__Reflection__V1__ExtensionRequest *ext = req->file_containing_extension;
     file =
         ext != NULL ? shimkit__refl_find_extension(files, ext->containing_type, ext->extension_number) : NULL;
+    if (file == NULL && ext != NULL && ext->containing_type != NULL &&
+        fallback_answer(st, SHIMKIT_REFLECTION_FILE_CONTAINING_EXTENSION, ext->containing_type,
+                        ext->extension_number, resp, a)) {
+      return;
+    }
     if (file == NULL) {
       set_error(resp, a, SHIMKIT_NOT_FOUND, "extension not found on ",
                 ext != NULL ? ext->containing_type : "");

@@ -34,6 +34,29 @@
 /* Registers grpc.reflection.v1.ServerReflection and its v1alpha twin on srv. */
 shimkit_code shimkit__reflection_register(shimkit_server *srv);
 
+/* ---- the fallback (shimkit/reflection.h, reflection_fallback.c) ------------------ */
+
+#include "shimkit/reflection.h"
+
+/* What a fallback added to one answer. */
+struct shimkit_reflection_answer {
+  char **services; /* names, copies */
+  size_t n_services, cap_services;
+  struct {
+    uint8_t *data; /* a serialized FileDescriptorProto, copy */
+    size_t len;
+  } *files;
+  size_t n_files, cap_files;
+  size_t file_bytes; /* sum of the files' len */
+};
+
+/* The server's fallback, or NULL when none is set. */
+const shimkit_reflection_fallback *shimkit__server_reflection_fallback(const shimkit_server *srv);
+
+/* An empty answer (NULL when out of memory) and its release (accepts NULL). */
+shimkit_reflection_answer *shimkit__refl_answer_new(void);
+void shimkit__refl_answer_free(shimkit_reflection_answer *a);
+
 /* ---- the index ---------------------------------------------------------------- */
 
 typedef struct shimkit__refl_files shimkit__refl_files;

@@ -30,6 +30,7 @@
 #include "arena.h"
 #include "wire_check.h"
 #include "shimkit/raw.h"
+#include "shimkit/reflection.h"
 #include "shimkit/server.h"
 
 /* Hard limits. */
@@ -104,6 +105,9 @@ struct shimkit_server {
 
   shimkit_raw_handler_fn raw_fn; /* catch-all for methods no service declares (raw.c), or NULL */
   void *raw_user_data;           /* its argument */
+
+  shimkit_reflection_fallback refl_fallback; /* reflection's answers for other services (reflection_fallback.c) */
+  bool has_refl_fallback;                    /* refl_fallback is set */
 };
 
 /* One call, from the request until its status went out. */

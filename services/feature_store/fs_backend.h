@@ -35,7 +35,8 @@ typedef enum fs_rc {
   FS_UNAVAILABLE, /* the store cannot be reached now (server down, database locked); retry */
   FS_FULL,        /* out of space or memory */
   FS_CORRUPT,     /* stored data cannot be read back */
-  FS_ERROR        /* anything else: a bug or an unexpected answer of the store */
+  FS_ERROR,       /* anything else: a bug or an unexpected answer of the store */
+  FS_CHANGED      /* the view was deleted and re-created since its definition was read */
 } fs_rc;
 
 #define FS_ERR_MAX 512
@@ -135,7 +136,10 @@ typedef struct fs_backend_ops {
    * Writes a batch all or nothing: a cell replaces the stored value of its
    * (entity, feature) unless the stored one has a later event time (ties:
    * the new value wins). FS_OK means durable (committed / fsynced).
-   * FS_NOT_FOUND when the view was deleted meanwhile.
+   * In the same transaction (SQLite) or script (Redis) as the batch, the
+   * stored view must still have view->created: FS_NOT_FOUND when it was
+   * deleted meanwhile, FS_CHANGED when it was deleted and re-created (by any
+   * shim), and then nothing of the batch is written.
    */
   fs_rc (*write)(void *be, const fs_view *view, const fs_entity *rows, size_t n_rows, fs_err *err);
   /*

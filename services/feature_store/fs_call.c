@@ -14,6 +14,7 @@ shimkit_code fs_rc_to_code(fs_rc rc) {
     case FS_UNAVAILABLE: return SHIMKIT_UNAVAILABLE;
     case FS_FULL: return SHIMKIT_RESOURCE_EXHAUSTED;
     case FS_CORRUPT: return SHIMKIT_DATA_LOSS;
+    case FS_CHANGED: return SHIMKIT_ABORTED;
     default: return SHIMKIT_INTERNAL;
   }
 }

@@ -4,6 +4,11 @@
  * batch is stored whole or not at all and rows_written counts only what was
  * acknowledged by the store. A failing batch ends the call; batches before
  * it stay written (the status message says how many rows).
+ *
+ * The definition is read once per call, and each batch's transaction checks
+ * that the stored view is still that one (its created time), so a view that
+ * another shim deleted and re-created mid-stream ends the call with ABORTED
+ * before a row is written under the old schema.
  */
 #include "fs_rpcs.h"
 
@@ -51,10 +56,16 @@ shimkit_code fs_apply_rows(shimkit_call *call, const fs_backend *b, fs_view_cach
   if (n_rows == 0) return SHIMKIT_OK;
   fs_rc rc = b->ops->write(b->be, &cache->view, ents, n_rows, &err);
   if (rc != FS_OK) {
-    if (rc == FS_NOT_FOUND) cache->loaded = false;
+    if (rc == FS_NOT_FOUND || rc == FS_CHANGED) cache->loaded = false;
     if (rc == FS_NOT_FOUND)
       return shimkit_call_error(call, SHIMKIT_NOT_FOUND, "%s: feature view \"%s\" was deleted%s", what,
                                 view_name, written_note(note, sizeof note, *written));
+    if (rc == FS_CHANGED) /* its rows, earlier batches' too, went with the old view */
+      return shimkit_call_error(call, SHIMKIT_ABORTED,
+                                "%s: feature view \"%s\" was deleted and re-created (through another client) "
+                                "during this call; nothing of this batch was written, and rows of earlier batches "
+                                "went with the old view: write them again to the new one",
+                                what, view_name);
     return shimkit_call_error(call, fs_rc_to_code(rc), "%s: %s back end: %s%s", what, b->ops->name, err.msg,
                               written_note(note, sizeof note, *written));
   }

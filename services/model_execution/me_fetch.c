@@ -1,18 +1,18 @@
 /*
  * me_fetch.c - see me_fetch.h. The artifact streams straight into the
- * temporary file while OpenSSL hashes it, so a model never sits in memory
+ * temporary file while it is hashed (services/common/shim_sha256.h), so a model never sits in memory
  * twice; the file is removed on every failure path.
  */
 #include "me_fetch.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ml/v1/model_repository.shimkit.h"
+#include "shim_sha256.h"
 
 #define ME_PAGE 1000
 
@@ -60,7 +60,7 @@ static int me_latest_ready(me_service *svc, const char *name, uint64_t *version,
 }
 
 /* Receives every chunk into f, hashing; -1 with err when the stream or the file fails. */
-static int me_receive(me_service *svc, shimkit_client_call *call, FILE *f, EVP_MD_CTX *md, me_fetched *out,
+static int me_receive(me_service *svc, shimkit_client_call *call, FILE *f, shim_sha256 *md, me_fetched *out,
                       me_err *err) {
   Shimkit__Ml__V1__ArtifactChunk *chunk = NULL;
   uint64_t at = 0;
@@ -84,7 +84,10 @@ static int me_receive(me_service *svc, shimkit_client_call *call, FILE *f, EVP_M
         return me_fail(err, SHIMKIT_INTERNAL, "cannot write the artifact to %s: %s", out->path,
                        strerror(errno));
       }
-      EVP_DigestUpdate(md, chunk->data.data, chunk->data.len);
+      if (shim_sha256_update(md, chunk->data.data, chunk->data.len) != 0) {
+        protobuf_c_message_free_unpacked(&chunk->base, NULL);
+        return me_fail(err, SHIMKIT_INTERNAL, "sha256 of the artifact failed (OpenSSL)");
+      }
       at += chunk->data.len;
     }
     protobuf_c_message_free_unpacked(&chunk->base, NULL);
@@ -95,15 +98,6 @@ static int me_receive(me_service *svc, shimkit_client_call *call, FILE *f, EVP_M
   }
   (void)svc;
   return r == 0 ? 0 : -2; /* -2: the call failed, finish says why */
-}
-
-/* Lower-case hex of the digest. */
-static void me_hex(EVP_MD_CTX *md, char hex[65]) {
-  unsigned char d[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_DigestFinal_ex(md, d, &n);
-  for (unsigned int i = 0; i < n && i < 32; i++)
-    snprintf(hex + 2 * i, 3, "%02x", d[i]);
 }
 
 int me_fetch(me_service *svc, const char *name, uint64_t version, const char *alias, me_fetched *out,
@@ -128,12 +122,12 @@ int me_fetch(me_service *svc, const char *name, uint64_t version, const char *al
     return me_fail(err, SHIMKIT_INTERNAL, "cannot create a temporary file in %s: %s", svc->tmp_dir,
                    strerror(errno));
   FILE *f = fdopen(fd, "wb");
-  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  shim_sha256 *md = shim_sha256_new();
   shimkit_status st = {0};
   shimkit_call_options opts = {.timeout_ms = 10 * ME_REPO_TIMEOUT_MS, .status_out = &st};
   shimkit_client_call *call = NULL;
   int rc = -1;
-  if (!f || !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+  if (!f || !md) {
     me_fail(err, SHIMKIT_INTERNAL, "cannot start the download (out of memory or OpenSSL)");
     if (!f) close(fd);
     goto done;
@@ -166,8 +160,11 @@ int me_fetch(me_service *svc, const char *name, uint64_t version, const char *al
     me_fail(err, SHIMKIT_INTERNAL, "cannot write the artifact to %s: %s", out->path, strerror(errno));
     goto done;
   }
-  char hex[65] = "";
-  me_hex(md, hex);
+  char hex[SHIM_SHA256_HEX_LEN + 1] = "";
+  if (shim_sha256_hex(md, hex) != 0) {
+    me_fail(err, SHIMKIT_INTERNAL, "sha256 of the artifact failed (OpenSSL)");
+    goto done;
+  }
   if (strcmp(hex, out->mv->sha256) != 0) {
     me_fail(err, SHIMKIT_DATA_LOSS,
             "model %.200s version %llu: the artifact's sha256 is %s, the repository recorded %.64s", name,
@@ -177,7 +174,7 @@ int me_fetch(me_service *svc, const char *name, uint64_t version, const char *al
   rc = 0;
 done:
   shimkit_status_clear(&st);
-  EVP_MD_CTX_free(md);
+  shim_sha256_free(md);
   if (f) fclose(f);
   if (rc != 0) {
     unlink(out->path);

@@ -130,40 +130,53 @@ static int me_param(const char *key, const Inference__ModelRepositoryParameter *
   return 0;
 }
 
+/*
+ * The model a load or unload names: model_name (field 2, Triton's layout), or
+ * when that is empty field 1, which KServe's grpc_predict_v2.proto calls
+ * model_name (see proto/inference/grpc_predict_v2.proto).
+ */
+static char *named_model(char *repository_name, char *model_name) {
+  return model_name && model_name[0] ? model_name : repository_name;
+}
+
 shimkit_code me_repository_model_load(shimkit_call *call, const Inference__RepositoryModelLoadRequest *req,
                                       Inference__RepositoryModelLoadResponse *resp, void *user_data) {
-  (void)resp;
   me_service *svc = user_data;
   me_err err;
   uint64_t version = 0;
   const char *alias = NULL;
-  if (me_check_name(req->model_name, &err) != 0) return me_reply_error(call, &err);
+  char *name = named_model(req->repository_name, req->model_name);
+  if (me_check_name(name, &err) != 0) return me_reply_error(call, &err);
   for (size_t i = 0; i < req->n_parameters; i++)
     if (me_param(req->parameters[i]->key, req->parameters[i]->value, true, &version, &alias, &err) != 0)
       return me_reply_error(call, &err);
-  me_model *m = me_service_load(svc, req->model_name, version, alias, &err);
+  me_model *m = me_service_load(svc, name, version, alias, &err);
   if (!m) return me_reply_error(call, &err);
   me_model_release(svc->models, m);
+  resp->model_name = name; /* the request outlives the response's encoding */
+  resp->isloaded = true;
   return SHIMKIT_OK;
 }
 
 shimkit_code me_repository_model_unload(shimkit_call *call,
                                         const Inference__RepositoryModelUnloadRequest *req,
                                         Inference__RepositoryModelUnloadResponse *resp, void *user_data) {
-  (void)resp;
   me_service *svc = user_data;
   me_err err;
   uint64_t version = 0;
   const char *alias = NULL;
-  if (me_check_name(req->model_name, &err) != 0) return me_reply_error(call, &err);
+  char *name = named_model(req->repository_name, req->model_name);
+  if (me_check_name(name, &err) != 0) return me_reply_error(call, &err);
   for (size_t i = 0; i < req->n_parameters; i++)
     if (me_param(req->parameters[i]->key, req->parameters[i]->value, false, &version, &alias, &err) != 0)
       return me_reply_error(call, &err);
-  if (me_models_remove(svc->models, req->model_name, version) == 0) {
+  if (me_models_remove(svc->models, name, version) == 0) {
     if (version)
-      return shimkit_call_error(call, SHIMKIT_NOT_FOUND, "model %s version %llu is not loaded",
-                                req->model_name, (unsigned long long)version);
-    return shimkit_call_error(call, SHIMKIT_NOT_FOUND, "model %s is not loaded", req->model_name);
+      return shimkit_call_error(call, SHIMKIT_NOT_FOUND, "model %s version %llu is not loaded", name,
+                                (unsigned long long)version);
+    return shimkit_call_error(call, SHIMKIT_NOT_FOUND, "model %s is not loaded", name);
   }
+  resp->model_name = name;
+  resp->isunloaded = true;
   return SHIMKIT_OK;
 }

@@ -1,6 +1,6 @@
 /*
  * mr_ingest.c - artifacts arriving in chunks: forwarded to the back end's
- * upload while hashed with OpenSSL's EVP sha256; committed only when the
+ * upload while hashed (services/common/shim_sha256.h); committed only when the
  * sha256 and size match what the client declared (see mr_ingest.h). A
  * mismatch is DATA_LOSS: the bytes that arrived are not the artifact the
  * client described, and nothing is stored.
@@ -18,16 +18,14 @@ shimkit_code mr_ingest_begin(shimkit_call *call, const mr_service *svc, const ch
   memset(in, 0, sizeof *in);
   in->svc = svc;
   in->model = model;
-  in->md = EVP_MD_CTX_new();
-  if (!in->md || EVP_DigestInit_ex(in->md, EVP_sha256(), NULL) != 1) {
-    EVP_MD_CTX_free(in->md);
-    in->md = NULL;
+  in->md = shim_sha256_new();
+  if (!in->md) {
     return shimkit_call_error(call, SHIMKIT_INTERNAL, "cannot start a sha256 digest");
   }
   mr_err err = {{0}};
   mr_rc rc = svc->backend.ops->upload_begin(svc->backend.self, model, &in->upload, &err);
   if (rc != MR_OK) {
-    EVP_MD_CTX_free(in->md);
+    shim_sha256_free(in->md);
     in->md = NULL;
     in->upload = NULL;
     return mr_fail(call, rc, &err);
@@ -42,7 +40,7 @@ shimkit_code mr_ingest_write(shimkit_call *call, mr_ingest *in, const uint8_t *d
     return shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED,
                               "artifact of model '%s' is larger than the limit of %" PRIu64 " bytes; nothing stored",
                               in->model, limit);
-  if (EVP_DigestUpdate(in->md, data, len) != 1)
+  if (shim_sha256_update(in->md, data, len) != 0)
     return shimkit_call_error(call, SHIMKIT_INTERNAL, "sha256 digest failed");
   mr_err err = {{0}};
   mr_rc rc = in->svc->backend.ops->upload_write(in->svc->backend.self, in->upload, data, len, &err);
@@ -51,22 +49,8 @@ shimkit_code mr_ingest_write(shimkit_call *call, mr_ingest *in, const uint8_t *d
   return SHIMKIT_OK;
 }
 
-/* Lower-case hex of the digest so far. */
-static int finish_hex(mr_ingest *in, char hex[65]) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_DigestFinal_ex(in->md, md, &len) != 1 || len != 32) return -1;
-  static const char digits[] = "0123456789abcdef";
-  for (unsigned i = 0; i < len; i++) {
-    hex[2 * i] = digits[md[i] >> 4];
-    hex[2 * i + 1] = digits[md[i] & 15];
-  }
-  hex[64] = '\0';
-  return 0;
-}
-
 shimkit_code mr_ingest_commit(shimkit_call *call, mr_ingest *in, mr_version *v, int64_t now_ns) {
-  char hex[65];
+  char hex[SHIM_SHA256_HEX_LEN + 1];
   shimkit_code code = SHIMKIT_OK;
   if (in->bytes == 0)
     code = shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT,
@@ -76,7 +60,7 @@ shimkit_code mr_ingest_commit(shimkit_call *call, mr_ingest *in, mr_version *v, 
                               "artifact of model '%s': %" PRIu64 " bytes arrived but size_bytes said %" PRIu64
                               "; nothing stored",
                               in->model, in->bytes, v->size_bytes);
-  else if (finish_hex(in, hex) != 0)
+  else if (shim_sha256_hex(in->md, hex) != 0)
     code = shimkit_call_error(call, SHIMKIT_INTERNAL, "sha256 digest failed");
   else if (strcmp(hex, v->sha256) != 0)
     code = shimkit_call_error(call, SHIMKIT_DATA_LOSS,
@@ -99,6 +83,6 @@ shimkit_code mr_ingest_commit(shimkit_call *call, mr_ingest *in, mr_version *v, 
 void mr_ingest_abort(mr_ingest *in) {
   if (in->upload) in->svc->backend.ops->upload_abort(in->svc->backend.self, in->upload);
   in->upload = NULL;
-  EVP_MD_CTX_free(in->md);
+  shim_sha256_free(in->md);
   in->md = NULL;
 }

@@ -7,14 +7,13 @@
 #ifndef MR_INGEST_H
 #define MR_INGEST_H
 
-#include <openssl/evp.h>
-
 #include "mr_service.h"
+#include "shim_sha256.h"
 
 typedef struct mr_ingest {
   const mr_service *svc; /* back end and limits */
   void *upload;          /* the back end's upload handle; NULL once committed or aborted */
-  EVP_MD_CTX *md;        /* running sha256 */
+  shim_sha256 *md;       /* running sha256 */
   uint64_t bytes;        /* bytes received so far */
   const char *model;     /* for messages (borrowed) */
 } mr_ingest;

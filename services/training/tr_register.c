@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ml/v1/model_repository.shimkit.h"
+#include "shim_sha256.h"
 #include "tr_dataset.h"
 
 #define TR_REPO_TIMEOUT_MS 30000
@@ -106,9 +107,11 @@ static int tr_send_file(shimkit_client_call *call, FILE *f, tr_err *err) {
 
 int tr_register(const tr_service *svc, tr_job *job, const tr_spec *spec, const tr_dataset *d, const tr_artifact *a,
                 uint64_t *version, tr_err *err) {
-  char sha[65] = "";
+  char sha[SHIM_SHA256_HEX_LEN + 1] = "";
   uint64_t size = 0;
-  if (tr_sha256_file(a->path, sha, &size, err) != 0) return -1;
+  int hashed = shim_sha256_file(a->path, sha, &size);
+  if (hashed == -1) return tr_fail(err, "cannot read the model file %s: %s", a->path, strerror(errno));
+  if (hashed != 0) return tr_fail(err, "OpenSSL cannot compute the sha256 of the model file %s", a->path);
   int created = tr_create_model(svc, job, spec, err);
   if (created != 0) return created;
   char msg[TR_MESSAGE_MAX];

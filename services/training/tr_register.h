@@ -38,7 +38,5 @@ typedef struct tr_artifact {
 int tr_register(const tr_service *svc, tr_job *job, const tr_spec *spec, const tr_dataset *d, const tr_artifact *a,
                 uint64_t *version, tr_err *err);
 
-/* Lower-case hex sha256 of the file at path (OpenSSL EVP) and its size. */
-int tr_sha256_file(const char *path, char hex[65], uint64_t *size, tr_err *err);
 
 #endif /* TR_REGISTER_H */

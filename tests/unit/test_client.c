@@ -487,6 +487,64 @@ static char *recv_value(shimkit_client_call *c, int *rc) {
   return v;
 }
 
+/* ---- responses decoded with the caller's allocator (shimkit/arena.h) ---------------- */
+
+typedef struct counting_alloc {
+  ProtobufCAllocator pb;    /* what the call gets */
+  ProtobufCAllocator *real; /* an arena's */
+  int allocs, frees;
+} counting_alloc;
+
+static void *count_alloc(void *data, size_t size) {
+  counting_alloc *c = data;
+  c->allocs++;
+  return c->real->alloc(c->real->allocator_data, size);
+}
+
+static void count_free(void *data, void *ptr) {
+  counting_alloc *c = data;
+  c->frees++;
+  c->real->free(c->real->allocator_data, ptr);
+}
+
+static void test_responses_into_an_arena(void **state) {
+  struct fixture *f = *state;
+  shimkit_arena *arena = shimkit_arena_new(0);
+  assert_non_null(arena);
+  counting_alloc ca = {.pb = {count_alloc, count_free, &ca}, .real = shimkit_arena_allocator(arena)};
+  shimkit_call_options opts = {.timeout_ms = 10000, .allocator = &ca.pb};
+
+  Google__Protobuf__StringValue req = sv("echo:into the arena");
+  ProtobufCMessage *resp = NULL;
+  assert_int_equal(shimkit_unary_call(f->ch, m_unary, &req.base, &resp, &opts), SHIMKIT_OK);
+  assert_string_equal(((Google__Protobuf__StringValue *)resp)->value, "into the arena");
+  assert_true(ca.allocs >= 2); /* the message and its string */
+  int after_unary = ca.allocs;
+
+  shimkit_client_call *c = shimkit_client_call_start(f->ch, m_server, &opts);
+  assert_non_null(c);
+  Google__Protobuf__StringValue n = sv("3");
+  assert_int_equal(shimkit_client_call_send(c, &n.base), 0);
+  assert_int_equal(shimkit_client_call_close_send(c), 0);
+  ProtobufCMessage *m = NULL;
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(shimkit_client_call_recv(c, &m), 1);
+    char want[8];
+    snprintf(want, sizeof want, "%d", i);
+    assert_string_equal(((Google__Protobuf__StringValue *)m)->value, want);
+  }
+  assert_int_equal(shimkit_client_call_recv(c, &m), 0);
+  assert_int_equal(shimkit_client_call_finish(c), SHIMKIT_OK);
+  assert_true(ca.allocs > after_unary);
+  assert_int_equal(ca.frees, 0);
+
+  shimkit_arena_reset(arena); /* frees every response at once (ASan would see a leak otherwise) */
+  shimkit_arena_reset(NULL);
+  assert_null(shimkit_arena_allocator(NULL));
+  shimkit_arena_free(arena);
+  shimkit_arena_free(NULL);
+}
+
 static void test_server_streaming(void **state) {
   struct fixture *f = *state;
   shimkit_status st = {0};
@@ -826,6 +884,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_unary_max_receive, setup_plain, teardown),
       cmocka_unit_test(test_unreachable_server),
       cmocka_unit_test_setup_teardown(test_unary_many_threads_one_channel, setup_plain, teardown),
+      cmocka_unit_test_setup_teardown(test_responses_into_an_arena, setup_plain, teardown),
       cmocka_unit_test_setup_teardown(test_server_streaming, setup_plain, teardown),
       cmocka_unit_test_setup_teardown(test_client_streaming, setup_plain, teardown),
       cmocka_unit_test_setup_teardown(test_client_streaming_finish_closes, setup_plain, teardown),

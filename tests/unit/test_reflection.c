@@ -665,6 +665,145 @@ static void test_wire_v1alpha(void **state) {
   assert_int_equal(shimkit_client_call_finish(c), SHIMKIT_OK);
 }
 
+/* ---- the fallback (shimkit/reflection.h) ------------------------------------------ */
+
+struct fb_seen {
+  int lists;
+  int finds;
+  shimkit_reflection_query last_query;
+  char last_name[64];
+  int32_t last_number;
+};
+
+static struct fb_seen fb_seen;
+
+static void fb_list(void *user_data, shimkit_reflection_answer *answer) {
+  assert_ptr_equal(user_data, &fb_seen);
+  fb_seen.lists++;
+  assert_int_equal(shimkit_reflection_answer_add_service(answer, "x.Remote"), 0);
+  assert_int_equal(shimkit_reflection_answer_add_service(answer, "t.Svc"), 0); /* listed already */
+  assert_int_equal(shimkit_reflection_answer_add_service(answer, "x.Remote"), 0);
+  assert_int_equal(shimkit_reflection_answer_add_service(NULL, "y"), -1);
+}
+
+/* Knows remote.proto (importing remote_dep.proto), which declares x.Remote. */
+static void fb_find(void *user_data, shimkit_reflection_query query, const char *name, int32_t number,
+                    shimkit_reflection_answer *answer) {
+  assert_ptr_equal(user_data, &fb_seen);
+  fb_seen.finds++;
+  fb_seen.last_query = query;
+  snprintf(fb_seen.last_name, sizeof fb_seen.last_name, "%s", name);
+  fb_seen.last_number = number;
+  if (strcmp(name, "x.Remote") != 0 && strcmp(name, "remote.proto") != 0 && strcmp(name, "x.Ext") != 0) {
+    return;
+  }
+  const char *names[] = {"remote.proto", "remote_dep.proto"};
+  for (int i = 0; i < 2; i++) {
+    FileProto fd = GOOGLE__PROTOBUF__FILE_DESCRIPTOR_PROTO__INIT;
+    fd.name = (char *)names[i];
+    uint8_t buf[64];
+    size_t n = google__protobuf__file_descriptor_proto__get_packed_size(&fd);
+    assert_true(n <= sizeof buf);
+    google__protobuf__file_descriptor_proto__pack(&fd, buf);
+    assert_int_equal(shimkit_reflection_answer_add_file(answer, buf, n), 0);
+  }
+  assert_int_equal(shimkit_reflection_answer_add_file(answer, NULL, 5), -1);
+}
+
+static int setup_fallback(void **state) {
+  struct fixture *f = calloc(1, sizeof *f);
+  shimkit_server_options o;
+  shimkit_server_options_init(&o);
+  o.worker_threads = 4;
+  o.handle_signals = false;
+  o.access_log = false;
+  o.drain_grace_ms = 500;
+  f->srv = shimkit_server_new(&o);
+  assert_non_null(f->srv);
+  assert_int_equal(shimkit_server_add_service(f->srv, &svc1, &svc1, NULL), SHIMKIT_OK);
+  memset(&fb_seen, 0, sizeof fb_seen);
+  shimkit_reflection_fallback fb = {fb_list, fb_find, &fb_seen};
+  assert_int_equal(shimkit_server_set_reflection_fallback(NULL, &fb), SHIMKIT_INVALID_ARGUMENT);
+  assert_int_equal(shimkit_server_set_reflection_fallback(f->srv, &fb), SHIMKIT_OK);
+  int port = 0;
+  assert_int_equal(shimkit_server_add_listener(f->srv, "127.0.0.1:0", NULL, &port), SHIMKIT_OK);
+  assert_int_equal(shimkit_server_start(f->srv), SHIMKIT_OK);
+  assert_int_equal(shimkit_server_set_reflection_fallback(f->srv, &fb), SHIMKIT_FAILED_PRECONDITION);
+  char target[64];
+  snprintf(target, sizeof target, "127.0.0.1:%d", port);
+  f->ch = shimkit_channel_new(target, NULL, 0);
+  *state = f;
+  return 0;
+}
+
+static void test_wire_fallback(void **state) {
+  struct fixture *f = *state;
+  shimkit_client_call *c =
+      grpc__reflection__v1__server_reflection__shimkit_server_reflection_info_start(f->ch, NULL);
+  assert_non_null(c);
+  /* list_services: the server's own, then the fallback's, each name once. */
+  v1_request list = GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__INIT;
+  list.message_request_case = GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_LIST_SERVICES;
+  list.list_services = (char *)"";
+  v1_response *resp = ask(c, &list);
+  const Grpc__Reflection__V1__ListServiceResponse *l = resp->list_services_response;
+  assert_int_equal(l->n_service, 5);
+  assert_true(has_service(l, "t.Svc"));
+  assert_true(has_service(l, "x.Remote"));
+  assert_int_equal(fb_seen.lists, 1);
+  protobuf_c_message_free_unpacked(&resp->base, NULL);
+
+  /* A symbol the server knows: its own answer, the fallback is not asked. */
+  v1_request own = symbol_request("t.Svc");
+  resp = ask(c, &own);
+  assert_file_at(resp, 0, "a.proto");
+  assert_int_equal(fb_seen.finds, 0);
+  protobuf_c_message_free_unpacked(&resp->base, NULL);
+
+  /* One it does not: the fallback's files, in its order. */
+  v1_request remote = symbol_request("x.Remote");
+  resp = ask(c, &remote);
+  assert_int_equal(resp->file_descriptor_response->n_file_descriptor_proto, 2);
+  assert_file_at(resp, 0, "remote.proto");
+  assert_file_at(resp, 1, "remote_dep.proto");
+  assert_string_equal(resp->original_request->file_containing_symbol, "x.Remote");
+  assert_int_equal(fb_seen.last_query, SHIMKIT_REFLECTION_FILE_CONTAINING_SYMBOL);
+  protobuf_c_message_free_unpacked(&resp->base, NULL);
+
+  /* Neither knows it: NOT_FOUND, as without a fallback. */
+  v1_request nope = symbol_request("x.Nope");
+  resp = ask(c, &nope);
+  assert_int_equal(resp->error_response->error_code, SHIMKIT_NOT_FOUND);
+  assert_string_equal(fb_seen.last_name, "x.Nope");
+  protobuf_c_message_free_unpacked(&resp->base, NULL);
+
+  v1_request byname = GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__INIT;
+  byname.message_request_case =
+      GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME;
+  byname.file_by_filename = (char *)"remote.proto";
+  resp = ask(c, &byname);
+  assert_file_at(resp, 0, "remote.proto");
+  assert_int_equal(fb_seen.last_query, SHIMKIT_REFLECTION_FILE_BY_FILENAME);
+  protobuf_c_message_free_unpacked(&resp->base, NULL);
+
+  Grpc__Reflection__V1__ExtensionRequest ext = GRPC__REFLECTION__V1__EXTENSION_REQUEST__INIT;
+  ext.containing_type = (char *)"x.Ext";
+  ext.extension_number = 77;
+  v1_request byext = GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__INIT;
+  byext.message_request_case =
+      GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_EXTENSION;
+  byext.file_containing_extension = &ext;
+  resp = ask(c, &byext);
+  assert_file_at(resp, 0, "remote.proto");
+  assert_int_equal(fb_seen.last_query, SHIMKIT_REFLECTION_FILE_CONTAINING_EXTENSION);
+  assert_int_equal(fb_seen.last_number, 77);
+  protobuf_c_message_free_unpacked(&resp->base, NULL);
+
+  assert_int_equal(shimkit_client_call_close_send(c), 0);
+  assert_int_equal(grpc__reflection__v1__server_reflection__shimkit_server_reflection_info_recv(c, &resp), 0);
+  assert_int_equal(shimkit_client_call_finish(c), SHIMKIT_OK);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_index_symbols),
@@ -675,6 +814,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_wire_v1_grpcurl_sequence, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wire_untrusted_requests, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wire_v1alpha, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_wire_fallback, setup_fallback, teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

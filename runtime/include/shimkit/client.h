@@ -5,8 +5,11 @@
  * should be reused. Unary calls are one function; streaming calls are a
  * shimkit_client_call handle: send, close the send side, receive, finish.
  *
- * Messages received are allocated with protobuf-c's default allocator and
- * owned by the caller: free them with protobuf_c_message_free_unpacked(msg, NULL).
+ * Messages received are decoded with the call's allocator (opts->allocator)
+ * or, without one, protobuf-c's default, and owned by the caller: free them
+ * with protobuf_c_message_free_unpacked(msg, allocator). With an arena's
+ * allocator (shimkit/arena.h) they are freed by resetting the arena instead,
+ * which spares a malloc and a free per sub-message of a large response.
  */
 #ifndef SHIMKIT_CLIENT_H
 #define SHIMKIT_CLIENT_H
@@ -53,6 +56,7 @@ typedef struct shimkit_call_options {
   shimkit_metadata *initial_out;     /* receives response headers, or NULL */
   shimkit_metadata *trailing_out;    /* receives response trailers, or NULL */
   shimkit_status *status_out;        /* receives code, message and details, or NULL */
+  ProtobufCAllocator *allocator;     /* decodes responses, e.g. shimkit_arena_allocator(); NULL = default */
 } shimkit_call_options;
 
 /**
@@ -67,8 +71,8 @@ SHIMKIT_API shimkit_code shimkit_unary_call(shimkit_channel *channel,
                                             const shimkit_call_options *opts);
 
 /**
- * Starts a streaming call of any kind. opts is copied except its out-pointers,
- * which must stay valid until shimkit_client_call_finish(). NULL when out of
+ * Starts a streaming call of any kind. opts is copied except its out-pointers
+ * and allocator, which must stay valid until shimkit_client_call_finish(). NULL when out of
  * memory.
  */
 SHIMKIT_API shimkit_client_call *shimkit_client_call_start(shimkit_channel *channel,

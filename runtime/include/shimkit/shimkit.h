@@ -13,9 +13,11 @@
 #include "shimkit/service.h"
 #include "shimkit/call.h"
 #include "shimkit/server.h"
+#include "shimkit/arena.h"
 #include "shimkit/client.h"
 #include "shimkit/log.h"
 #include "shimkit/metrics.h"
 #include "shimkit/raw.h"
+#include "shimkit/reflection.h"
 
 #endif /* SHIMKIT_SHIMKIT_H */

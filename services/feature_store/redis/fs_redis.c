@@ -143,11 +143,16 @@ static int parse_value(const char *s, size_t len, fs_type t, fs_mem *mem, fs_val
   return end == s + len && errno == 0 ? 0 : -1;
 }
 
+/* "<sec> <nanos>" (as the write script stores it); strtoll, not sscanf: this runs for every value read. */
 static int parse_time(const char *s, fs_time *t) {
-  long long sec;
-  int ns;
-  if (sscanf(s, "%lld %d", &sec, &ns) != 2) return -1;
-  *t = (fs_time){sec, ns};
+  char *end;
+  errno = 0;
+  long long sec = strtoll(s, &end, 10);
+  if (end == s || *end != ' ' || errno) return -1;
+  const char *n = end + 1;
+  long ns = strtol(n, &end, 10);
+  if (end == n || *end || errno || ns < 0 || ns > 999999999) return -1;
+  *t = (fs_time){sec, (int32_t)ns};
   return 0;
 }
 
@@ -361,6 +366,7 @@ static fs_rc op_write(redisContext *ctx, void *p, fs_err *err) {
   arg_key(&a, "fs:view:", v->name, NULL);
   arg_key(&a, "fs:ents:", v->name, NULL);
   for (size_t r = 0; r < ra->n_rows; r++) arg_key(&a, "fs:row:", v->name, ra->rows[r].key);
+  argf(&a, "%lld %d", (long long)v->created.sec, (int)v->created.nanos); /* as op_create stores it */
   for (size_t r = 0; r < ra->n_rows; r++) {
     const fs_entity *e = &ra->rows[r];
     fs_time t = e->n_cells ? e->cells[0].time : (fs_time){0, 0}; /* one event time per row */

@@ -122,6 +122,7 @@ redisReply *fs_redis_reply(redisContext *ctx, redisReply *reply, const char *wha
   }
   const char *m = reply->str ? reply->str : "";
   if (strstr(m, "NOVIEW")) *rc = fs_fail(err, FS_NOT_FOUND, "no such view");
+  else if (strstr(m, "VIEWCHANGED")) *rc = fs_fail(err, FS_CHANGED, "the view was re-created");
   else if (!strncmp(m, "LOADING", 7) || !strncmp(m, "BUSY", 4) || !strncmp(m, "MASTERDOWN", 10))
     *rc = fs_fail(err, FS_UNAVAILABLE, "Redis cannot serve %s now: %s", what, m);
   else if (!strncmp(m, "OOM", 3) || !strncmp(m, "MISCONF", 7))

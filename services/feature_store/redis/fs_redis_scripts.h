@@ -34,12 +34,16 @@
   "return 1\n"
 
 /* KEYS: fs:view:<v>, fs:ents:<v>, then fs:row:<v>:<key> of each row.
- * ARGV per row: key, sec, nanos, n, then n (feature, encoded value) pairs.
+ * ARGV: the view's "created" as the writer read it ("<sec> <nanos>"), then
+ * per row: key, sec, nanos, n, then n (feature, encoded value) pairs.
  * A stored value is replaced unless its event time is later. Error NOVIEW
- * when the view is gone. Returns the number of rows. */
+ * when the view is gone, VIEWCHANGED when it was re-created since the writer
+ * read it (nothing is written then). Returns the number of rows. */
 #define FS_LUA_WRITE                                                                   \
-  "if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('NOVIEW') end\n" \
-  "local a = 1\n"                                                                      \
+  "local created = redis.call('HGET', KEYS[1], 'created')\n"                         \
+  "if not created then return redis.error_reply('NOVIEW') end\n"                      \
+  "if created ~= ARGV[1] then return redis.error_reply('VIEWCHANGED') end\n"          \
+  "local a = 2\n"                                                                      \
   "for r = 3, #KEYS do\n"                                                              \
   "  local ent, sec, ns, n = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])\n" \
   "  local ts = ARGV[a + 1] .. ' ' .. ARGV[a + 2]\n"                                 \

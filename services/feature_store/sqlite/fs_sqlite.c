@@ -24,13 +24,13 @@
 #define FS_SQLITE_POOL 4        /* connections per back end */
 
 enum { ST_INSERT_VIEW, ST_INSERT_FEATURE, ST_GET_VIEW, ST_GET_FEATURES, ST_LIST, ST_DELETE_ROWS, ST_DELETE_VIEW,
-       ST_VIEW_EXISTS, ST_VIEW_CREATED, ST_UPSERT, ST_LOOKUP, ST_SCAN, ST_COUNT };
+       ST_VIEW_CREATED, ST_UPSERT, ST_LOOKUP, ST_SCAN, ST_COUNT };
 
 static const char *const statement_sql[ST_COUNT] = {
     [ST_INSERT_VIEW] = FS_SQL_INSERT_VIEW, [ST_INSERT_FEATURE] = FS_SQL_INSERT_FEATURE,
     [ST_GET_VIEW] = FS_SQL_GET_VIEW,       [ST_GET_FEATURES] = FS_SQL_GET_FEATURES,
     [ST_LIST] = FS_SQL_LIST_VIEWS,         [ST_DELETE_ROWS] = FS_SQL_DELETE_ROWS,
-    [ST_DELETE_VIEW] = FS_SQL_DELETE_VIEW, [ST_VIEW_EXISTS] = FS_SQL_VIEW_EXISTS,
+    [ST_DELETE_VIEW] = FS_SQL_DELETE_VIEW,
     [ST_UPSERT] = FS_SQL_UPSERT,           [ST_LOOKUP] = FS_SQL_LOOKUP,
     [ST_SCAN] = FS_SQL_SCAN,               [ST_VIEW_CREATED] = FS_SQL_VIEW_CREATED,
 };
@@ -317,12 +317,18 @@ static fs_rc write_rows(void *be, const fs_view *view, const fs_entity *rows, si
     rc = sq_fail(s, c, "begin", err);
     goto out;
   }
-  sqlite3_stmt *st = stmt(s, ST_VIEW_EXISTS);
+  sqlite3_stmt *st = stmt(s, ST_VIEW_CREATED); /* the same view as view, not only the same name */
   bind_text(st, 1, view->name);
   c = sqlite3_step(st);
+  bool same = c == SQLITE_ROW && sqlite3_column_int64(st, 0) == view->created.sec &&
+              sqlite3_column_int(st, 1) == view->created.nanos;
   sqlite3_reset(st);
   if (c != SQLITE_ROW) {
     rc = c == SQLITE_DONE ? fs_fail(err, FS_NOT_FOUND, "no view %s", view->name) : sq_fail(s, c, "find view", err);
+    goto rollback;
+  }
+  if (!same) {
+    rc = fs_fail(err, FS_CHANGED, "view %s was re-created", view->name);
     goto rollback;
   }
   for (size_t r = 0; r < n_rows; r++) {

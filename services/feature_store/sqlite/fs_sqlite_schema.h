@@ -36,7 +36,6 @@
 #define FS_SQL_LIST_VIEWS "SELECT name FROM fs_views WHERE name > ?1 ORDER BY name LIMIT ?2"
 #define FS_SQL_DELETE_ROWS "DELETE FROM fs_rows WHERE view = ?1"
 #define FS_SQL_DELETE_VIEW "DELETE FROM fs_views WHERE name = ?1"
-#define FS_SQL_VIEW_EXISTS "SELECT 1 FROM fs_views WHERE name = ?1"
 #define FS_SQL_VIEW_CREATED "SELECT created_sec, created_nanos FROM fs_views WHERE name = ?1"
 #define FS_SQL_UPSERT                                                                                   \
   "INSERT INTO fs_rows(view, entity, feature, value, event_sec, event_nanos) VALUES(?1, ?2, ?3, ?4, ?5, ?6)" \

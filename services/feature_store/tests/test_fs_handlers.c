@@ -82,6 +82,7 @@ static void test_rc_to_code_table(void **state) {
   assert_int_equal(fs_rc_to_code(FS_FULL), SHIMKIT_RESOURCE_EXHAUSTED);
   assert_int_equal(fs_rc_to_code(FS_CORRUPT), SHIMKIT_DATA_LOSS);
   assert_int_equal(fs_rc_to_code(FS_ERROR), SHIMKIT_INTERNAL);
+  assert_int_equal(fs_rc_to_code(FS_CHANGED), SHIMKIT_ABORTED);
 }
 
 static void test_native_failures_reach_the_client(void **state) {
@@ -188,6 +189,11 @@ static void test_write_failures(void **state) {
   f->fake.write_rc = FS_NOT_FOUND; /* the view was deleted between the check and the write */
   assert_int_equal(write_one(f, msg, sizeof msg, &written), SHIMKIT_NOT_FOUND);
   assert_non_null(strstr(msg, "\"v\" was deleted"));
+
+  f->fake.write_rc = FS_CHANGED; /* deleted and re-created through another shim mid-stream */
+  assert_int_equal(write_one(f, msg, sizeof msg, &written), SHIMKIT_ABORTED);
+  assert_non_null(strstr(msg, "\"v\" was deleted and re-created"));
+  assert_non_null(strstr(msg, "nothing of this batch was written"));
 
   f->fake.write_rc = FS_FULL;
   assert_int_equal(write_one(f, msg, sizeof msg, &written), SHIMKIT_RESOURCE_EXHAUSTED);

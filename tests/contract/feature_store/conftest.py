@@ -2,49 +2,29 @@
 proto/ml/v1, real Redis servers started by scripts/services/redis.sh, and a
 feature_store_shim per test over each back end. The tests themselves never
 know which back end they talk to: the `store` fixture is parametrized."""
-import importlib
 import os
 import subprocess
 import sys
 import time
 
-import grpc
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
-PROTO_ROOT = os.path.join(ROOT, "proto")
-REDIS_SH = os.path.join(ROOT, "scripts", "services", "redis.sh")
-BACKENDS = ["sqlite", "redis"]
-sys.path.insert(0, os.path.join(ROOT, "tests", "e2e", "python"))
+sys.path.insert(0, os.path.join(HERE, "..", "common"))
 sys.path.insert(0, HERE)
 
-from shimproc import Shim  # noqa: E402
+from contractkit import ROOT, Service, Shim, generate_stubs, program  # noqa: E402
 
-
-def shim_program():
-    path = os.environ.get("SHIMKIT_FEATURE_STORE_SHIM")
-    if not path:
-        raise RuntimeError("SHIMKIT_FEATURE_STORE_SHIM is not set: point it at "
-                           "build/services/feature_store/feature_store_shim")
-    return [path]
+REDIS_SH = os.path.join(ROOT, "scripts", "services", "redis.sh")
+BACKENDS = ["sqlite", "redis"]
 
 
 @pytest.fixture(scope="session")
 def pb(tmp_path_factory):
     """(feature_store_pb2, feature_store_pb2_grpc), generated now from proto/ml/v1."""
-    from grpc_tools import protoc
-    import grpc_tools
-
-    out = tmp_path_factory.mktemp("stubs")
-    wkt = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
-    files = [os.path.join(PROTO_ROOT, "ml", "v1", f) for f in ("common.proto", "feature_store.proto")]
-    rc = protoc.main(["protoc", f"-I{PROTO_ROOT}", f"-I{wkt}", f"--python_out={out}",
-                      f"--grpc_python_out={out}", *files])
-    assert rc == 0, "grpc_tools.protoc failed on proto/ml/v1/feature_store.proto"
-    sys.path.insert(0, str(out))
-    return (importlib.import_module("ml.v1.feature_store_pb2"),
-            importlib.import_module("ml.v1.feature_store_pb2_grpc"))
+    return tuple(generate_stubs(tmp_path_factory.mktemp("stubs"),
+                                ["ml/v1/common.proto", "ml/v1/feature_store.proto"],
+                                ["ml.v1.feature_store_pb2", "ml.v1.feature_store_pb2_grpc"]))
 
 
 class Redis:
@@ -91,21 +71,13 @@ def redis_server(tmp_path_factory):
     r.stop()
 
 
-class Store:
+class Store(Service):
     """A running feature_store_shim and a stub to it."""
 
     def __init__(self, pb, backend, shim):
         self.pb2, self.pb2_grpc = pb
         self.backend = backend
-        self.shim = shim
-        self.channel = grpc.insecure_channel(shim.target)
-        grpc.channel_ready_future(self.channel).result(timeout=20)
-        self.stub = self.pb2_grpc.FeatureStoreStub(self.channel)
-
-    def close(self):
-        self.channel.close()
-        rc = self.shim.stop()
-        assert rc == 0, f"feature_store_shim exited with {rc} on SIGTERM:\n{self.shim.log()}"
+        super().__init__(shim, self.pb2_grpc.FeatureStoreStub)
 
 
 def start_store(pb, backend, tmp_path, redis=None):
@@ -113,7 +85,7 @@ def start_store(pb, backend, tmp_path, redis=None):
         args = ["--backend", "sqlite", "--db", str(tmp_path / "features.db")]
     else:
         args = ["--backend", "redis", "--redis", redis.addr]
-    shim = Shim(*args, "--no-access-log", command=shim_program()).start()
+    shim = Shim(*args, "--no-access-log", command=program("SHIMKIT_FEATURE_STORE_SHIM")).start()
     return Store(pb, backend, shim)
 
 

@@ -4,7 +4,6 @@ copied) start a feature_store_shim (SQLite), a model_repository_shim (fs)
 and training_shims; this file adds Open Inference Protocol stubs generated
 now from proto/inference/grpc_predict_v2.proto, heart_scale models trained
 by liblinear AND libsvm on the first 200 rows, and a model_execution_shim."""
-import importlib
 import importlib.util
 import os
 import sys
@@ -12,10 +11,12 @@ import sys
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
-TRAINING = os.path.join(ROOT, "tests", "contract", "training")
+TRAINING = os.path.join(HERE, "..", "training")
+sys.path.insert(0, os.path.join(HERE, "..", "common"))
 sys.path.insert(0, TRAINING)
 sys.path.insert(0, HERE)
+
+from contractkit import ROOT, Service, Shim, generate_stubs, program  # noqa: E402,F401
 
 _spec = importlib.util.spec_from_file_location("training_conftest", os.path.join(TRAINING, "conftest.py"))
 tc = importlib.util.module_from_spec(_spec)
@@ -23,7 +24,6 @@ _spec.loader.exec_module(tc)
 # The Training suite's fixtures, registered here by name.
 pb, stack_dir, feature_store, repository, new_training = tc.pb, tc.stack_dir, tc.feature_store, tc.repository, tc.new_training
 
-from shimproc import Shim  # noqa: E402
 from trclient import finish, load_heart_scale, put_view, state, submit  # noqa: E402
 
 FRAMEWORKS = ["liblinear", "libsvm"]
@@ -36,18 +36,13 @@ HP = {"liblinear": {"solver": "l2r_lr", "C": "1", "eps": "0.01"},
 @pytest.fixture(scope="session")
 def ip(tmp_path_factory):
     """The inference package's messages and stubs (ip.pb2, ip.grpc)."""
-    from grpc_tools import protoc
-
-    out = tmp_path_factory.mktemp("oip_stubs")
-    proto_root = os.path.join(ROOT, "proto")
-    rc = protoc.main(["protoc", f"-I{proto_root}", f"--python_out={out}", f"--grpc_python_out={out}",
-                      os.path.join(proto_root, "inference", "grpc_predict_v2.proto")])
-    assert rc == 0, "grpc_tools.protoc failed on proto/inference/grpc_predict_v2.proto"
-    sys.path.insert(0, str(out))
+    pb2, grpc_mod = generate_stubs(tmp_path_factory.mktemp("oip_stubs"), ["inference/grpc_predict_v2.proto"],
+                                   ["inference.grpc_predict_v2_pb2", "inference.grpc_predict_v2_pb2_grpc"],
+                                   well_known=False)
 
     class IP:
-        pb2 = importlib.import_module("inference.grpc_predict_v2_pb2")
-        grpc = importlib.import_module("inference.grpc_predict_v2_pb2_grpc")
+        pass
+    IP.pb2, IP.grpc = pb2, grpc_mod
     return IP
 
 
@@ -80,8 +75,8 @@ def models(pb, feature_store, repository, heart, tmp_path_factory):
 def start_inference(repo_target, *extra, stub_class=None):
     """A model_execution_shim; .stub is stub_class's on a channel to it (None without one)."""
     shim = Shim("--model-repository", repo_target, "--no-access-log", *extra,
-                command=tc.program("SHIMKIT_MODEL_EXECUTION_SHIM")).start()
-    return tc.Service(shim, stub_class or (lambda channel: None))
+                command=program("SHIMKIT_MODEL_EXECUTION_SHIM")).start()
+    return Service(shim, stub_class or (lambda channel: None))
 
 
 @pytest.fixture(scope="session")

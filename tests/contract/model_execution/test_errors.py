@@ -3,12 +3,12 @@ unknown model / version / alias → NOT_FOUND; a bad "features" tensor →
 INVALID_ARGUMENT naming it; an unreachable repository → UNAVAILABLE; an
 artifact that does not load → FAILED_PRECONDITION with the reason."""
 import os
-import socket
 
 import grpc
 import pytest
 
-from conftest import FRAMEWORKS
+from conftest import FRAMEWORKS, Shim, program
+from contractkit import free_address
 from oip import features, infer_request, register
 
 
@@ -72,10 +72,7 @@ def test_probability_refused_when_the_model_has_none(ip, inference, models, hear
 
 
 def test_unreachable_repository(ip, new_inference):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    dead = f"127.0.0.1:{s.getsockname()[1]}"
-    s.close()
+    dead = free_address()
     me = new_inference(dead)
     assert me.stub.ServerLive(ip.pb2.ServerLiveRequest(), timeout=10).live
     assert not me.stub.ServerReady(ip.pb2.ServerReadyRequest(), timeout=10).ready
@@ -104,11 +101,8 @@ def test_artifacts_that_do_not_load(ip, pb, inference, repository):
 
 
 def test_bad_preload_stops_the_shim(ip, repository):
-    from shimproc import Shim
-    from conftest import tc
-
     shim = Shim("--model-repository", repository.target, "--preload", "no-such-model",
-                command=tc.program("SHIMKIT_MODEL_EXECUTION_SHIM"))
+                command=program("SHIMKIT_MODEL_EXECUTION_SHIM"))
     with pytest.raises(Exception):
         shim.start()
     assert "no-such-model" in shim.log()

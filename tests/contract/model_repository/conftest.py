@@ -1,7 +1,6 @@
 """Fixtures of the ModelRepository contract suite: generated stubs and one
 fresh repository per test on each back end (fs: a temp data dir; postgres: a
 fresh database in a cluster this session starts with scripts/services/postgres.sh)."""
-import importlib
 import os
 import sys
 
@@ -10,7 +9,8 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from repo import ROOT, Postgres, Shim  # noqa: E402
+from repo import Postgres, Shim  # noqa: E402  (repo puts tests/contract/common on sys.path)
+from contractkit import generate_stubs  # noqa: E402
 
 BACKENDS = ["fs", "postgres"]
 
@@ -18,20 +18,10 @@ BACKENDS = ["fs", "postgres"]
 @pytest.fixture(scope="session")
 def stubs(tmp_path_factory):
     """model_repository_pb2 and _pb2_grpc, generated now from proto/ml/v1."""
-    from grpc_tools import protoc
-    import grpc_tools
-
-    out = tmp_path_factory.mktemp("stubs")
-    proto = os.path.join(ROOT, "proto")
-    wkt = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
-    for f in ("ml/v1/common.proto", "ml/v1/model_repository.proto"):
-        rc = protoc.main(["protoc", f"-I{proto}", f"-I{wkt}", f"--python_out={out}", f"--grpc_python_out={out}",
-                          os.path.join(proto, f)])
-        assert rc == 0, f"grpc_tools.protoc failed on proto/{f}"
-    sys.path.insert(0, str(out))
-    return (Messages(importlib.import_module("ml.v1.model_repository_pb2"),
-                     importlib.import_module("ml.v1.common_pb2")),
-            importlib.import_module("ml.v1.model_repository_pb2_grpc"))
+    mr, common, mr_grpc = generate_stubs(
+        tmp_path_factory.mktemp("stubs"), ["ml/v1/common.proto", "ml/v1/model_repository.proto"],
+        ["ml.v1.model_repository_pb2", "ml.v1.common_pb2", "ml.v1.model_repository_pb2_grpc"])
+    return Messages(mr, common), mr_grpc
 
 
 class Messages:

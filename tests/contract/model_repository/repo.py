@@ -1,74 +1,39 @@
 """Helpers of the ModelRepository contract suite: the shim process, PostgreSQL
 clusters (scripts/services/postgres.sh) and client calls used by every test.
 
-The shim comes from $SHIMKIT_MODEL_REPOSITORY_SHIM; it is started with
---listen 127.0.0.1:0 and is ready once it prints "listening on HOST:PORT".
+The shim comes from $SHIMKIT_MODEL_REPOSITORY_SHIM, run by the contract
+suites' shared process helper (tests/contract/common/contractkit.py).
 """
 import hashlib
 import os
-import re
 import subprocess
+import sys
 import tempfile
-import threading
-import time
 
 import grpc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+sys.path.insert(0, os.path.join(HERE, "..", "common"))
+
+from contractkit import ROOT, program  # noqa: E402
+import contractkit  # noqa: E402
+
 POSTGRES_SH = os.path.join(ROOT, "scripts", "services", "postgres.sh")
-LISTENING = re.compile(r"listening on (\S+?):(\d+)\b")
 
 
-def shim_path():
-    path = os.environ.get("SHIMKIT_MODEL_REPOSITORY_SHIM")
-    if not path:
-        raise RuntimeError("SHIMKIT_MODEL_REPOSITORY_SHIM is not set: point it at "
-                           "build/services/model_repository/model_repository_shim")
-    return path
-
-
-class Shim:
-    """One model_repository_shim child process."""
+class Shim(contractkit.Shim):
+    """One model_repository_shim child process, started, with a ready channel."""
 
     def __init__(self, *args):
-        self.args = list(args)
-        self.lines = []
-        self.port = None
-        self._ready = threading.Event()
-        argv = [shim_path(), "--listen", "127.0.0.1:0", *self.args]
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True, errors="replace")
-        threading.Thread(target=self._read, daemon=True).start()
-        deadline = time.monotonic() + 30
-        while not self._ready.wait(0.05):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(f"shim did not start ({argv}):\n{self.log()}")
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
+        super().__init__(*args, command=program("SHIMKIT_MODEL_REPOSITORY_SHIM"))
+        self.start()
+        self.channel = grpc.insecure_channel(self.target)
         grpc.channel_ready_future(self.channel).result(timeout=20)
 
-    def _read(self):
-        for line in self.proc.stderr:
-            self.lines.append(line.rstrip("\n"))
-            m = LISTENING.search(line)
-            if m and not self._ready.is_set():
-                self.port = int(m.group(2))
-                self._ready.set()
-
-    def log(self):
-        return "\n".join(self.lines)
-
     def kill(self):
-        if getattr(self, "channel", None):
-            self.channel.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        """Closes the channel, then SIGTERM (SIGKILL if it hangs)."""
+        self.channel.close()
+        self.stop()
 
 
 class Postgres:

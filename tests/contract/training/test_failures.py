@@ -1,11 +1,11 @@
 """Bad datasets and an unreachable repository end the job FAILED with the
 reason (SubmitJob itself succeeds); bad requests are refused at SubmitJob
 (INVALID_ARGUMENT), unknown jobs are NOT_FOUND. Same on every back end."""
-import socket
 
 import grpc
 import pytest
 
+from contractkit import free_address
 from trclient import BACKENDS, finish, put_view, state, submit
 
 ROWS = [(1.0, [0.5, 1.0]), (-1.0, [-0.5, -1.0]), (1.0, [0.7, 0.2]), (-1.0, [-0.1, -0.9])]
@@ -51,10 +51,7 @@ def test_unknown_view_and_feature(pb, training, small_view):
 
 
 def test_unreachable_repository(pb, new_training, feature_store):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    dead = f"127.0.0.1:{s.getsockname()[1]}"
-    s.close()
+    dead = free_address()
     for backend in ("liblinear", "libsvm"):
         tr = new_training(backend, dead, feature_store.target)
         done = failed(pb, tr, submit(pb, tr, "lost", rows=ROWS), "ModelRepository", dead, "unreachable")
