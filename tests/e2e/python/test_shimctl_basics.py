@@ -187,18 +187,21 @@ def test_port_in_use_refused(tmp_path):
         taken.close()
 
 
-def test_hash_policy_reaches_the_router(tmp_path):
-    """policy/hash_key of the stack file become the set's policy in the router:
-    calls with one x-user value all go to one replica."""
+@pytest.mark.parametrize("key", ["hash_key: x-user", "hash_field: message"])
+def test_hash_policy_reaches_the_router(tmp_path, key):
+    """policy and hash_key / hash_field of the stack file become the set's
+    policy in the router: calls with one x-user value (or one message text)
+    all go to one replica."""
     rp = free_port()
     stack = Stack(tmp_path, f"stack: hashed\nrouter:\n  listen: 127.0.0.1:{rp}\nservices:\n"
-                            f"  echo:\n    replicas: 3\n    policy: hash\n    hash_key: x-user\n"
+                            f"  echo:\n    replicas: 3\n    policy: hash\n    {key}\n"
                             f"    drain_grace_ms: 500\n")
     try:
         stack.up()
         s = stack.list_sets().sets[0]
-        assert s.set.policy == 2 and s.set.hash_key == "x-user" and list(s.set.services) == [
-            "shimkit.examples.v1.Echo"]
+        name, value = key.split(": ")
+        assert s.set.policy == 2 and getattr(s.set, name) == value
+        assert list(s.set.services) == ["shimkit.examples.v1.Echo"]
         with grpc.insecure_channel(stack.router) as ch:
             say_m = ch.unary_unary("/shimkit.examples.v1.Echo/Say")
             for i in range(12):
