@@ -99,29 +99,43 @@ typedef struct reaped {
 static reaped g_reaped[64];
 static int g_n_reaped;
 
+static void record_exit(pid_t pid, int status) {
+  reaped *r = &g_reaped[g_n_reaped % 64];
+  g_n_reaped++;
+  r->pid = pid;
+  if (WIFEXITED(status)) {
+    snprintf(r->how, sizeof r->how, "exit status %d", WEXITSTATUS(status));
+  } else if (WIFSIGNALED(status)) {
+    snprintf(r->how, sizeof r->how, "killed by signal %d", WTERMSIG(status));
+  } else {
+    snprintf(r->how, sizeof r->how, "ended");
+  }
+}
+
 static void reap(void) {
   int status;
   pid_t pid;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-    reaped *r = &g_reaped[g_n_reaped % 64];
-    g_n_reaped++;
-    r->pid = pid;
-    if (WIFEXITED(status)) {
-      snprintf(r->how, sizeof r->how, "exit status %d", WEXITSTATUS(status));
-    } else if (WIFSIGNALED(status)) {
-      snprintf(r->how, sizeof r->how, "killed by signal %d", WTERMSIG(status));
-    } else {
-      snprintf(r->how, sizeof r->how, "ended");
-    }
+    record_exit(pid, status);
   }
 }
 
+/* How the process of id ended: reaped already, or a zombie of ours that
+ * died since the last reap (reaped now), or "gone" (not our child: a
+ * replica adopted from an earlier supervisor). */
 static const char *how_ended(const char *id) {
   pid_t pid = (pid_t)atoi(id);
-  int n = g_n_reaped < 64 ? g_n_reaped : 64;
-  for (int i = 0; i < n; i++) {
-    if (g_reaped[i].pid == pid) {
-      return g_reaped[i].how;
+  for (int pass = 0; pass < 2; pass++) {
+    int n = g_n_reaped < 64 ? g_n_reaped : 64;
+    for (int k = 0; k < n; k++) { /* newest first: a pid may have been used before */
+      const reaped *r = &g_reaped[(g_n_reaped - 1 - k) % 64];
+      if (r->pid == pid) {
+        return r->how;
+      }
+    }
+    int status;
+    if (pass == 0 && pid > 0 && waitpid(pid, &status, WNOHANG) == pid) {
+      record_exit(pid, status);
     }
   }
   return "gone";
