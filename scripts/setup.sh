@@ -45,6 +45,8 @@ APT_PACKAGES=(
   liblinear-dev libsvm-dev libxgboost-dev
   # liblinear-tools ships the heart_scale data set (FeatureStore contract test, issue-4 demo)
   liblinear-tools
+  # shimctl's stack files (YAML)
+  libyaml-dev
   # shimctl build (images FROM scratch) and the docker environment; dockerd is
   # started by scripts/services/docker.sh (scripts/test.sh calls it)
   docker.io
