@@ -15,11 +15,13 @@
  *     thread starts, up to opts.worker_threads);
  *   - a unary handler usually returns within microseconds, so nobody takes
  *     over at first. The monitor thread (only while a handler runs
- *     uncovered) looks once the handler has run COVER_AFTER_NS; if the same
- *     poller is still in a handler, a parked worker starts polling.
- * So a slow or blocked handler delays other calls by about COVER_AFTER_NS
- * at most, and never blocks them. A worker whose handler returned polls
- * again if nobody else does, or parks. At the maximum every worker may be
+ *     uncovered) looks when the handler has run 1 to 2 ms (COVER_AFTER_NS,
+ *     TICK_NS); if that poller is still in a handler, a parked worker starts
+ *     polling. Likewise at once when calls overlap (another call is live):
+ *     then several workers poll, as concurrency pays on several cores.
+ * So a slow or blocked handler delays other calls by about 2 ms at most,
+ * and never blocks them. A worker whose handler returned polls again if
+ * nobody else does or calls overlap, or else parks. At the maximum every worker may be
  * busy: new calls wait (in the shared queue or in gRPC) until one is free;
  * nothing fails. A parked worker that stays parked for IDLE_EXIT_MS exits
  * while another worker is parked too. Workers hold no request and no call
@@ -30,8 +32,9 @@
  *
  * The monitor sleeps without a timeout while no handler ran lately, so an
  * idle server has no timer. Under a steady stream of calls it wakes about
- * once per COVER_AFTER_NS (not per call); after a quiet period the first
- * handler wakes it with one signal.
+ * once per TICK_NS (not per call); after a quiet period the first handler
+ * wakes it with one signal. A worker that polls while calls no longer
+ * overlap parks after its event when another worker polls too.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -45,6 +48,7 @@
 #include "shimkit/log.h"
 
 #define COVER_AFTER_NS ((int64_t)1000000) /* a unary handler running this long gets a poller beside it */
+#define TICK_NS ((int64_t)2000000)        /* the monitor's period while handlers keep coming */
 #define IDLE_EXIT_MS 10000                /* a surplus parked worker exits after this long */
 
 /* Set by shimkit__pool_idle() for the worker thread it runs on: park after this event. */
@@ -106,31 +110,34 @@ static struct timespec mono_at(int64_t ns) {
 
 /*
  * The monitor: covers a unary handler that has run uncovered for
- * COVER_AFTER_NS. Sleeps untimed when no handler ran in its last period.
+ * COVER_AFTER_NS. While handlers keep going uncovered it ticks every
+ * TICK_NS (and once more at COVER_AFTER_NS of a handler it saw running),
+ * so a handler gets a poller beside it after 1 to 2 ms; after a tick with
+ * no new handler it sleeps untimed until pool_busy signals it.
  */
 static void *monitor_main(void *arg) {
   shimkit_server *srv = arg;
   pthread_mutex_lock(&srv->lock);
   while (!srv->monitor_stop) {
-    if (srv->uncovered) {
-      int64_t due = srv->uncovered_ns + COVER_AFTER_NS;
-      if (mono_ns() >= due) {
-        cover_locked(srv);
-        continue;
-      }
-      struct timespec until = mono_at(due);
-      pthread_cond_timedwait(&srv->monitor_cond, &srv->lock, &until);
-    } else if (srv->monitor_recent) {
-      /* Calls are coming: look again in one period rather than be signalled per call. */
-      srv->monitor_recent = false;
-      struct timespec until = mono_at(mono_ns() + COVER_AFTER_NS);
-      pthread_cond_timedwait(&srv->monitor_cond, &srv->lock, &until);
-    } else {
+    if (!srv->uncovered && !srv->monitor_recent) {
       srv->monitor_asleep = true;
       while (srv->monitor_asleep && !srv->monitor_stop) {
         pthread_cond_wait(&srv->monitor_cond, &srv->lock);
       }
+      continue;
     }
+    srv->monitor_recent = false;
+    int64_t now = mono_ns();
+    int64_t next = now + TICK_NS;
+    if (srv->uncovered) {
+      if (now - srv->uncovered_ns >= COVER_AFTER_NS) {
+        cover_locked(srv);
+      } else {
+        next = srv->uncovered_ns + COVER_AFTER_NS;
+      }
+    }
+    struct timespec until = mono_at(next);
+    pthread_cond_timedwait(&srv->monitor_cond, &srv->lock, &until);
   }
   pthread_mutex_unlock(&srv->lock);
   return NULL;
