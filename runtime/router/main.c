@@ -26,7 +26,7 @@ static router_set_spec g_default; /* the set --backend makes */
 
 static shimkit_code setup(shimkit_server *srv, void *ctx) {
   router *r = ctx;
-  shimkit_code rc = shimkit_server_set_raw_handler(srv, router_forward, r);
+  shimkit_code rc = router_forward_install(r, srv);
   if (rc == SHIMKIT_OK) {
     rc = router_admin_register(r, srv);
   }

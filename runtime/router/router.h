@@ -203,8 +203,8 @@ void router_give_back(router_backend *b);
 
 /* ---- forward.c and hash_field.c -------------------------------------------------- */
 
-/* The raw handler; user_data is the router. */
-shimkit_code router_forward(shimkit_call *call, void *user_data);
+/* Makes srv forward every call no service of its own declares (shimkit/forward.h). */
+shimkit_code router_forward_install(router *r, shimkit_server *srv);
 
 /*
  * The hash key of a call to a set whose policy hashes on a request field

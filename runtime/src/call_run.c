@@ -201,6 +201,9 @@ static shimkit_code handle(shimkit_call *c, grpc_byte_buffer **response_bb) {
     }
     return shimkit_call_error(c, SHIMKIT_RESOURCE_EXHAUSTED, "server out of memory");
   }
+  if (c->slot->method->desc == NULL && c->srv->has_forwarder) {
+    return shimkit__fwd_start(c);
+  }
   if (c->slot->method->desc == NULL && c->srv->raw_fn != NULL) {
     return shimkit__raw_run(c);
   }
@@ -304,12 +307,20 @@ static void finish(shimkit_call *c, shimkit_code code, const char *message) {
 static void async_unref(shimkit__slot *slot) {
   if (atomic_fetch_sub(&slot->pending, 1) == 1) {
     shimkit_call *c = &slot->call;
+    shimkit__fwd *f = atomic_exchange(&slot->fwd, NULL);
+    if (f != NULL) {
+      shimkit__fwd_free(f); /* every batch of the forward is done */
+    }
     if (slot->payload != NULL) {
       grpc_byte_buffer_destroy(slot->payload); /* the response that went out */
       slot->payload = NULL;
     }
     finish(c, slot->code, slot->message);
   }
+}
+
+void shimkit__call_unref(shimkit__slot *slot) {
+  async_unref(slot);
 }
 
 static const char *status_text(shimkit_call *c, shimkit_code code) {
@@ -333,7 +344,7 @@ static void start_call(shimkit_server *srv, shimkit__slot *slot) {
   shimkit__server_call_started(srv);
 
   grpc_byte_buffer *response_bb = NULL;
-  bool runs_handler = slot->method->desc != NULL || srv->raw_fn != NULL;
+  bool runs_handler = slot->method->desc != NULL || srv->raw_fn != NULL || srv->has_forwarder;
   if (runs_handler) {
     shimkit__pool_busy(srv, c->cq != NULL); /* a stream or raw call holds its worker: cover at once */
   }
@@ -341,6 +352,15 @@ static void start_call(shimkit_server *srv, shimkit__slot *slot) {
     atomic_store(&slot->pending, 1); /* this thread's reference, dropped after the final batch started */
   }
   shimkit_code code = handle(c, &response_bb);
+  if (c->forwarding) {
+    /* forward.c's batches hold the call from here on, and other workers may
+     * already handle its events: this thread touches it no more. */
+    if (runs_handler) {
+      shimkit__pool_idle(srv);
+    }
+    async_unref(slot);
+    return;
+  }
   if (runs_handler && c->cq == NULL) {
     shimkit__pool_idle(srv); /* a unary handler is over; a stream still waits for its batches here */
   }
@@ -397,9 +417,17 @@ void shimkit__call_event(shimkit_server *srv, const shimkit__tag *tag, bool ok) 
     }
     async_unref(slot);
     return;
-  case SHIMKIT__TAG_KIND_CLOSE:
+  case SHIMKIT__TAG_KIND_CLOSE: {
     atomic_store(&slot->call.close_done, true);
+    shimkit__fwd *f = atomic_load(&slot->fwd);
+    if (f != NULL) {
+      shimkit__fwd_closed(f); /* a client that went away cancels the backend call */
+    }
     async_unref(slot);
+    return;
+  }
+  default:
+    shimkit__fwd_event(slot, tag->kind, ok);
     return;
   }
 }

@@ -30,6 +30,7 @@ shimkit_code shimkit_server_set_raw_handler(shimkit_server *srv, shimkit_raw_han
   }
   srv->raw_fn = fn;
   srv->raw_user_data = user_data;
+  srv->has_forwarder = false;
   return SHIMKIT_OK;
 }
 

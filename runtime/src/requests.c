@@ -28,6 +28,7 @@
 
 #define REQUESTS_PER_METHOD 4 /* requests waiting per unary method */
 #define REQUESTS_PER_STREAM 1 /* and per stream method (a stream holds a worker anyway) */
+#define REQUESTS_FORWARDED 16 /* for unknown methods when they are forwarded (no worker held) */
 /* Arena limit per call: the decoded request can be much larger than its bytes. */
 #define ARENA_BASE_LIMIT ((size_t)64 * 1024 * 1024)
 
@@ -61,7 +62,7 @@ bool shimkit__requests_register(shimkit_server *srv) {
   }
   srv->n_methods = k + 1; /* the last entry, all zero: unknown methods */
   /* With a raw handler, unknown methods are forwarded: a stream of bytes, on its own queue. */
-  srv->methods[k].sync = srv->raw_fn != NULL;
+  srv->methods[k].sync = srv->raw_fn != NULL && !srv->has_forwarder;
   return true;
 }
 
@@ -77,7 +78,7 @@ static shimkit__slot *slot_get(shimkit_server *srv) {
     return NULL;
   }
   shimkit__arena_init(&s->arena, ARENA_BASE_LIMIT + (size_t)srv->opts.max_receive_bytes * 32);
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < SHIMKIT__TAG_KINDS; i++) {
     s->tags[i].slot = s;
     s->tags[i].kind = (shimkit__tag_kind)i;
   }
@@ -101,6 +102,7 @@ void shimkit__requests_post(shimkit_server *srv, const shimkit__method *m) {
   s->method = m;
   s->core = NULL;
   s->payload = NULL;
+  atomic_store(&s->fwd, NULL);
   s->deadline = gpr_inf_future(GPR_CLOCK_MONOTONIC);
   grpc_metadata_array_init(&s->md);
   grpc_call_details_init(&s->details);
@@ -142,6 +144,9 @@ bool shimkit__requests_post_all(shimkit_server *srv) {
   for (size_t i = 0; i < srv->n_methods; i++) {
     const shimkit__method *m = &srv->methods[i];
     int n = m->desc == NULL || m->sync ? REQUESTS_PER_STREAM : REQUESTS_PER_METHOD;
+    if (m->desc == NULL && srv->has_forwarder) {
+      n = REQUESTS_FORWARDED; /* every call through a proxy is one of these */
+    }
     for (int k = 0; k < n; k++) {
       shimkit__requests_post(srv, m);
     }

@@ -31,6 +31,7 @@
 
 #include "arena.h"
 #include "wire_check.h"
+#include "shimkit/forward.h"
 #include "shimkit/raw.h"
 #include "shimkit/reflection.h"
 #include "shimkit/server.h"
@@ -119,6 +120,9 @@ struct shimkit_server {
 
   shimkit_raw_handler_fn raw_fn; /* catch-all for methods no service declares (raw.c), or NULL */
   void *raw_user_data;           /* its argument */
+  bool has_forwarder;            /* unknown methods are forwarded (forward.c) instead */
+  shimkit_forwarder forwarder;   /* its hooks */
+  void *forwarder_user_data;     /* their argument */
 
   shimkit_reflection_fallback refl_fallback; /* reflection's answers for other services (reflection_fallback.c) */
   bool has_refl_fallback;                    /* refl_fallback is set */
@@ -159,6 +163,7 @@ struct shimkit_call {
   bool raw_read_done;   /* raw: the client half-closed (read side only) */
   bool op_done;         /* the op batch in flight completed */
   int op_ok;            /* its success flag */
+  bool forwarding;      /* forward.c owns the call: its events end it, not the handler's return */
 
   ProtobufCMessage *request;   /* unary / server-streaming request (arena) */
   ProtobufCMessage *last_read; /* last streamed request (heap), freed on next read */
@@ -184,8 +189,17 @@ struct shimkit__method {
 typedef enum shimkit__tag_kind {
   SHIMKIT__TAG_KIND_REQUEST = 0, /* the slot's request matched a call (or failed) */
   SHIMKIT__TAG_KIND_FINAL,       /* an async call's final batch */
-  SHIMKIT__TAG_KIND_CLOSE        /* an async call's RECV_CLOSE_ON_SERVER started early */
+  SHIMKIT__TAG_KIND_CLOSE,       /* an async call's RECV_CLOSE_ON_SERVER started early */
+  /* A forwarded call's batches (forward.c); at most one of each kind in flight. */
+  SHIMKIT__TAG_KIND_FWD_SRECV,   /* RECV_MESSAGE from the client */
+  SHIMKIT__TAG_KIND_FWD_SSEND,   /* SEND_MESSAGE to the client */
+  SHIMKIT__TAG_KIND_FWD_BSEND,   /* to the backend: initial metadata, a message, close */
+  SHIMKIT__TAG_KIND_FWD_BRECV,   /* from the backend: (headers and) a message */
+  SHIMKIT__TAG_KIND_FWD_BSTATUS, /* the backend call's status */
+  SHIMKIT__TAG_KINDS
 } shimkit__tag_kind;
+
+typedef struct shimkit__fwd shimkit__fwd;
 
 typedef struct shimkit__tag {
   shimkit__slot *slot;   /* owner */
@@ -199,7 +213,8 @@ struct shimkit__slot {
   const shimkit__method *method; /* what it was requested for */
   grpc_completion_queue *own_cq; /* for stream methods: the call's queue (kept for reuse) */
   shimkit__arena arena;          /* per-call memory */
-  shimkit__tag tags[3];          /* by shimkit__tag_kind */
+  shimkit__tag tags[SHIMKIT__TAG_KINDS]; /* by shimkit__tag_kind */
+  _Atomic(shimkit__fwd *) fwd;   /* a forwarded call's state (forward.c), or NULL */
   char sync_tags[3];             /* addresses: op, close and raw-read batches on own_cq */
   atomic_int pending;            /* async: batches in flight on the shared queue */
   grpc_call *core;               /* what the request delivered */
@@ -252,6 +267,17 @@ int shimkit__call_decode(shimkit_call *call, grpc_byte_buffer *bb, const Protobu
 int shimkit__call_encode(shimkit_call *call, const ProtobufCMessage *msg, grpc_byte_buffer **out);
 int64_t shimkit__now_ns(void);
 
+
+/* call_run.c: drops one reference of an async call (a batch done); the last finishes it */
+void shimkit__call_unref(shimkit__slot *slot);
+
+/* forward.c: forwarded calls. start: after the request was taken, on the
+ * worker; returns the status to answer with when begin refused the call, or
+ * SHIMKIT_OK with call->forwarding set. */
+shimkit_code shimkit__fwd_start(shimkit_call *call);
+void shimkit__fwd_event(shimkit__slot *slot, shimkit__tag_kind kind, bool ok);
+void shimkit__fwd_closed(shimkit__fwd *f);
+void shimkit__fwd_free(shimkit__fwd *f);
 
 /* raw.c: runs the raw handler of a call to a method no service declares */
 shimkit_code shimkit__raw_run(shimkit_call *call);

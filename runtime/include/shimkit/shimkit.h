@@ -18,6 +18,7 @@
 #include "shimkit/log.h"
 #include "shimkit/metrics.h"
 #include "shimkit/raw.h"
+#include "shimkit/forward.h"
 #include "shimkit/reflection.h"
 
 #endif /* SHIMKIT_SHIMKIT_H */

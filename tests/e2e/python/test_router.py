@@ -159,6 +159,73 @@ def test_bidi_streaming_interleaved(cluster, pb2):
     assert list(call) == []
 
 
+def test_bidi_server_speaks_first():
+    """A bidi call whose client sends nothing until the server spoke first:
+    the router passes the call on at once, without waiting for a request
+    message (a grpcio backend that greets first, with a health Watch)."""
+    import queue
+    from concurrent import futures
+
+    def talk(request_iterator, context):
+        yield b"hello"  # before any request message
+        for m in request_iterator:
+            yield m
+
+    def watch(request, context):
+        yield b"\x08\x01"  # HealthCheckResponse{status: SERVING}
+        while context.is_active():
+            time.sleep(0.05)
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    server.add_generic_rpc_handlers((
+        grpc.method_handlers_generic_handler("test.First", {"Talk": grpc.stream_stream_rpc_method_handler(talk)}),
+        grpc.method_handlers_generic_handler("grpc.health.v1.Health",
+                                             {"Watch": grpc.unary_stream_rpc_method_handler(watch)}),
+    ))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    router = Shim("--backend", f"127.0.0.1:{port}", "--health-retry-ms", "100", command=router_command()).start()
+    queues = []
+
+    def open_talk(ch):
+        q = queue.Queue()
+        queues.append(q)
+
+        def requests():
+            while True:
+                m = q.get()
+                if m is None:
+                    return
+                yield m
+        return q, ch.stream_stream("/test.First/Talk")(requests(), timeout=10)
+
+    try:
+        with grpc.insecure_channel(router.target) as ch:
+            deadline = time.monotonic() + 15
+            while True:  # until the router saw the backend SERVING
+                q, call = open_talk(ch)
+                try:
+                    first = next(call)
+                    break
+                except grpc.RpcError as e:
+                    q.put(None)
+                    if e.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            assert first == b"hello"  # nothing sent yet: the call reached the backend at once
+            q.put(b"ping")
+            assert next(call) == b"ping"
+            q.put(None)
+            assert list(call) == []
+    finally:
+        for q in queues:
+            q.put(None)
+        rc = router.stop(30)
+        server.stop(0)
+    assert rc == 0, f"router exited {rc} on SIGTERM:\n{router.log()}"
+    assert "Sanitizer" not in router.log() and "runtime error" not in router.log(), router.log()
+
+
 def test_bidi_error_after_replies(cluster, pb2):
     stub, _, _ = cluster
     call = stub.Chat(iter([pb2.EchoRequest(message="ok"),
@@ -179,6 +246,21 @@ def test_client_cancel_reaches_backend(cluster, pb2):
     time.sleep(1.0)
     logs = "\n".join(r.log() for r in reps)
     assert "Expand" in logs and "CANCELLED" in logs
+
+
+def test_unary_client_cancel_reaches_backend(cluster, pb2):
+    """A unary call cancelled while its replica works (nothing left to read
+    or write on the client's side) is cancelled at the replica too."""
+    stub, reps, _ = cluster
+    before = sum(r.log().count("CANCELLED") for r in reps)
+    fut = stub.Say.future(pb2.EchoRequest(message="slow", delay_ms=20000), timeout=60)
+    time.sleep(0.5)
+    fut.cancel()
+    deadline = time.monotonic() + 15  # well before the 20 s the replica would take
+    while time.monotonic() < deadline and sum(r.log().count("CANCELLED") for r in reps) == before:
+        time.sleep(0.05)
+    logs = "\n".join(r.log() for r in reps)
+    assert sum(r.log().count("CANCELLED") for r in reps) > before, logs
 
 
 def test_draining_replica_gets_no_new_calls(cluster, pb2, stubs):

@@ -1,0 +1,104 @@
+/*
+ * shimkit/forward.h - forwarding calls to other servers, event-driven.
+ *
+ * A proxy (the router) passes calls through byte for byte. raw.h lets a
+ * handler do that with blocking reads and writes, which costs a thread per
+ * direction and one waited batch per message; this API does it inside the
+ * runtime instead: the server's workers move every message, header, trailer
+ * and status between the client's call and a call to a backend channel as
+ * gRPC core's events come, with no thread held by the call and the fewest
+ * batches gRPC allows. The application only decides where each call goes,
+ * through the hooks below.
+ *
+ * What passes through: request metadata (gRPC's own reserved keys excepted),
+ * the deadline (the backend call's is the client's) and cancellation (a
+ * client that goes away, or the server's drain, cancels the backend call),
+ * every request message in order, response headers, every response message
+ * as it comes, trailers, status code, message and details. Until the backend
+ * answered anything, the request messages sent are kept (up to
+ * SHIMKIT_FORWARD_REPLAY_MSGS messages and SHIMKIT_FORWARD_REPLAY_BYTES
+ * bytes), so that a failed attempt can be sent again to another backend
+ * (attempt_done). Messages are never decoded.
+ *
+ * Threads: begin runs on the worker that took the call and may block (wait
+ * for a hold to be released); so may choose (counted as a busy worker, so
+ * that the pool keeps one polling). attempt_done and end run on whichever
+ * worker takes the event and must not block. The hooks of one call run one
+ * at a time.
+ */
+#ifndef SHIMKIT_FORWARD_H
+#define SHIMKIT_FORWARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shimkit/client.h"
+#include "shimkit/export.h"
+#include "shimkit/service.h"
+#include "shimkit/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SHIMKIT_FORWARD_REPLAY_MSGS 64            /* request messages kept for a retry */
+#define SHIMKIT_FORWARD_REPLAY_BYTES (1024 * 1024) /* request bytes kept for a retry */
+
+typedef struct shimkit_server shimkit_server;
+
+/** How one attempt (one backend call) ended. Strings live until the hook returns. */
+typedef struct shimkit_forward_attempt {
+  int attempt;         /**< 1 for the first attempt */
+  shimkit_code code;   /**< the backend call's status */
+  const char *message; /**< its message ("" when none) */
+  bool answered;       /**< response headers or a message came back */
+  size_t n_trailers;   /**< trailing metadata entries received */
+  bool replayable;     /**< every request message sent is kept and the client is still there */
+} shimkit_forward_attempt;
+
+/** Where calls go. Every hook gets the call and the state begin returned. */
+typedef struct shimkit_forwarder {
+  /**
+   * A call arrived (on a worker; may block). Return SHIMKIT_OK with *state
+   * set to forward it, with *read_first true to have the first request
+   * message read before choose; or a status set with shimkit_call_error() to
+   * answer the call with (then no other hook runs for it).
+   */
+  shimkit_code (*begin)(shimkit_call *call, void *user_data, void **state, bool *read_first);
+  /**
+   * The channel of the first attempt. first (first_len bytes) is the first
+   * request message when begin asked for it and the client sent one, else
+   * NULL. Return SHIMKIT_OK with *channel set, or a status set with
+   * shimkit_call_error(). The channel must outlive the call.
+   */
+  shimkit_code (*choose)(shimkit_call *call, void *state, const uint8_t *first, size_t first_len,
+                         shimkit_channel **channel);
+  /**
+   * An attempt ended (always called once per attempt). Return a channel to
+   * send the call again to (only when a->replayable; the kept request
+   * messages are replayed), or NULL to pass this attempt's outcome on.
+   */
+  shimkit_channel *(*attempt_done)(shimkit_call *call, void *state, const shimkit_forward_attempt *a);
+  /**
+   * The call's end: code is the status sent to the client. Called once for
+   * every call begin accepted; free the state here.
+   */
+  void (*end)(shimkit_call *call, void *state, shimkit_code code);
+} shimkit_forwarder;
+
+/**
+ * Forwards every call to a method no added service declares (the server's
+ * own services, health and reflection included, still answer theirs)
+ * through fwd's hooks, instead of a raw handler (it replaces one, and
+ * shimkit_server_set_raw_handler() replaces it). fwd is copied. Before
+ * shimkit_server_start() only: SHIMKIT_FAILED_PRECONDITION after.
+ * Interceptors do not run for forwarded calls.
+ */
+SHIMKIT_API shimkit_code shimkit_server_set_forwarder(shimkit_server *srv, const shimkit_forwarder *fwd,
+                                                      void *user_data);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SHIMKIT_FORWARD_H */
