@@ -240,7 +240,8 @@ void shimkit__server_call_ended(shimkit_server *srv);
 
 /* worker.c: the elastic pool polling srv->cq */
 bool shimkit__pool_start(shimkit_server *srv);
-void shimkit__pool_busy(shimkit_server *srv, bool holds_worker);
+void shimkit__pool_busy(shimkit_server *srv);      /* a handler starts: may be short, may block */
+void shimkit__pool_busy_long(shimkit_server *srv); /* a stream starts: holds its worker for its life */
 void shimkit__pool_idle(shimkit_server *srv);
 void shimkit__pool_stop(shimkit_server *srv);
 

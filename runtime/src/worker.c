@@ -168,7 +168,8 @@ bool shimkit__pool_start(shimkit_server *srv) {
   return ok;
 }
 
-void shimkit__pool_busy(shimkit_server *srv, bool holds_worker) {
+/* A poller starts a handler; holds_worker: for the life of a stream. */
+static void busy(shimkit_server *srv, bool holds_worker) {
   pthread_mutex_lock(&srv->lock);
   srv->n_polling--; /* only a poller takes a call */
   if (srv->n_polling == 0 && !srv->cq_shut) {
@@ -185,6 +186,14 @@ void shimkit__pool_busy(shimkit_server *srv, bool holds_worker) {
     }
   }
   pthread_mutex_unlock(&srv->lock);
+}
+
+void shimkit__pool_busy(shimkit_server *srv) {
+  busy(srv, false);
+}
+
+void shimkit__pool_busy_long(shimkit_server *srv) {
+  busy(srv, true);
 }
 
 void shimkit__pool_idle(shimkit_server *srv) {
