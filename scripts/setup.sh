@@ -45,6 +45,8 @@ APT_PACKAGES=(
   liblinear-dev libsvm-dev libxgboost-dev
   # liblinear-tools ships the heart_scale data set (FeatureStore contract test, issue-4 demo)
   liblinear-tools
+  # shimctl's stack files (YAML)
+  libyaml-dev
 )
 
 # Go: the machine's own toolchain in /usr/local/go if there is one, else Debian's.

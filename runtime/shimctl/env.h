@@ -24,11 +24,15 @@ typedef struct shimctl_replica_spec {
   const char *program;     /* shim program, e.g. "feature_store_shim" */
   const char *program_path;/* process: absolute path of the program */
   const char *image;       /* docker/kubernetes: image reference, e.g. "shimkit/feature_store-sqlite:dev" */
-  const char *const *args; /* shim arguments after the program name, NULL-terminated (no --listen) */
+  /* shim arguments after the program name, NULL-terminated: everything but
+   * --listen, which the environment adds (process: HOST:PORT; container:
+   * 0.0.0.0:PORT). They include --drain-grace-ms. */
+  const char *const *args;
   const char *host;        /* address the replica is reached on, "127.0.0.1" */
   int port;                /* port it listens on (and is published on) */
   int drain_grace_ms;      /* the shim's --drain-grace-ms; stop waits this long plus a margin */
-  const char *log_path;    /* process: file its stdout and stderr go to */
+  const char *log_path;    /* process: file its stdout and stderr go to (appended) */
+  const char *workdir;     /* process: its working directory (the stack file's folder), or NULL */
 } shimctl_replica_spec;
 
 typedef struct shimctl_env {
@@ -47,7 +51,11 @@ typedef struct shimctl_env {
 extern const shimctl_env shimctl_env_process;
 extern const shimctl_env shimctl_env_docker;
 
-/* The environment of that name, or NULL. */
+/* The environment of that name, or NULL: unknown, or not compiled into this
+ * shimctl (then shimctl_env_missing() says why). */
 const shimctl_env *shimctl_env_find(const char *name);
+
+/* Why shimctl_env_find(name) returned NULL, for the operator. */
+const char *shimctl_env_missing(const char *name);
 
 #endif /* SHIMCTL_ENV_H */

@@ -1,0 +1,122 @@
+/*
+ * cmd_down.c - shimctl down: SIGTERM to the supervisor, which stops every
+ * replica and the router (each drains its calls) and exits; then the
+ * stack's state directory (state, router state, logs) is removed. With no
+ * supervisor running, shimctl stops what the state lists itself.
+ */
+#define _XOPEN_SOURCE 700
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "env.h"
+#include "shimctl.h"
+#include "supervise.h"
+
+static int remove_tree(const char *path) {
+  struct stat sb;
+  if (lstat(path, &sb) != 0) {
+    return 0;
+  }
+  if (S_ISDIR(sb.st_mode)) {
+    DIR *d = opendir(path);
+    if (d != NULL) {
+      struct dirent *e;
+      while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+          continue;
+        }
+        char child[SHIMCTL_PATH + 256];
+        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+        remove_tree(child);
+      }
+      closedir(d);
+    }
+    return rmdir(path);
+  }
+  return unlink(path);
+}
+
+int shimctl_cmd_down(const shimctl_opts *o, int argc, char **argv) {
+  bool keep_logs = false;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--keep-logs") == 0) {
+      keep_logs = true;
+    } else {
+      fprintf(stderr, "shimctl down: unexpected argument '%s' (try shimctl down --help)\n", argv[i]);
+      return SHIMCTL_EXIT_USAGE;
+    }
+  }
+  shimctl_stack *stack = NULL;
+  shimctl_state *st = NULL;
+  char dir[SHIMCTL_PATH];
+  int lr = shimctl_load(o, &stack, &st, dir, sizeof dir);
+  int rc = SHIMCTL_EXIT_FAIL;
+  if (lr != 0) {
+    rc = lr == 1 ? SHIMCTL_EXIT_FAIL : SHIMCTL_EXIT_USAGE;
+    goto out;
+  }
+  if (shimctl_command_lock(dir, "down") != 0 || shimctl_reload(dir, st) != 0) {
+    goto out;
+  }
+  int64_t t0 = shimctl_mono_ms();
+  int max_drain = 1000;
+  for (int i = 0; i < st->n_sets; i++) {
+    max_drain = st->sets[i].drain_grace_ms > max_drain ? st->sets[i].drain_grace_ms : max_drain;
+  }
+  pid_t sup = shimctl_supervisor_pid(dir);
+  if (sup > 0) {
+    shimctl_say("stack %s: stopping (supervisor pid %d; replicas drain up to %d ms)", st->stack, (int)sup, max_drain);
+    kill(sup, SIGTERM);
+    int64_t deadline = shimctl_mono_ms() + max_drain + o->timeout_ms;
+    while (shimctl_supervisor_pid(dir) != 0 && shimctl_mono_ms() < deadline) {
+      shimctl_sleep_ms(50);
+    }
+    if (shimctl_supervisor_pid(dir) != 0) {
+      fprintf(stderr, "shimctl down: the supervisor did not stop in time; see %s/supervisor.log\n", dir);
+      goto out;
+    }
+    int fd = shimctl_state_lock(dir);
+    shimctl_state_read(dir, st);
+    shimctl_state_unlock(fd);
+  } else {
+    shimctl_say("stack %s: no supervisor running; stopping what the state lists", st->stack);
+  }
+  /* Whatever still runs (no supervisor, or it could not stop something). */
+  const shimctl_env *env = shimctl_env_find(st->environment);
+  for (int i = 0; env != NULL && i < st->n_sets; i++) {
+    for (int r = 0; r < st->sets[i].n_rep; r++) {
+      const char *id = st->sets[i].rep[r].id;
+      if (id[0] != '\0' && env->alive(id) == 1) {
+        shimctl_say("stopping %s/%d (%s)", st->sets[i].name, st->sets[i].rep[r].index, id);
+        env->stop(id, st->sets[i].drain_grace_ms);
+      }
+    }
+  }
+  if (st->router_id[0] != '\0' && shimctl_env_process.alive(st->router_id) == 1) {
+    shimctl_say("stopping the router (%s)", st->router_id);
+    shimctl_env_process.stop(st->router_id, 1000);
+  }
+  if (keep_logs) {
+    char path[SHIMCTL_PATH + 32];
+    const char *files[] = {"state", "state.lock", "router.state", "supervisor.pid", NULL};
+    for (int i = 0; files[i] != NULL; i++) {
+      snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+      unlink(path);
+    }
+    shimctl_say("stack %s is down (%.1f s); logs kept in %s/logs", st->stack,
+                (double)(shimctl_mono_ms() - t0) / 1000.0, dir);
+  } else {
+    remove_tree(dir);
+    shimctl_say("stack %s is down (%.1f s); %s removed", st->stack, (double)(shimctl_mono_ms() - t0) / 1000.0, dir);
+  }
+  rc = SHIMCTL_EXIT_OK;
+out:
+  free(st);
+  shimctl_stack_free(stack);
+  return rc;
+}

@@ -1,0 +1,213 @@
+"""shimctl with echo replicas: bad stack files refused before anything
+starts (line and reason); up, status, calls through the router, scale up
+and down, logs (also --follow), a second up refused, down leaving nothing
+behind; shimctl's supervisor SIGKILLed and started again by up, adopting
+the running replicas."""
+import os
+import signal
+import subprocess
+import time
+
+import grpc
+import pytest
+
+from shimctl_stack import Stack, free_port, pid_alive, port_free, shimctl_program
+
+
+def say(target, text="hi"):
+    data = text.encode()
+    req = bytes([0x0A, len(data)]) + data
+    with grpc.insecure_channel(target) as ch:
+        return ch.unary_unary("/shimkit.examples.v1.Echo/Say")(req, timeout=10, wait_for_ready=True)
+
+
+BAD = [
+    ("unknown implementation",
+     "stack: b\nrouter:\n  listen: 127.0.0.1:{rp}\nservices:\n  feature_store:\n    implementation: mysql\n",
+     "bad.yaml:6: unknown implementation 'mysql' of feature_store (valid: sqlite, redis)"),
+    ("missing field",
+     "stack: b\nrouter:\n  listen: 127.0.0.1:{rp}\nservices:\n  training:\n    replicas: 2\n",
+     "bad.yaml:5: training: missing field 'implementation'"),
+    ("replicas < 1",
+     "stack: b\nrouter:\n  listen: 127.0.0.1:{rp}\nservices:\n  echo:\n    replicas: 0\n",
+     "bad.yaml:6: replicas must be at least 1"),
+    ("port clash",
+     "stack: b\nrouter:\n  listen: 127.0.0.1:{rp}\nservices:\n  echo:\n    replicas: 2\n    port: {p1}\n"
+     "  training:\n    implementation: libsvm\n    port: {p2}\n",
+     "bad.yaml:10: port clash: training ports {p2}..{p2} overlap echo ports {p1}..{p2}"),
+    ("router port clash",
+     "stack: b\nrouter:\n  listen: 127.0.0.1:{rp}\nservices:\n  echo:\n    port: {rp}\n",
+     "bad.yaml:6: port clash: echo ports {rp}..{rp} include the router's listen port {rp}"),
+    ("unknown key",
+     "stack: b\nrouter:\n  listen: 127.0.0.1:{rp}\nservices:\n  echo:\n    replicaz: 2\n",
+     "bad.yaml:6: unknown key 'replicaz' in services.echo"),
+]
+
+
+@pytest.mark.parametrize("name,text,want", BAD, ids=[b[0] for b in BAD])
+def test_bad_stack_file_refused(tmp_path, name, text, want):
+    rp = free_port()
+    p1 = free_port()
+    subs = {"rp": rp, "p1": p1, "p2": p1 + 1}
+    stack = Stack(tmp_path, text.format(**subs), name="bad.yaml")
+    for cmd in ("up", "status", "swap"):
+        r = stack.run(cmd, *(["echo", "--to", "builtin"] if cmd == "swap" else []), check=False)
+        assert r.returncode == 2, f"{cmd}: {r.stdout}{r.stderr}"
+        assert want.format(**subs) in r.stderr, r.stderr
+        assert "nothing was started" in r.stderr
+    assert not os.path.exists(tmp_path / ".shimctl"), "a refused stack file must not create any state"
+    assert port_free(rp), "nothing may listen on the router's port"
+
+
+def test_help_and_usage(tmp_path):
+    prog = shimctl_program()
+    r = subprocess.run([prog, "--help"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0
+    for cmd in ("build", "up", "status", "scale", "swap", "down", "logs"):
+        assert f"  {cmd} " in r.stdout
+        h = subprocess.run([prog, cmd, "--help"], capture_output=True, text=True, timeout=10)
+        assert h.returncode == 0 and h.stdout.startswith(f"usage: shimctl {cmd}"), h.stdout
+    r = subprocess.run([prog, "frobnicate"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and "unknown command 'frobnicate'" in r.stderr
+    r = subprocess.run([prog, "-f", str(tmp_path / "none.yaml"), "status"], capture_output=True, text=True,
+                       timeout=10)
+    assert r.returncode == 2 and "none.yaml:0: cannot open" in r.stderr
+
+
+def test_up_status_scale_logs_down(tmp_path):
+    rp, base = free_port(), free_port()
+    stack = Stack(tmp_path, f"stack: basics\nrouter:\n  listen: 127.0.0.1:{rp}\nservices:\n"
+                            f"  echo:\n    replicas: 2\n    port: {base}\n    drain_grace_ms: 500\n"
+                            f"    config:\n      name: replica\n")
+    try:
+        r = stack.up()
+        assert "echo-builtin: 2/2 SERVING" in r.stdout
+        assert stack.router == f"127.0.0.1:{rp}"
+        for i in range(6):
+            assert b"replica" in say(stack.router, f"m{i}")
+        st = stack.run("status").stdout
+        assert "set echo-builtin  service echo  implementation builtin  weight 100  policy round_robin  replicas 2/2" in st
+        for i in (0, 1):
+            assert f"replica {i}  127.0.0.1:{base + i}" in st
+        assert st.count("running  restarts 0  SERVING") == 2, st
+        assert "calls 3" in st, st  # round robin: 3 and 3
+
+        again = stack.run("up", check=False)
+        assert again.returncode == 1 and "already up" in again.stderr
+
+        r = stack.run("scale", "echo", "3")
+        assert "echo-builtin: 3/3 SERVING" in r.stdout
+        st = stack.run("status").stdout
+        assert "replicas 3/3" in st and f"127.0.0.1:{base + 2}" in st
+        assert len(stack.list_sets().sets[0].backends) == 3
+        gone = stack.pids("echo-builtin")[1:]
+        r = stack.run("scale", "echo", "1")
+        assert "stopping replicas 1..2" in r.stdout
+        assert "replicas 1/1" in stack.run("status").stdout
+        assert not any(pid_alive(p) for p in gone)
+        assert [b.address for b in stack.list_sets().sets[0].backends] == [f"127.0.0.1:{base}"]
+        assert b"replica" in say(stack.router)
+
+        bad = stack.run("scale", "echo", "0", check=False)
+        assert bad.returncode == 2 and "N must be a number 1.." in bad.stderr
+        bad = stack.run("scale", "training", "2", check=False)
+        assert bad.returncode == 1 and "has no service training" in bad.stderr
+
+        logs = stack.run("logs", "echo").stdout
+        assert f"listening on 127.0.0.1:{base}" in logs
+        assert "listening on" in stack.run("logs", "router").stdout
+        assert "echo-builtin/0 started" in stack.run("logs", "supervisor").stdout
+        follow = subprocess.Popen([shimctl_program(), "-f", stack.path, "logs", "echo", "--follow"],
+                                  stdout=subprocess.PIPE, text=True)
+        say(stack.router, "followed-call")
+        deadline = time.monotonic() + 20
+        seen = ""
+        while "Say" not in seen and time.monotonic() < deadline:
+            seen += follow.stdout.readline()
+        follow.send_signal(signal.SIGINT)
+        follow.wait(10)
+        assert "Say" in seen
+
+        pids = stack.all_pids()
+        r = stack.run("down")
+        assert "is down" in r.stdout
+        assert not os.path.exists(stack.state_dir)
+        assert not any(pid_alive(p) for p in pids)
+        assert port_free(rp) and port_free(base)
+        r = stack.run("status", check=False)
+        assert r.returncode == 1 and "is not up" in r.stderr
+    finally:
+        stack.close()
+
+
+def test_supervisor_killed_and_started_again(tmp_path):
+    rp = free_port()
+    stack = Stack(tmp_path, f"stack: sup\nrouter:\n  listen: 127.0.0.1:{rp}\nservices:\n"
+                            f"  echo:\n    replicas: 2\n    drain_grace_ms: 500\n")
+    try:
+        stack.up()
+        pids = stack.pids("echo-builtin")
+        router = stack.router_pid()
+        os.kill(stack.supervisor_pid(), signal.SIGKILL)
+        stack.wait_for("the supervisor to be gone", lambda: "NOT RUNNING" in stack.run("status").stdout)
+        assert say(stack.router)  # replicas and router go on without it
+        r = stack.up()
+        assert "no supervisor: starting one" in r.stdout
+        assert stack.pids("echo-builtin") == pids, "running replicas are adopted, not started twice"
+        assert stack.router_pid() == router
+        # The new supervisor restarts what dies.
+        os.kill(pids[1], signal.SIGKILL)
+        stack.wait_for("replica 1 restarted",
+                       lambda: stack.state()["sets"]["echo-builtin"]["replicas"][1]["restarts"] == 1 and
+                       pid_alive(stack.pids("echo-builtin")[1]))
+    finally:
+        stack.close()
+
+
+def test_port_in_use_refused(tmp_path):
+    """A port taken by another program: up says which, and starts nothing."""
+    import socket
+
+    rp = free_port()
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        stack = Stack(tmp_path, f"stack: busy\nrouter:\n  listen: 127.0.0.1:{rp}\nservices:\n"
+                                f"  echo:\n    port: {port}\n")
+        r = stack.run("up", check=False)
+        assert r.returncode == 1
+        assert f"port {port} of echo-builtin replica 0 is in use" in r.stderr
+        assert "nothing was started" in r.stderr
+        assert not os.path.exists(os.path.join(stack.state_dir, "state"))
+        assert not os.path.exists(os.path.join(stack.state_dir, "supervisor.log"))
+        assert port_free(rp)
+    finally:
+        taken.close()
+
+
+@pytest.mark.parametrize("key", ["hash_key: x-user", "hash_field: message"])
+def test_hash_policy_reaches_the_router(tmp_path, key):
+    """policy and hash_key / hash_field of the stack file become the set's
+    policy in the router: calls with one x-user value (or one message text)
+    all go to one replica."""
+    rp = free_port()
+    stack = Stack(tmp_path, f"stack: hashed\nrouter:\n  listen: 127.0.0.1:{rp}\nservices:\n"
+                            f"  echo:\n    replicas: 3\n    policy: hash\n    {key}\n"
+                            f"    drain_grace_ms: 500\n")
+    try:
+        stack.up()
+        s = stack.list_sets().sets[0]
+        name, value = key.split(": ")
+        assert s.set.policy == 2 and getattr(s.set, name) == value
+        assert list(s.set.services) == ["shimkit.examples.v1.Echo"]
+        with grpc.insecure_channel(stack.router) as ch:
+            say_m = ch.unary_unary("/shimkit.examples.v1.Echo/Say")
+            for i in range(12):
+                say_m(b"\x0a\x02hi", metadata=[("x-user", "alice")], timeout=10, wait_for_ready=True)
+        calls = sorted(b.calls for b in stack.list_sets().sets[0].backends)
+        assert calls == [0, 0, 12], calls
+        assert "policy hash" in stack.run("status").stdout
+    finally:
+        stack.close()
