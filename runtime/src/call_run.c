@@ -346,7 +346,11 @@ static void start_call(shimkit_server *srv, shimkit__slot *slot) {
   grpc_byte_buffer *response_bb = NULL;
   bool runs_handler = slot->method->desc != NULL || srv->raw_fn != NULL || srv->has_forwarder;
   if (runs_handler) {
-    shimkit__pool_busy(srv);
+    if (c->cq != NULL) {
+      shimkit__pool_busy_long(srv); /* a stream or raw call holds its worker: cover at once */
+    } else {
+      shimkit__pool_busy(srv);
+    }
   }
   if (c->cq == NULL) {
     atomic_store(&slot->pending, 1); /* this thread's reference, dropped after the final batch started */

@@ -564,6 +564,10 @@ void shimkit_server_free(shimkit_server *srv) {
   shimkit__listeners_free(srv);
   free(srv->services);
   free(srv->interceptors);
+  if (srv->pool_conds) {
+    pthread_cond_destroy(&srv->park_cond);
+    pthread_cond_destroy(&srv->monitor_cond);
+  }
   pthread_cond_destroy(&srv->cond);
   pthread_mutex_destroy(&srv->lock);
   free(srv);

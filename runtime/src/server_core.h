@@ -7,7 +7,9 @@
  * Threading (see docs/server.md): every method is registered with gRPC, and
  * a few requests per method wait on one shared completion queue (srv->cq),
  * each in a slot (requests.c). An elastic pool of workers (worker.c) polls
- * that queue. Unary calls run on it as a small state machine (call_run.c):
+ * that queue: one worker polls at a time, the others are parked until a
+ * handler holds the poller for long (a stream at once, a unary handler
+ * after about 1 ms). Unary calls run on it as a small state machine (call_run.c):
  * the request arrives with its message, the handler runs on the worker that
  * took the event, and the final batch completes on the shared queue. Calls
  * with a stream are bound to their slot's own queue (a pluck queue) and run
@@ -91,8 +93,20 @@ struct shimkit_server {
   int slots_out;               /* slots posted or holding a call; the drain waits for 0 */
   shimkit__slot *free_slots;   /* recycled slots (singly linked) */
   shimkit__slot *all_slots;    /* every slot ever made, for free() */
-  int n_threads;               /* worker threads alive */
-  int n_idle;                  /* of those, not running a handler */
+  int n_threads;               /* worker threads alive (worker.c) */
+  int n_polling;               /* of those, polling the shared queue (0 or 1) */
+  int n_parked;                /* of those, parked (or about to park) and not yet told to poll */
+  int n_wake;                  /* tokens: parked workers told to poll, not awake yet */
+  bool uncovered;              /* the last poller runs a unary handler; nobody polls */
+  int64_t uncovered_ns;        /* since when (CLOCK_MONOTONIC) */
+  bool monitor_on;             /* the monitor thread runs (worker_threads > 1) */
+  bool monitor_stop;           /* tells it to return */
+  bool monitor_asleep;         /* it waits untimed: signal it when a handler goes uncovered */
+  bool monitor_recent;         /* a handler went uncovered since it last looked */
+  pthread_t monitor;           /* covers unary handlers that run long (worker.c) */
+  pthread_cond_t park_cond;    /* parked workers wait here (CLOCK_MONOTONIC) */
+  pthread_cond_t monitor_cond; /* the monitor waits here (CLOCK_MONOTONIC) */
+  bool pool_conds;             /* park_cond and monitor_cond were initialised */
   int peak_threads;            /* most worker threads alive at once (log line at stop) */
   bool cq_shut;                /* the shared queue was shut down */
   pthread_cond_t cond;         /* signalled on shutdown requests and when live_calls drops */
@@ -226,7 +240,8 @@ void shimkit__server_call_ended(shimkit_server *srv);
 
 /* worker.c: the elastic pool polling srv->cq */
 bool shimkit__pool_start(shimkit_server *srv);
-void shimkit__pool_busy(shimkit_server *srv);
+void shimkit__pool_busy(shimkit_server *srv);      /* a handler starts: may be short, may block */
+void shimkit__pool_busy_long(shimkit_server *srv); /* a stream starts: holds its worker for its life */
 void shimkit__pool_idle(shimkit_server *srv);
 void shimkit__pool_stop(shimkit_server *srv);
 

@@ -43,6 +43,7 @@ static atomic_int saw_cancel;   /* a handler saw shimkit_call_is_cancelled() */
 static atomic_int saw_deadline; /* ... and time_left <= 0 */
 static atomic_int handler_entered;
 static atomic_int interceptor_order; /* digits appended: 1 = outer, 2 = inner */
+static atomic_int blocked_release;   /* "block" handlers return once this is 1 */
 
 static void sleep_ms(int ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -80,6 +81,14 @@ static shimkit_code echo(shimkit_call *call, const SV *req, SV *resp, void *ud) 
       }
     }
     return SHIMKIT_CANCELLED;
+  }
+  if (strcmp(v, "block") == 0) {
+    /* Blocks until the test releases it (60 s safety net), without looking at cancellation. */
+    for (int i = 0; i < 60000 && !atomic_load(&blocked_release); i++) {
+      sleep_ms(1);
+    }
+    resp->value = "released";
+    return SHIMKIT_OK;
   }
   if (strncmp(v, "slow:", 5) == 0) {
     sleep_ms(atoi(v + 5)); /* does not look at cancellation */
@@ -991,6 +1000,40 @@ static void test_elastic_pool(void **state) {
   stop_server(f);
 }
 
+/*
+ * A unary handler that blocks does not block other calls: one worker polls
+ * and runs short handlers inline, and a parked one takes over polling once
+ * a handler holds the poller. Two rounds with only two workers, so the
+ * worker that was released must park and be woken again in the second.
+ */
+static void test_blocked_unary_does_not_block_others(void **state) {
+  (void)state;
+  fixture *f = start_server_workers(2000, 1 << 20, 2);
+  for (int round = 0; round < 2; round++) {
+    atomic_store(&blocked_release, 0);
+    result r;
+    unary(f, "/test.Svc/Echo", "warm", &r); /* the pool is back to one poller */
+    assert_int_equal(r.status, GRPC_STATUS_OK);
+    bg_call b = {f->target, "block", {0}, 0};
+    int entered = atomic_load(&handler_entered);
+    pthread_create(&b.thread, NULL, bg_echo_main, &b);
+    while (atomic_load(&handler_entered) == entered) {
+      sleep_ms(1);
+    }
+    /* The blocked handler holds the worker that polled; this call must complete meanwhile. */
+    grpc_byte_buffer *send[] = {sv_buffer("meanwhile"), NULL};
+    call(f->target, "/test.Svc/Echo", send, NULL, NULL, 30000, &r); /* a hang fails, not hangs */
+    assert_int_equal(r.status, GRPC_STATUS_OK);
+    assert_string_equal(r.msgs[0], "meanwhile");
+    assert_int_equal(atomic_load(&blocked_release), 0); /* really while it was blocked */
+    atomic_store(&blocked_release, 1);
+    pthread_join(b.thread, NULL);
+    assert_int_equal(b.r.status, GRPC_STATUS_OK);
+    assert_string_equal(b.r.msgs[0], "released");
+  }
+  stop_server(f);
+}
+
 /* ---- TLS (certificates made with the openssl command; skipped without it) ------- */
 
 static char tls_dir[64];
@@ -1215,6 +1258,7 @@ int main(void) {
       cmocka_unit_test(test_drain_past_grace_cancels),
       cmocka_unit_test(test_drain_ends_health_watch),
       cmocka_unit_test(test_elastic_pool),
+      cmocka_unit_test(test_blocked_unary_does_not_block_others),
       cmocka_unit_test(test_tls_and_mtls),
       cmocka_unit_test(test_lifecycle_errors),
       cmocka_unit_test(test_signal_stops_wait),
