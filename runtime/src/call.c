@@ -494,6 +494,28 @@ int shimkit_call_read(shimkit_call *call, ProtobufCMessage **message) {
   return 1;
 }
 
+/* Sends one message (bb, destroyed here), with the initial metadata first if
+ * it has not gone yet, and waits for it: the send shared by typed and raw
+ * writes. */
+bool shimkit__call_send_buffer(shimkit_call *call, grpc_byte_buffer *bb) {
+  grpc_op ops[2];
+  size_t n = 0;
+  memset(ops, 0, sizeof ops);
+  if (!call->initial_md_sent) {
+    ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[n].data.send_initial_metadata.count = call->n_init_md;
+    ops[n].data.send_initial_metadata.metadata = call->init_md;
+    n++;
+    call->initial_md_sent = true;
+  }
+  ops[n].op = GRPC_OP_SEND_MESSAGE;
+  ops[n].data.send_message.send_message = bb;
+  n++;
+  bool ok = shimkit__call_wait_op(call, ops, n);
+  grpc_byte_buffer_destroy(bb);
+  return ok;
+}
+
 int shimkit_call_write(shimkit_call *call, const ProtobufCMessage *message) {
   if (call == NULL || message == NULL || call->desc == NULL) {
     return -1;
@@ -519,20 +541,5 @@ int shimkit_call_write(shimkit_call *call, const ProtobufCMessage *message) {
   if (shimkit__call_encode(call, message, &bb) != 0) {
     return -1;
   }
-  grpc_op ops[2];
-  size_t n = 0;
-  memset(ops, 0, sizeof ops);
-  if (!call->initial_md_sent) {
-    ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[n].data.send_initial_metadata.count = call->n_init_md;
-    ops[n].data.send_initial_metadata.metadata = call->init_md;
-    n++;
-    call->initial_md_sent = true;
-  }
-  ops[n].op = GRPC_OP_SEND_MESSAGE;
-  ops[n].data.send_message.send_message = bb;
-  n++;
-  bool ok = shimkit__call_wait_op(call, ops, n);
-  grpc_byte_buffer_destroy(bb);
-  return ok ? 0 : -1;
+  return shimkit__call_send_buffer(call, bb) ? 0 : -1;
 }

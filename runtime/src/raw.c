@@ -128,21 +128,7 @@ int shimkit_call_write_bytes(shimkit_call *call, const void *data, size_t len) {
   grpc_slice slice = grpc_slice_from_copied_buffer(data, len);
   grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&slice, 1);
   grpc_slice_unref(slice);
-  grpc_op ops[2];
-  size_t n = 0;
-  memset(ops, 0, sizeof ops);
-  if (!call->initial_md_sent) {
-    ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[n].data.send_initial_metadata.count = call->n_init_md;
-    ops[n].data.send_initial_metadata.metadata = call->init_md;
-    n++;
-    call->initial_md_sent = true;
-  }
-  ops[n].op = GRPC_OP_SEND_MESSAGE;
-  ops[n].data.send_message.send_message = bb;
-  n++;
-  bool ok = shimkit__call_wait_op(call, ops, n);
-  grpc_byte_buffer_destroy(bb);
+  bool ok = shimkit__call_send_buffer(call, bb);
   if (ok) {
     call->bytes_out += len;
   }

@@ -259,6 +259,8 @@ void shimkit__call_send_status(shimkit_call *c, shimkit_code code, const char *m
 
 /* call.c: what a handler can do; batches of stream calls */
 bool shimkit__call_wait_op(shimkit_call *call, const grpc_op *ops, size_t n);
+/* Sends one message (bb, destroyed), the initial metadata first if not sent yet; waits. */
+bool shimkit__call_send_buffer(shimkit_call *call, grpc_byte_buffer *bb);
 void shimkit__call_watch_close(shimkit_call *call);
 void shimkit__call_poll(shimkit_call *call);
 shimkit_code shimkit__call_set_message(shimkit_call *call, const char *msg);
