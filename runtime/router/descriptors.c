@@ -272,6 +272,25 @@ int router_desc_resolve(const router_desc_pool *pool, const char *method_path, c
   }
 }
 
+int router_desc_method_streams(const router_desc_pool *pool, const char *method_path, bool *client_streaming,
+                               bool *server_streaming) {
+  char svc_name[MAX_NAME + 1];
+  char method_name[MAX_NAME + 1];
+  if (pool == NULL || !split_method(method_path, svc_name, method_name)) {
+    return -1;
+  }
+  const Google__Protobuf__ServiceDescriptorProto *svc = find_service(pool, svc_name);
+  for (size_t i = 0; svc != NULL && i < svc->n_method; i++) {
+    const Google__Protobuf__MethodDescriptorProto *m = svc->method[i];
+    if (m != NULL && m->name != NULL && strcmp(m->name, method_name) == 0) {
+      *client_streaming = m->has_client_streaming && m->client_streaming;
+      *server_streaming = m->has_server_streaming && m->server_streaming;
+      return 0;
+    }
+  }
+  return -1;
+}
+
 /* ---- fetching ---------------------------------------------------------------- */
 
 /* Adds the files of a reflection answer: 0; 1 for an error answer ("not found"); -1 for anything else, with

@@ -59,6 +59,14 @@ int router_desc_resolve(const router_desc_pool *pool, const char *method_path, c
                         router_field_path *out, char *err, size_t errlen);
 
 /*
+ * Whether method_path ("/pkg.Svc/Method") streams its requests and its
+ * responses, from its descriptor: 0 with both filled; -1 when the service
+ * or the method is not in the pool.
+ */
+int router_desc_method_streams(const router_desc_pool *pool, const char *method_path, bool *client_streaming,
+                               bool *server_streaming);
+
+/*
  * Fills pool from the reflection service at channel (v1, else v1alpha): the
  * file declaring the service of method_path and its dependencies. timeout_ms
  * bounds the whole exchange. 0; 1 when the replica answered that it does

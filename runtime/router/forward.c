@@ -22,7 +22,8 @@
  * whose connection broke under it (a replica SIGKILLed while its handler
  * ran) fails UNAVAILABLE: it may have run, so it is not replayed.
  *
- * end: one log line per call.
+ * end: one log line per call (the router's access log; off with
+ * --no-access-log).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -30,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "method_kind.h"
 #include "retry_rule.h"
 #include "router.h"
 
@@ -45,7 +47,7 @@ typedef struct fwd_state {
   struct timespec ts0;                      /* arrival */
 } fwd_state;
 
-static shimkit_code fwd_begin(shimkit_call *call, void *user_data, void **state, bool *read_first) {
+static shimkit_code fwd_begin(shimkit_call *call, void *user_data, void **state, shimkit_forward_plan *plan) {
   router *r = user_data;
   struct timespec ts0;
   clock_gettime(CLOCK_MONOTONIC, &ts0);
@@ -73,7 +75,8 @@ static shimkit_code fwd_begin(shimkit_call *call, void *user_data, void **state,
   if (set->spec.hash_key != NULL) {
     st->key = shimkit_call_metadata_get(call, set->spec.hash_key, &st->key_len);
   }
-  *read_first = set->spec.hash_key == NULL && set->spec.hash_field != NULL;
+  plan->read_first = set->spec.hash_key == NULL && set->spec.hash_field != NULL;
+  plan->unary = r->unary_plan && router_method_is_unary(r->kinds, method, set);
   *state = st;
   return SHIMKIT_OK;
 }
@@ -133,7 +136,7 @@ static shimkit_channel *fwd_attempt_done(shimkit_call *call, void *state, const 
 
 static void fwd_end(shimkit_call *call, void *state, shimkit_code code) {
   fwd_state *st = state;
-  if (st->n_tried > 0) {
+  if (st->n_tried > 0 && st->r->access_log) {
     struct timespec ts1;
     clock_gettime(CLOCK_MONOTONIC, &ts1);
     double ms = (double)(ts1.tv_sec - st->ts0.tv_sec) * 1e3 + (double)(ts1.tv_nsec - st->ts0.tv_nsec) / 1e6;

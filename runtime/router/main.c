@@ -102,6 +102,10 @@ static int take_options(router *r, router_set_spec *def, int *argc, char **argv)
       }
       continue;
     }
+    if (strcmp(a, "--no-unary-plan") == 0) {
+      r->unary_plan = false;
+      continue;
+    }
     argv[out++] = argv[i];
   }
   *argc = out;
@@ -154,6 +158,9 @@ int main(int argc, char **argv) {
   bool help = false;
   for (int i = 1; i < argc; i++) {
     help = help || strcmp(argv[i], "--help") == 0;
+    if (strcmp(argv[i], "--no-access-log") == 0) {
+      r->access_log = false; /* also the server's own option: left in argv */
+    }
   }
   int rc = take_options(r, &g_default, &argc, argv);
   if (rc == 0 && !help) {
@@ -174,7 +181,10 @@ int main(int argc, char **argv) {
                  "                          key.entity_id), learned from the replicas' reflection\n"
                  "  --state FILE            keep sets and weights in FILE (written after every change,\n"
                  "                          read at start)\n"
-                 "  --health-retry-ms MS    re-watch a gone replica after MS (default 500)",
+                 "  --health-retry-ms MS    re-watch a gone replica after MS (default 500)\n"
+                 "  --no-unary-plan         forward unary methods message by message, as streams are\n"
+                 "                          (by default they go in one batch each way once the\n"
+                 "                          replicas' reflection says they are unary)",
       .options = NULL,
       .setup = setup,
       .teardown = teardown,

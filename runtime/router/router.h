@@ -96,6 +96,9 @@ struct router {
   /* options */
   int health_retry_ms;         /* pause before re-watching a replica that is gone */
   const char *state_path;      /* --state FILE, or NULL */
+  bool access_log;             /* one line per forwarded call (off with --no-access-log) */
+  bool unary_plan;             /* forward unary methods in one batch each way (off with --no-unary-plan) */
+  struct router_method_kinds *kinds; /* which methods are unary (method_kind.h); NULL: none known */
   /* sets */
   pthread_mutex_t cfg_lock;    /* guards config (the pointer) */
   router_config *config;       /* the current snapshot */

@@ -9,12 +9,16 @@
 #include <time.h>
 
 #include "field_route.h"
+#include "method_kind.h"
 #include "router.h"
 #include "swrr.h"
 
 void router_init(router *r) {
   memset(r, 0, sizeof *r);
   r->health_retry_ms = 500;
+  r->access_log = true;
+  r->unary_plan = true;
+  r->kinds = router_method_kinds_new();
   pthread_mutex_init(&r->cfg_lock, NULL);
   pthread_mutex_init(&r->admin_lock, NULL);
   pthread_mutex_init(&r->watch_lock, NULL);
@@ -330,6 +334,8 @@ void router_stop(router *r) {
   }
   pthread_mutex_unlock(&r->watch_lock);
   router_config_unref(cfg);
+  router_method_kinds_free(r->kinds);
+  r->kinds = NULL;
   pthread_mutex_lock(&r->hold_lock);
   for (int i = 0; i < r->n_holds; i++) {
     free(r->holds[i].service);

@@ -297,9 +297,10 @@ static void finish(shimkit_call *c, shimkit_code code, const char *message) {
     protobuf_c_message_free_unpacked(c->last_read, NULL);
     c->last_read = NULL;
   }
+  bool held_worker = c->cq != NULL;
   grpc_call_unref(c->core);
   memset(c, 0, sizeof *c);
-  shimkit__server_call_ended(srv);
+  shimkit__server_call_ended(srv, held_worker);
   shimkit__slot_release(srv, slot);
 }
 
@@ -341,7 +342,7 @@ static void start_call(shimkit_server *srv, shimkit__slot *slot) {
   c->cq = slot->method->sync ? slot->own_cq : NULL;
   c->start_ns = shimkit__now_ns();
   atomic_init(&c->close_done, false);
-  shimkit__server_call_started(srv);
+  shimkit__server_call_started(srv, c->cq != NULL);
 
   grpc_byte_buffer *response_bb = NULL;
   bool runs_handler = slot->method->desc != NULL || srv->raw_fn != NULL || srv->has_forwarder;

@@ -74,6 +74,8 @@ struct shimkit_client_call {
   bool status_pending; /* status batch open, to pluck at the end of the stream or in finish */
   bool send_closed;    /* close_send done (send side only) */
   bool send_failed;    /* a send failed: the call has ended (send side only) */
+  bool recv_pending;   /* a RECV_MESSAGE is in flight (left by recv_poll), into recv_bb */
+  grpc_byte_buffer *recv_bb; /* its target */
   bool recv_done;      /* end of stream seen (recv side only) */
   bool recv_failed;    /* a receive failed or did not decode (recv side only) */
   bool headers_failed; /* raw: the start batch failed (recv side only) */
@@ -244,6 +246,9 @@ static void destroy(shimkit_client_call *c) {
            GRPC_QUEUE_SHUTDOWN) {
     }
     grpc_completion_queue_destroy(c->cq);
+  }
+  if (c->recv_bb != NULL) {
+    grpc_byte_buffer_destroy(c->recv_bb); /* a polled read that completed after the last poll */
   }
   for (size_t i = 0; i < c->n_send_md; i++) {
     grpc_slice_unref(c->send_md[i].key);
@@ -572,8 +577,12 @@ int shimkit_client_call_close_send(shimkit_client_call *call) {
   return 0;
 }
 
-/* One RECV_MESSAGE: 1 with *bb, 0 at the end of the stream, -1 when it failed. */
-static int recv_raw(shimkit_client_call *call, grpc_byte_buffer **bb) {
+/*
+ * One RECV_MESSAGE: 1 with *bb, 0 at the end of the stream, -1 when it
+ * failed; with wait false, SHIMKIT_RECV_PENDING when it has not completed
+ * yet (it stays in flight for the next call).
+ */
+static int recv_raw_ex(shimkit_client_call *call, grpc_byte_buffer **bb, bool wait) {
   *bb = NULL;
   if (call->recv_done) {
     return 0;
@@ -581,11 +590,28 @@ static int recv_raw(shimkit_client_call *call, grpc_byte_buffer **bb) {
   if (call->recv_failed) {
     return -1;
   }
-  grpc_op op;
-  memset(&op, 0, sizeof(op));
-  op.op = GRPC_OP_RECV_MESSAGE;
-  op.data.recv_message.recv_message = bb;
-  if (grpc_call_start_batch(call->core, &op, 1, TAG_RECV, NULL) != GRPC_CALL_OK || !pluck(call, TAG_RECV)) {
+  bool ok = true;
+  if (!call->recv_pending) {
+    grpc_op op;
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = &call->recv_bb;
+    call->recv_bb = NULL;
+    ok = grpc_call_start_batch(call->core, &op, 1, TAG_RECV, NULL) == GRPC_CALL_OK;
+    call->recv_pending = ok;
+  }
+  if (ok) {
+    gpr_timespec until = wait ? gpr_inf_future(GPR_CLOCK_REALTIME) : gpr_time_0(GPR_CLOCK_REALTIME);
+    grpc_event ev = grpc_completion_queue_pluck(call->cq, TAG_RECV, until, NULL);
+    if (ev.type == GRPC_QUEUE_TIMEOUT) {
+      return SHIMKIT_RECV_PENDING;
+    }
+    call->recv_pending = false;
+    ok = ev.type == GRPC_OP_COMPLETE && ev.success;
+  }
+  *bb = call->recv_bb;
+  call->recv_bb = NULL;
+  if (!ok) {
     if (*bb != NULL) {
       grpc_byte_buffer_destroy(*bb);
       *bb = NULL;
@@ -598,6 +624,10 @@ static int recv_raw(shimkit_client_call *call, grpc_byte_buffer **bb) {
     return 0;
   }
   return 1;
+}
+
+static int recv_raw(shimkit_client_call *call, grpc_byte_buffer **bb) {
+  return recv_raw_ex(call, bb, true);
 }
 
 /* The trailers are in, so the status is at hand: a stream that ended with
@@ -667,7 +697,7 @@ int shimkit_client_call_headers(shimkit_client_call *call, shimkit_metadata *out
   return call->headers_failed ? -1 : 0;
 }
 
-int shimkit_client_call_recv(shimkit_client_call *call, ProtobufCMessage **message) {
+static int recv_message(shimkit_client_call *call, ProtobufCMessage **message, bool wait) {
   if (message != NULL) {
     *message = NULL;
   }
@@ -675,7 +705,7 @@ int shimkit_client_call_recv(shimkit_client_call *call, ProtobufCMessage **messa
     return -1;
   }
   grpc_byte_buffer *bb;
-  int rc = recv_raw(call, &bb);
+  int rc = recv_raw_ex(call, &bb, wait);
   if (rc == 0) {
     return end_of_stream(call);
   }
@@ -692,6 +722,14 @@ int shimkit_client_call_recv(shimkit_client_call *call, ProtobufCMessage **messa
     return -1;
   }
   return 1;
+}
+
+int shimkit_client_call_recv(shimkit_client_call *call, ProtobufCMessage **message) {
+  return recv_message(call, message, true);
+}
+
+int shimkit_client_call_recv_poll(shimkit_client_call *call, ProtobufCMessage **message) {
+  return recv_message(call, message, false);
 }
 
 void shimkit_client_call_cancel(shimkit_client_call *call) {

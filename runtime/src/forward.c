@@ -31,10 +31,15 @@
  *     to a unary call waiting for its replica (tried: e2e.router's unary
  *     cancel test fails).
  *
- * A unary call costs, on the client's side: the close watch, two reads (the
- * message, the end), one send, the status; on the backend's: metadata with
- * the first receive, the message, the half-close, the status, the read of
- * the end.
+ * A call forwarded this general way costs, for a unary method, on the
+ * client's side: the close watch, two reads (the message, the end), one
+ * send, the status; on the backend's: metadata with the first receive, the
+ * message, the half-close, the status, the read of the end. A call begin
+ * plans as unary (shimkit_forward_plan.unary) skips the pump: after the
+ * client's one message, one backend batch sends metadata, message and
+ * half-close and receives headers, message and status (like a unary
+ * client), and one batch sends headers, message and status to the client
+ * (like a unary server): the close watch, one read, two batches.
  *
  * Retries: while the backend has not answered (no headers, no message) the
  * request messages sent are kept (by reference: copies of byte buffers
@@ -74,6 +79,8 @@ struct shimkit__fwd {
   grpc_metadata *req_md; /* request metadata for the backend (arena) */
   size_t n_req_md;
   bool read_first; /* begin asked for the first message before choose */
+  bool unary;      /* begin planned a unary call: one batch each way (start_unary) */
+  grpc_byte_buffer *u_resp; /* unary: the backend's response message, sent with the status */
   bool chosen;     /* choose ran */
   bool final;      /* the status to the client is decided: nothing new starts */
 
@@ -234,13 +241,41 @@ static void send_final(shimkit__fwd *f, shimkit_code code, const char *message, 
   }
   slot->code = code;
   slot->message = code == SHIMKIT_OK ? NULL : (c->status_message != NULL ? c->status_message : shimkit_strerror(code));
+  grpc_byte_buffer *resp = f->u_resp;
+  f->u_resp = NULL;
+  if (resp != NULL && (c->broken || grpc_byte_buffer_length(resp) > (size_t)c->srv->opts.max_send_bytes)) {
+    if (!c->broken) {
+      shimkit_log(SHIMKIT_LOG_WARN, "server", "%s: response message of %zu bytes over the limit", c->method,
+                  grpc_byte_buffer_length(resp));
+      code = SHIMKIT_RESOURCE_EXHAUSTED;
+      slot->code = code;
+      slot->message = "router: the response message is over the size limit";
+    }
+    grpc_byte_buffer_destroy(resp);
+    resp = NULL;
+  }
   c->srv->forwarder.end(c, f->state, code);
   if (c->broken) {
     return;
   }
-  grpc_op ops[2];
+  grpc_op ops[3];
   size_t n = 0;
   memset(ops, 0, sizeof ops);
+  if (resp != NULL && !c->initial_md_sent) {
+    /* A unary plan's response: headers, message and status in one batch. */
+    ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[n].data.send_initial_metadata.count = n_init;
+    ops[n].data.send_initial_metadata.metadata = (grpc_metadata *)init;
+    n++;
+    c->initial_md_sent = true;
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n].data.send_message.send_message = resp;
+    n++;
+    c->bytes_out += grpc_byte_buffer_length(resp);
+    f->s_send_bb = resp; /* freed with the forward, after this batch */
+  } else if (resp != NULL) {
+    grpc_byte_buffer_destroy(resp);
+  }
   if (!c->initial_md_sent) {
     ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
     ops[n].data.send_initial_metadata.count = n_init;
@@ -323,6 +358,67 @@ static void attempt_over(shimkit__fwd *f) {
 
 /* ---- attempts --------------------------------------------------------------------- */
 
+/*
+ * A unary plan's attempt: one batch out and back, like a unary client call.
+ * Its message is the client's one (kept for a replay) or, on a retry, the
+ * kept copy. The pump's flags say that everything is in flight, so the pump
+ * starts nothing else and ends the attempt when the batch completes.
+ */
+static void start_unary(shimkit__fwd *f, attempt *a) {
+  grpc_byte_buffer *msg = NULL;
+  if (f->n_kept > 0) {
+    msg = grpc_byte_buffer_copy(f->kept[0]);
+  } else if (f->req_held != NULL) {
+    msg = f->req_held;
+    f->req_held = NULL;
+    keep(f, msg);
+  }
+  f->replay_next = f->n_kept;
+  a->status = GRPC_STATUS_UNKNOWN;
+  grpc_op ops[6];
+  size_t n = 0;
+  memset(ops, 0, sizeof ops);
+  ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+  ops[n].data.send_initial_metadata.count = f->n_req_md;
+  ops[n].data.send_initial_metadata.metadata = f->req_md;
+  n++;
+  if (msg != NULL) {
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n].data.send_message.send_message = msg;
+    n++;
+  }
+  ops[n++].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+  ops[n].op = GRPC_OP_RECV_INITIAL_METADATA;
+  ops[n].data.recv_initial_metadata.recv_initial_metadata = &a->headers;
+  n++;
+  ops[n].op = GRPC_OP_RECV_MESSAGE;
+  ops[n].data.recv_message.recv_message = &f->b_recv_bb;
+  n++;
+  ops[n].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+  ops[n].data.recv_status_on_client.trailing_metadata = &a->trailers;
+  ops[n].data.recv_status_on_client.status = &a->status;
+  ops[n].data.recv_status_on_client.status_details = &a->details;
+  ops[n].data.recv_status_on_client.error_string = &a->error_string;
+  n++;
+  f->b_md_sent = true;
+  f->b_closed = true;
+  f->b_recv_headers = true;
+  f->b_send_bb = msg;
+  bool started = start(f, a->core, ops, n, SHIMKIT__TAG_KIND_FWD_BUNARY);
+  f->b_send_pending = started;
+  f->b_recv_pending = started;
+  f->b_status_pending = started;
+  if (!started) {
+    f->b_send_bb = NULL;
+    if (msg != NULL) {
+      grpc_byte_buffer_destroy(msg);
+    }
+    f->b_recv_done = true;
+    a->status = GRPC_STATUS_INTERNAL;
+    grpc_call_cancel(a->core, NULL);
+  }
+}
+
 static void start_attempt(shimkit__fwd *f, shimkit_channel *ch) {
   shimkit_call *c = f->c;
   attempt *a = &f->att[f->n_att++];
@@ -345,6 +441,10 @@ static void start_attempt(shimkit__fwd *f, shimkit_channel *ch) {
     return;
   }
   f->b_live = true;
+  if (f->unary) {
+    start_unary(f, a);
+    return;
+  }
   grpc_op op;
   memset(&op, 0, sizeof op);
   op.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
@@ -453,7 +553,8 @@ static void pump_backend_send(shimkit__fwd *f) {
 
 static void pump_client_recv(shimkit__fwd *f) {
   shimkit_call *c = f->c;
-  if (f->s_recv_pending || f->req_held != NULL || f->client_done || f->client_gone || c->broken) {
+  if (f->s_recv_pending || f->req_held != NULL || f->client_done || f->client_gone || c->broken ||
+      (f->unary && f->chosen)) {
     return;
   }
   grpc_op op;
@@ -613,6 +714,26 @@ static void on_backend_recv(shimkit__fwd *f, bool ok) {
   }
 }
 
+/* A unary plan's batch completed: the attempt has all it will get (the pump ends it). */
+static void on_backend_unary(shimkit__fwd *f, bool ok) {
+  attempt *a = current(f);
+  f->b_send_pending = false;
+  f->b_status_pending = false;
+  if (f->b_send_bb != NULL) {
+    grpc_byte_buffer_destroy(f->b_send_bb);
+    f->b_send_bb = NULL;
+  }
+  if (!ok && a->status == GRPC_STATUS_OK) {
+    a->status = GRPC_STATUS_UNKNOWN; /* core refused the batch as a whole: no status came */
+  }
+  on_backend_recv(f, ok);
+  f->b_recv_done = true;
+  if (f->resp_held != NULL) {
+    f->u_resp = f->resp_held; /* sent with the status, not by the pump */
+    f->resp_held = NULL;
+  }
+}
+
 void shimkit__fwd_event(shimkit__slot *slot, shimkit__tag_kind kind, bool ok) {
   shimkit__fwd *f = atomic_load(&slot->fwd);
   if (f == NULL) {
@@ -648,6 +769,9 @@ void shimkit__fwd_event(shimkit__slot *slot, shimkit__tag_kind kind, bool ok) {
     break;
   case SHIMKIT__TAG_KIND_FWD_BSTATUS:
     f->b_status_pending = false;
+    break;
+  case SHIMKIT__TAG_KIND_FWD_BUNARY:
+    on_backend_unary(f, ok);
     break;
   default:
     break;
@@ -699,14 +823,15 @@ shimkit_code shimkit__fwd_start(shimkit_call *c) {
   pthread_mutex_init(&f->lock, NULL);
   f->c = c;
   f->replayable = true;
-  bool read_first = false;
-  shimkit_code code = c->srv->forwarder.begin(c, c->srv->forwarder_user_data, &f->state, &read_first);
+  shimkit_forward_plan plan = {0};
+  shimkit_code code = c->srv->forwarder.begin(c, c->srv->forwarder_user_data, &f->state, &plan);
   if (code != SHIMKIT_OK) {
     pthread_mutex_destroy(&f->lock);
     free(f);
     return code;
   }
-  f->read_first = read_first;
+  f->unary = plan.unary;
+  f->read_first = plan.read_first || plan.unary;
   shimkit__call_watch_close(c); /* the hold may have started it already */
   pthread_mutex_lock(&f->lock);
   atomic_store(&c->slot->fwd, f);
@@ -714,7 +839,7 @@ shimkit_code shimkit__fwd_start(shimkit_call *c) {
   if (c->broken || (atomic_load(&c->close_done) && c->close_cancelled)) {
     f->client_gone = true;
     fail(f, SHIMKIT_CANCELLED, "cancelled by the client or connection lost");
-  } else if (!read_first) {
+  } else if (!f->read_first) {
     choose(f, NULL);
   }
   pump(f);
@@ -740,7 +865,8 @@ void shimkit__fwd_free(shimkit__fwd *f) {
   for (int i = 0; i < f->n_kept; i++) {
     grpc_byte_buffer_destroy(f->kept[i]);
   }
-  grpc_byte_buffer *left[] = {f->s_recv_bb, f->req_held, f->s_send_bb, f->resp_held, f->b_send_bb, f->b_recv_bb};
+  grpc_byte_buffer *left[] = {f->s_recv_bb, f->req_held,  f->s_send_bb, f->resp_held,
+                              f->b_send_bb, f->b_recv_bb, f->u_resp};
   for (size_t i = 0; i < sizeof left / sizeof left[0]; i++) {
     if (left[i] != NULL) {
       grpc_byte_buffer_destroy(left[i]);

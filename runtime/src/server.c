@@ -271,15 +271,17 @@ shimkit_code shimkit_server_set_health(shimkit_server *srv, const char *service,
 
 /* ---- live calls ----------------------------------------------------------------- */
 
-void shimkit__server_call_started(shimkit_server *srv) {
+void shimkit__server_call_started(shimkit_server *srv, bool holds_worker) {
   pthread_mutex_lock(&srv->lock);
   srv->live_calls++;
+  srv->held_calls += holds_worker ? 1 : 0;
   pthread_mutex_unlock(&srv->lock);
 }
 
-void shimkit__server_call_ended(shimkit_server *srv) {
+void shimkit__server_call_ended(shimkit_server *srv, bool holds_worker) {
   pthread_mutex_lock(&srv->lock);
   srv->live_calls--;
+  srv->held_calls -= holds_worker ? 1 : 0;
   if (srv->state != SHIMKIT__SERVER_RUNNING) {
     /* Only the drain waits for this; shimkit_server_wait sleeps on the same
      * condition, and waking it on every call costs a context switch. */

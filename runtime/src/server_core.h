@@ -113,6 +113,7 @@ struct shimkit_server {
   shimkit__server_state state; /* life-cycle stage */
   bool shutdown_requested;     /* shimkit_server_shutdown() was called */
   int live_calls;              /* calls a worker holds right now */
+  int held_calls;              /* of those, streams and raw calls: each keeps its own worker for its life */
   bool signals_installed;      /* this server installed the SIGTERM/SIGINT handler */
   unsigned signals_base;       /* signal counter when it did; more = a signal came */
   bool grpc_ref;               /* this server holds a grpc_init() reference */
@@ -196,6 +197,7 @@ typedef enum shimkit__tag_kind {
   SHIMKIT__TAG_KIND_FWD_BSEND,   /* to the backend: initial metadata, a message, close */
   SHIMKIT__TAG_KIND_FWD_BRECV,   /* from the backend: (headers and) a message */
   SHIMKIT__TAG_KIND_FWD_BSTATUS, /* the backend call's status */
+  SHIMKIT__TAG_KIND_FWD_BUNARY,  /* a unary plan's one backend batch: everything out, everything back */
   SHIMKIT__TAG_KINDS
 } shimkit__tag_kind;
 
@@ -235,8 +237,9 @@ struct shimkit__slot {
 const shimkit__service_entry *shimkit__server_find_method(const shimkit_server *srv, const char *path,
                                                           const shimkit_method_desc **method,
                                                           bool *service_known);
-void shimkit__server_call_started(shimkit_server *srv);
-void shimkit__server_call_ended(shimkit_server *srv);
+/* A call began / ended; holds_worker: a stream or raw call, which keeps its worker for its life. */
+void shimkit__server_call_started(shimkit_server *srv, bool holds_worker);
+void shimkit__server_call_ended(shimkit_server *srv, bool holds_worker);
 
 /* worker.c: the elastic pool polling srv->cq */
 bool shimkit__pool_start(shimkit_server *srv);

@@ -168,12 +168,24 @@ bool shimkit__pool_start(shimkit_server *srv) {
   return ok;
 }
 
+/*
+ * Calls overlap: more than one call that workers take turns on (unary and
+ * forwarded calls) is live. Streams and raw calls do not count: each keeps a
+ * worker of its own, so a long-lived one (a health Watch from a router)
+ * would otherwise keep several workers polling for good, and every call
+ * would pay the hand-off between them (measured: 2 thread switches per call
+ * more at the backend of a router). Under srv->lock.
+ */
+static bool overlap_locked(const shimkit_server *srv) {
+  return srv->live_calls - srv->held_calls > 1;
+}
+
 /* A poller starts a handler; holds_worker: for the life of a stream. */
 static void busy(shimkit_server *srv, bool holds_worker) {
   pthread_mutex_lock(&srv->lock);
   srv->n_polling--; /* only a poller takes a call */
   if (srv->n_polling == 0 && !srv->cq_shut) {
-    if (holds_worker || srv->live_calls > 1) {
+    if (holds_worker || overlap_locked(srv)) {
       cover_locked(srv);
     } else if (srv->monitor_on) {
       srv->uncovered = true;
@@ -198,7 +210,7 @@ void shimkit__pool_busy_long(shimkit_server *srv) {
 
 void shimkit__pool_idle(shimkit_server *srv) {
   pthread_mutex_lock(&srv->lock);
-  if ((srv->n_polling == 0 || srv->live_calls > 1) && !srv->cq_shut) {
+  if ((srv->n_polling == 0 || overlap_locked(srv)) && !srv->cq_shut) {
     srv->n_polling++; /* nobody polls, or calls overlap: this worker polls (again) */
     srv->uncovered = false;
     tl_park = false;
@@ -272,7 +284,7 @@ static void work(shimkit_server *srv) {
     tl_park = false;
     shimkit__call_event(srv, ev.tag, ev.success != 0);
     pthread_mutex_lock(&srv->lock);
-    if (!tl_park && srv->n_polling > 1 && srv->live_calls <= 1) {
+    if (!tl_park && srv->n_polling > 1 && !overlap_locked(srv)) {
       srv->n_polling--; /* calls no longer overlap: one poller is enough */
       srv->n_parked++;
       tl_park = true;

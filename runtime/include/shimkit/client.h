@@ -91,6 +91,19 @@ SHIMKIT_API int shimkit_client_call_close_send(shimkit_client_call *call);
  */
 SHIMKIT_API int shimkit_client_call_recv(shimkit_client_call *call, ProtobufCMessage **message);
 
+/** shimkit_client_call_recv_poll()'s answer when no message has come yet. */
+#define SHIMKIT_RECV_PENDING 2
+
+/**
+ * Like shimkit_client_call_recv(), without waiting: SHIMKIT_RECV_PENDING
+ * when the next message has not come yet (the read stays in flight: call
+ * again later; recv and finish take it over). For a thread that watches a
+ * long-lived stream next to a busy server: a thread waiting inside gRPC
+ * takes turns with the server's workers at polling the process's sockets,
+ * and each turn costs a thread switch on every call the server handles.
+ */
+SHIMKIT_API int shimkit_client_call_recv_poll(shimkit_client_call *call, ProtobufCMessage **message);
+
 /** Cancels the call (the server sees CANCELLED). Thread-safe. */
 SHIMKIT_API void shimkit_client_call_cancel(shimkit_client_call *call);
 

@@ -57,15 +57,32 @@ typedef struct shimkit_forward_attempt {
   bool replayable;     /**< every request message sent is kept and the client is still there */
 } shimkit_forward_attempt;
 
+/**
+ * How begin wants one call forwarded (all false unless begin sets them).
+ *
+ * unary is for a method known to be unary (one request message, one
+ * response message; e.g. from its descriptor): the first request message
+ * goes to the backend with the metadata and the half-close in one batch,
+ * and the response headers, message, trailers and status come back in one
+ * batch and go to the client in one, as a unary client and a unary server
+ * do. It halves the events (and the writes) per call. The client's stream
+ * is not read past its first message. Set it for other methods and they
+ * break (only one message each way passes).
+ */
+typedef struct shimkit_forward_plan {
+  bool read_first; /**< read the first request message before choose, which gets its bytes */
+  bool unary;      /**< the method is unary: forward it in one batch each way (implies read_first) */
+} shimkit_forward_plan;
+
 /** Where calls go. Every hook gets the call and the state begin returned. */
 typedef struct shimkit_forwarder {
   /**
    * A call arrived (on a worker; may block). Return SHIMKIT_OK with *state
-   * set to forward it, with *read_first true to have the first request
-   * message read before choose; or a status set with shimkit_call_error() to
-   * answer the call with (then no other hook runs for it).
+   * set to forward it, and *plan filled as needed (it comes zeroed); or a
+   * status set with shimkit_call_error() to answer the call with (then no
+   * other hook runs for it).
    */
-  shimkit_code (*begin)(shimkit_call *call, void *user_data, void **state, bool *read_first);
+  shimkit_code (*begin)(shimkit_call *call, void *user_data, void **state, shimkit_forward_plan *plan);
   /**
    * The channel of the first attempt. first (first_len bytes) is the first
    * request message when begin asked for it and the client sent one, else

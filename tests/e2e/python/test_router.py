@@ -3,7 +3,12 @@ called with grpcio. Unary forwarding, round robin, metadata both ways, error
 status passthrough, deadline; streams; health (a draining replica gets no new
 calls); a SIGKILLed replica (calls keep succeeding through the others); the
 hash policy (one key, one replica; keys spread; a replica that goes away
-moves only its own keys). The router must exit 0 on SIGTERM every time."""
+moves only its own keys). The router must exit 0 on SIGTERM every time.
+
+Every test on the `cluster` fixture runs twice: with unary methods planned
+as unary (one batch each way, once the router learned from the replicas'
+reflection that Say is unary; the fixture waits for that) and with
+--no-unary-plan (message by message, the path streams take)."""
 import os
 import shlex
 import signal
@@ -49,9 +54,23 @@ def run_cluster(pb2, stubs, *router_args):
     assert "Sanitizer" not in router.log() and "runtime error" not in router.log(), router.log()
 
 
-@pytest.fixture
-def cluster(pb2, stubs):
-    yield from run_cluster(pb2, stubs)
+@pytest.fixture(params=["unary_plan", "general"])
+def cluster(request, pb2, stubs):
+    if request.param == "general":
+        yield from run_cluster(pb2, stubs, "--no-unary-plan")
+        return
+    for stub, reps, router in run_cluster(pb2, stubs):
+        wait_unary_plan(stub, pb2, router)
+        yield stub, reps, router
+
+
+def wait_unary_plan(stub, pb2, router, timeout=15.0):
+    """Calls Say until the router says it learned that Say is unary."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and "Echo/Say is unary" not in router.log():
+        stub.Say(pb2.EchoRequest(message="plan"), timeout=5)
+        time.sleep(0.02)
+    assert "Echo/Say is unary" in router.log(), router.log()
 
 
 @pytest.fixture
