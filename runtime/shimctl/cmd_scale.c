@@ -92,15 +92,11 @@ int shimctl_cmd_scale(const shimctl_opts *o, int argc, char **argv) {
   shimctl_state *st = NULL;
   shimctl_admin *router = NULL;
   char dir[SHIMCTL_PATH];
-  int lr = shimctl_load(o, &stack, &st, dir, sizeof dir);
-  int rc = SHIMCTL_EXIT_FAIL;
-  if (lr != 0) {
-    rc = lr == 1 ? SHIMCTL_EXIT_FAIL : SHIMCTL_EXIT_USAGE;
+  int rc = shimctl_load_locked(o, "scale", &stack, &st, dir, sizeof dir);
+  if (rc != SHIMCTL_EXIT_OK) {
     goto out;
   }
-  if (shimctl_command_lock(dir, "scale") != 0 || shimctl_reload(dir, st) != 0) {
-    goto out;
-  }
+  rc = SHIMCTL_EXIT_FAIL;
   shimctl_set *set = shimctl_state_active_set(st, argv[1]);
   if (set == NULL) {
     fprintf(stderr, "shimctl scale: stack %s has no service %s\n", st->stack, argv[1]);

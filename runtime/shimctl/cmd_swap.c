@@ -194,13 +194,12 @@ int shimctl_cmd_swap(const shimctl_opts *o, int argc, char **argv) {
   shimctl_set *nset = calloc(1, sizeof *nset);
   shimctl_admin *router = NULL;
   char dir[SHIMCTL_PATH], err[512];
-  int rc = SHIMCTL_EXIT_FAIL;
-  int lr = shimctl_load(o, &stack, &st, dir, sizeof dir);
-  if (lr != 0 || nset == NULL) {
-    rc = lr == 1 ? SHIMCTL_EXIT_FAIL : SHIMCTL_EXIT_USAGE;
+  int rc = shimctl_load_locked(o, "swap", &stack, &st, dir, sizeof dir);
+  if (rc != SHIMCTL_EXIT_OK) {
     goto out;
   }
-  if (shimctl_command_lock(dir, "swap") != 0 || shimctl_reload(dir, st) != 0) {
+  rc = SHIMCTL_EXIT_FAIL;
+  if (nset == NULL) {
     goto out;
   }
   shimctl_service_spec *spec = shimctl_stack_service(stack, a.service);

@@ -70,6 +70,18 @@ int shimctl_load(const shimctl_opts *o, shimctl_stack **stack, shimctl_state **s
   return rc < 0 ? -1 : 0;
 }
 
+int shimctl_load_locked(const shimctl_opts *o, const char *command, shimctl_stack **stack, shimctl_state **st,
+                        char *dir, size_t dir_len) {
+  int lr = shimctl_load(o, stack, st, dir, dir_len);
+  if (lr != 0) {
+    return lr == 1 ? SHIMCTL_EXIT_FAIL : SHIMCTL_EXIT_USAGE;
+  }
+  if (shimctl_command_lock(dir, command) != 0 || shimctl_reload(dir, *st) != 0) {
+    return SHIMCTL_EXIT_FAIL;
+  }
+  return SHIMCTL_EXIT_OK;
+}
+
 static bool executable(const char *path) { return access(path, X_OK) == 0; }
 
 int shimctl_find_program(const char *bin_dir, const char *program, const char *subdir, char *out, size_t len) {
