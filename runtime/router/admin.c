@@ -95,6 +95,31 @@ static bool serves(const router_set_spec *s, const char *service) {
 
 /* ---- changing the sets ------------------------------------------------------------ */
 
+static shimkit_code oom(shimkit_call *call) {
+  return shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: out of memory");
+}
+
+/* INVALID_ARGUMENT for a request that lacks what (method "needs" what). */
+static shimkit_code needs(shimkit_call *call, const char *method, const char *what) {
+  return shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT, "%s needs %s", method, what);
+}
+
+static int index_of(const router_set_spec *specs, int n, const char *name) {
+  for (int i = 0; i < n; i++) {
+    if (strcmp(specs[i].name, name) == 0) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+/* *at = the index of the set named name; NOT_FOUND when there is none. */
+static shimkit_code find_named(shimkit_call *call, const router_set_spec *specs, int n, const char *name,
+                               int *at) {
+  *at = index_of(specs, n, name);
+  return *at >= 0 ? SHIMKIT_OK : shimkit_call_error(call, SHIMKIT_NOT_FOUND, "no set named \"%.128s\"", name);
+}
+
 /* Saves specs to the state file (if any) and swaps them in. admin_lock held. */
 static shimkit_code commit(router *r, shimkit_call *call, const router_set_spec *specs, int n,
                            const router_set_spec *old, int n_old) {
@@ -112,13 +137,33 @@ static shimkit_code commit(router *r, shimkit_call *call, const router_set_spec 
   return SHIMKIT_OK;
 }
 
-static int index_of(const router_set_spec *specs, int n, const char *name) {
-  for (int i = 0; i < n; i++) {
-    if (strcmp(specs[i].name, name) == 0) {
-      return i;
+/*
+ * One change of the sets: checks the request against them and edits
+ * sets[0..*n) in place (room for one more). SHIMKIT_OK, or the call's
+ * error and nothing changes.
+ */
+typedef shimkit_code (*sets_edit)(shimkit_call *call, router_set_spec *sets, int *n, const void *arg);
+
+/* Runs edit on a copy of the current specs, then commits the result. admin_lock held. */
+static shimkit_code change_sets(router *r, shimkit_call *call, sets_edit edit, const void *arg) {
+  router_set_spec *specs = NULL, *next = NULL;
+  int n = 0, n_next = 0;
+  shimkit_code code;
+  if (router_config_specs(r, &specs, &n) != 0 || (next = calloc((size_t)n + 1, sizeof *next)) == NULL) {
+    code = oom(call);
+  } else {
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < n; i++) {
+      rc = router_spec_copy(&next[n_next++], &specs[i]);
+    }
+    code = rc != 0 ? oom(call) : edit(call, next, &n_next, arg);
+    if (code == SHIMKIT_OK) {
+      code = commit(r, call, next, n_next, specs, n);
     }
   }
-  return -1;
+  router_specs_free(next, n_next);
+  router_specs_free(specs, n);
+  return code;
 }
 
 /* Converts a request's Set to a spec ("" fields become absent). */
@@ -149,63 +194,70 @@ static shimkit_code reply_set(router *r, shimkit_call *call, const char *name, p
   router_set *s = find_set(cfg, name);
   int rc = s != NULL ? fill_status(call, s, out) : -1;
   router_config_unref(cfg);
-  return rc == 0 ? SHIMKIT_OK : shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: out of memory");
+  return rc == 0 ? SHIMKIT_OK : oom(call);
+}
+
+/* ApplySet's edit: spec replaces the set of its name, or is added. */
+typedef struct apply_arg {
+  const router_set_spec *spec;
+  bool *added; /* out: there was no set of that name */
+} apply_arg;
+
+static shimkit_code apply_edit(shimkit_call *call, router_set_spec *sets, int *n, const void *arg) {
+  const apply_arg *a = arg;
+  int at = index_of(sets, *n, a->spec->name);
+  *a->added = at < 0;
+  if (at < 0 && *n >= ROUTER_MAX_SETS) {
+    return shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: at most %d sets", ROUTER_MAX_SETS);
+  }
+  if (at < 0) {
+    at = (*n)++;
+  } else {
+    router_spec_clear(&sets[at]);
+  }
+  return router_spec_copy(&sets[at], a->spec) == 0 ? SHIMKIT_OK : oom(call);
 }
 
 static shimkit_code apply_set(shimkit_call *call, const Shimkit__Router__V1__ApplySetRequest *req,
                               pb_set_status *reply, void *user_data) {
   router *r = user_data;
   if (req->set == NULL) {
-    return shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT, "ApplySet needs a set");
+    return needs(call, "ApplySet", "a set");
   }
   router_set_spec spec;
   if (spec_from_pb(req->set, &spec) != 0) {
     router_spec_clear(&spec);
-    return shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: out of memory");
+    return oom(call);
   }
   char err[300];
   if (router_spec_validate(&spec, err, sizeof err) != 0) {
     router_spec_clear(&spec);
     return shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT, "%s", err);
   }
+  bool added = false;
+  apply_arg a = {.spec = &spec, .added = &added};
   pthread_mutex_lock(&r->admin_lock);
-  router_set_spec *specs = NULL;
-  int n = 0;
-  shimkit_code code = SHIMKIT_OK;
-  if (router_config_specs(r, &specs, &n) != 0) {
-    code = shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: out of memory");
-    goto out;
-  }
-  int at = index_of(specs, n, spec.name);
-  if (at < 0 && n >= ROUTER_MAX_SETS) {
-    code = shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: at most %d sets", ROUTER_MAX_SETS);
-    goto out;
-  }
-  router_set_spec *next = calloc((size_t)n + 1, sizeof *next);
-  int n_next = 0;
-  int rc = next != NULL ? 0 : -1;
-  for (int i = 0; rc == 0 && i < n; i++) {
-    rc = router_spec_copy(&next[n_next++], i == at ? &spec : &specs[i]);
-  }
-  if (rc == 0 && at < 0) {
-    rc = router_spec_copy(&next[n_next++], &spec);
-  }
-  if (rc != 0) {
-    code = shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: out of memory");
-  } else {
-    code = commit(r, call, next, n_next, specs, n);
-  }
-  router_specs_free(next, n_next);
+  shimkit_code code = change_sets(r, call, apply_edit, &a);
   if (code == SHIMKIT_OK) {
     shimkit_log(SHIMKIT_LOG_INFO, "router", "%s set %s: %d backends, policy %s, weight %u",
-                at < 0 ? "added" : "replaced", spec.name, spec.n_backends, router_policy_name(spec.policy),
+                added ? "added" : "replaced", spec.name, spec.n_backends, router_policy_name(spec.policy),
                 spec.weight);
     code = reply_set(r, call, spec.name, reply);
   }
-out:
   pthread_mutex_unlock(&r->admin_lock);
-  router_specs_free(specs, n);
   router_spec_clear(&spec);
+  return code;
+}
+
+/* RemoveSet's edit: the set named arg goes. */
+static shimkit_code remove_edit(shimkit_call *call, router_set_spec *sets, int *n, const void *arg) {
+  int at;
+  shimkit_code code = find_named(call, sets, *n, arg, &at);
+  if (code == SHIMKIT_OK) {
+    router_spec_clear(&sets[at]);
+    memmove(&sets[at], &sets[at + 1], (size_t)(*n - at - 1) * sizeof *sets);
+    (*n)--;
+  }
   return code;
 }
 
@@ -214,88 +266,47 @@ static shimkit_code remove_set(shimkit_call *call, const Shimkit__Router__V1__Re
   (void)reply;
   router *r = user_data;
   if (req->name == NULL || req->name[0] == '\0') {
-    return shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT, "RemoveSet needs the set's name");
+    return needs(call, "RemoveSet", "the set's name");
   }
   pthread_mutex_lock(&r->admin_lock);
-  router_set_spec *specs = NULL;
-  int n = 0;
-  shimkit_code code = SHIMKIT_OK;
-  if (router_config_specs(r, &specs, &n) != 0) {
-    code = shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: out of memory");
-  } else if (index_of(specs, n, req->name) < 0) {
-    code = shimkit_call_error(call, SHIMKIT_NOT_FOUND, "no set named \"%.128s\"", req->name);
-  } else {
-    router_set_spec *next = calloc((size_t)n, sizeof *next);
-    int n_next = 0;
-    int rc = next != NULL ? 0 : -1;
-    for (int i = 0; rc == 0 && i < n; i++) {
-      if (strcmp(specs[i].name, req->name) != 0) {
-        rc = router_spec_copy(&next[n_next++], &specs[i]);
-      }
-    }
-    code = rc != 0 ? shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: out of memory")
-                   : commit(r, call, next, n_next, specs, n);
-    router_specs_free(next, n_next);
-    if (code == SHIMKIT_OK) {
-      shimkit_log(SHIMKIT_LOG_INFO, "router", "removed set %s", req->name);
-    }
+  shimkit_code code = change_sets(r, call, remove_edit, req->name);
+  if (code == SHIMKIT_OK) {
+    shimkit_log(SHIMKIT_LOG_INFO, "router", "removed set %s", req->name);
   }
   pthread_mutex_unlock(&r->admin_lock);
-  router_specs_free(specs, n);
   return code;
 }
 
-static shimkit_code set_weights(shimkit_call *call, const Shimkit__Router__V1__SetWeightsRequest *req,
-                                Shimkit__Router__V1__SetWeightsResponse *reply, void *user_data) {
-  router *r = user_data;
+/* SetWeights' edit: every set named gets its weight, once all are checked. */
+static shimkit_code weights_edit(shimkit_call *call, router_set_spec *sets, int *n, const void *arg) {
+  const Shimkit__Router__V1__SetWeightsRequest *req = arg;
   const char *service = req->service != NULL ? req->service : "";
-  if (req->n_weights == 0) {
-    return shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT, "SetWeights needs at least one set name -> weight");
-  }
-  pthread_mutex_lock(&r->admin_lock);
-  router_set_spec *specs = NULL;
-  int n = 0;
-  shimkit_code code = SHIMKIT_OK;
-  if (router_config_specs(r, &specs, &n) != 0) {
-    code = shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: out of memory");
-    goto out;
-  }
   for (size_t i = 0; i < req->n_weights; i++) {
     const char *name = req->weights[i]->key != NULL ? req->weights[i]->key : "";
-    int at = index_of(specs, n, name);
-    if (at < 0) {
-      code = shimkit_call_error(call, SHIMKIT_NOT_FOUND, "no set named \"%.128s\"", name);
-      goto out;
+    int at;
+    shimkit_code code = find_named(call, sets, *n, name, &at);
+    if (code != SHIMKIT_OK) {
+      return code;
     }
-    if (service[0] != '\0' && specs[at].n_services > 0 && !serves(&specs[at], service)) {
-      code = shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT, "set \"%s\" does not serve %.128s", name, service);
-      goto out;
+    if (service[0] != '\0' && sets[at].n_services > 0 && !serves(&sets[at], service)) {
+      return shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT, "set \"%s\" does not serve %.128s", name,
+                                service);
     }
     if (req->weights[i]->value > ROUTER_MAX_WEIGHT) {
-      code = shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT, "set \"%s\": weight %u is over %u", name,
+      return shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT, "set \"%s\": weight %u is over %u", name,
                                 req->weights[i]->value, ROUTER_MAX_WEIGHT);
-      goto out;
     }
   }
-  router_set_spec *next = calloc((size_t)n, sizeof *next);
-  int n_next = 0;
-  int rc = next != NULL ? 0 : -1;
-  for (int i = 0; rc == 0 && i < n; i++) {
-    rc = router_spec_copy(&next[n_next++], &specs[i]);
-  }
-  for (size_t i = 0; rc == 0 && i < req->n_weights; i++) {
-    next[index_of(next, n_next, req->weights[i]->key)].weight = req->weights[i]->value;
-  }
-  code = rc != 0 ? shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: out of memory")
-                 : commit(r, call, next, n_next, specs, n);
-  router_specs_free(next, n_next);
-  if (code != SHIMKIT_OK) {
-    goto out;
-  }
   for (size_t i = 0; i < req->n_weights; i++) {
-    shimkit_log(SHIMKIT_LOG_INFO, "router", "set %s: weight %u", req->weights[i]->key, req->weights[i]->value);
+    sets[index_of(sets, *n, req->weights[i]->key)].weight = req->weights[i]->value;
   }
-  /* The reply: the sets of the service (or, with no service, those named). */
+  return SHIMKIT_OK;
+}
+
+/* SetWeights' reply: the sets of the service (or, with no service, those named). */
+static void reply_weights(router *r, shimkit_call *call, const Shimkit__Router__V1__SetWeightsRequest *req,
+                          Shimkit__Router__V1__SetWeightsResponse *reply) {
+  const char *service = req->service != NULL ? req->service : "";
   router_config *cfg = router_config_get(r);
   reply->sets = shimkit_call_alloc(call, (size_t)(cfg != NULL ? cfg->n_sets : 0) * sizeof *reply->sets + 1);
   for (int i = 0; reply->sets != NULL && cfg != NULL && i < cfg->n_sets; i++) {
@@ -314,9 +325,24 @@ static shimkit_code set_weights(shimkit_call *call, const Shimkit__Router__V1__S
     reply->sets[reply->n_sets++] = st;
   }
   router_config_unref(cfg);
-out:
+}
+
+static shimkit_code set_weights(shimkit_call *call, const Shimkit__Router__V1__SetWeightsRequest *req,
+                                Shimkit__Router__V1__SetWeightsResponse *reply, void *user_data) {
+  router *r = user_data;
+  if (req->n_weights == 0) {
+    return needs(call, "SetWeights", "at least one set name -> weight");
+  }
+  pthread_mutex_lock(&r->admin_lock);
+  shimkit_code code = change_sets(r, call, weights_edit, req);
+  if (code == SHIMKIT_OK) {
+    for (size_t i = 0; i < req->n_weights; i++) {
+      shimkit_log(SHIMKIT_LOG_INFO, "router", "set %s: weight %u", req->weights[i]->key,
+                  req->weights[i]->value);
+    }
+    reply_weights(r, call, req, reply);
+  }
   pthread_mutex_unlock(&r->admin_lock);
-  router_specs_free(specs, n);
   return code;
 }
 
@@ -339,7 +365,7 @@ static shimkit_code hold_service(shimkit_call *call, const Shimkit__Router__V1__
   router *r = user_data;
   const char *service = req->service != NULL ? req->service : "";
   if (service[0] == '\0') {
-    return shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT, "HoldService needs a service name");
+    return needs(call, "HoldService", "a service name");
   }
   if (!service_name(service)) {
     return shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT,
@@ -365,7 +391,7 @@ static shimkit_code list_sets(shimkit_call *call, const Shimkit__Router__V1__Lis
   for (int i = 0; reply->sets != NULL && i < n; i++) {
     pb_set_status *st = shimkit_call_alloc(call, sizeof *st);
     if (st == NULL || fill_status(call, &cfg->sets[i], st) != 0) {
-      code = shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: out of memory");
+      code = oom(call);
       break;
     }
     reply->sets[reply->n_sets++] = st;

@@ -1,7 +1,7 @@
 /*
- * admin.c - RouterAdmin and health calls (see admin.h). A channel per call:
- * shimctl makes few calls and must not keep a connection across the
- * router's restarts.
+ * admin.c - RouterAdmin and health calls (see admin.h). A command's admin
+ * calls share the channel of its shimctl_admin; a health check opens its
+ * own, since each probes another replica. Every call goes through call().
  */
 #define _XOPEN_SOURCE 700
 #include "admin.h"
@@ -16,25 +16,62 @@
 #include "grpc/health/v1/health.shimkit.h"
 #include "shimkit/router/v1/admin.shimkit.h"
 
-static shimkit_call_options opts_with(shimkit_status *status, int timeout_ms) {
-  shimkit_call_options o = {0};
-  o.timeout_ms = timeout_ms;
-  o.status_out = status;
-  return o;
-}
+struct shimctl_admin {
+  shimkit_channel *ch; /* to the router, for the command's lifetime */
+};
 
-static int finish(shimkit_code code, shimkit_status *status, const char *what, char *err, size_t err_len) {
-  if (code == SHIMKIT_OK) {
-    shimkit_status_clear(status);
-    return 0;
+shimctl_admin *shimctl_admin_open(const char *router) {
+  shimctl_admin *a = calloc(1, sizeof *a);
+  if (a != NULL && (a->ch = shimkit_channel_new(router, NULL, 0)) == NULL) {
+    free(a);
+    a = NULL;
   }
-  snprintf(err, err_len, "%s: %s%s%s", what, shimkit_code_name(code), status->message != NULL ? ": " : "",
-           status->message != NULL ? status->message : "");
-  shimkit_status_clear(status);
-  return -1;
+  return a;
 }
 
-int shimctl_admin_apply(const char *router, const shimctl_set *set, int weight, char *err, size_t err_len) {
+void shimctl_admin_close(shimctl_admin *admin) {
+  if (admin != NULL) {
+    shimkit_channel_free(admin->ch);
+    free(admin);
+  }
+}
+
+/*
+ * One unary call of method on ch (NULL: RESOURCE_EXHAUSTED) with a deadline.
+ * 0, with the reply in *resp (the caller's to free) or freed here when resp
+ * is NULL; or -1 with "Method: CODE[: message]" in err (*resp NULL).
+ */
+static int call(shimkit_channel *ch, const shimkit_method_desc *method, const void *req,
+                ProtobufCMessage **resp, int timeout_ms, char *err, size_t err_len) {
+  shimkit_status status = {0};
+  shimkit_call_options o = {.timeout_ms = timeout_ms, .status_out = &status};
+  ProtobufCMessage *reply = NULL;
+  shimkit_code code =
+      ch != NULL ? shimkit_unary_call(ch, method, req, &reply, &o) : SHIMKIT_RESOURCE_EXHAUSTED;
+  if (code != SHIMKIT_OK) {
+    snprintf(err, err_len, "%s: %s%s%s", method->name, shimkit_code_name(code),
+             status.message != NULL ? ": " : "", status.message != NULL ? status.message : "");
+  }
+  shimkit_status_clear(&status);
+  if (resp != NULL) {
+    *resp = reply;
+  } else if (reply != NULL) {
+    protobuf_c_message_free_unpacked(reply, NULL);
+  }
+  return code == SHIMKIT_OK ? 0 : -1;
+}
+
+/* A RouterAdmin method by its index in the generated table. */
+static const shimkit_method_desc *admin_method(int index) {
+  return &shimkit__router__v1__router_admin__shimkit_service.methods[index];
+}
+
+static int admin_call(shimctl_admin *admin, int index, const void *req, ProtobufCMessage **resp,
+                      int timeout_ms, char *err, size_t err_len) {
+  return call(admin != NULL ? admin->ch : NULL, admin_method(index), req, resp, timeout_ms, err, err_len);
+}
+
+int shimctl_admin_apply(shimctl_admin *admin, const shimctl_set *set, int weight, char *err, size_t err_len) {
   const shimctl_kind *kind = shimctl_kind_find(set->kind);
   if (kind == NULL) {
     snprintf(err, err_len, "unknown kind %s", set->kind);
@@ -63,37 +100,19 @@ int shimctl_admin_apply(const char *router, const shimctl_set *set, int weight, 
   s.weight = (uint32_t)weight;
   Shimkit__Router__V1__ApplySetRequest req = SHIMKIT__ROUTER__V1__APPLY_SET_REQUEST__INIT;
   req.set = &s;
-  shimkit_channel *ch = shimkit_channel_new(router, NULL, 0);
-  shimkit_status status = {0};
-  shimkit_call_options o = opts_with(&status, SHIMCTL_RPC_TIMEOUT_MS);
-  Shimkit__Router__V1__SetStatus *resp = NULL;
-  shimkit_code code = ch != NULL ? shimkit__router__v1__router_admin__shimkit_apply_set(ch, &req, &resp, &o)
-                                 : SHIMKIT_RESOURCE_EXHAUSTED;
-  if (resp != NULL) {
-    protobuf_c_message_free_unpacked(&resp->base, NULL);
-  }
-  shimkit_channel_free(ch);
-  return finish(code, &status, "ApplySet", err, err_len);
+  return admin_call(admin, SHIMKIT__ROUTER__V1__ROUTER_ADMIN__SHIMKIT_APPLY_SET, &req, NULL,
+                    SHIMCTL_RPC_TIMEOUT_MS, err, err_len);
 }
 
-int shimctl_admin_remove(const char *router, const char *set_name, char *err, size_t err_len) {
+int shimctl_admin_remove(shimctl_admin *admin, const char *set_name, char *err, size_t err_len) {
   Shimkit__Router__V1__RemoveSetRequest req = SHIMKIT__ROUTER__V1__REMOVE_SET_REQUEST__INIT;
   req.name = (char *)set_name;
-  shimkit_channel *ch = shimkit_channel_new(router, NULL, 0);
-  shimkit_status status = {0};
-  shimkit_call_options o = opts_with(&status, SHIMCTL_RPC_TIMEOUT_MS);
-  Shimkit__Router__V1__RemoveSetResponse *resp = NULL;
-  shimkit_code code = ch != NULL ? shimkit__router__v1__router_admin__shimkit_remove_set(ch, &req, &resp, &o)
-                                 : SHIMKIT_RESOURCE_EXHAUSTED;
-  if (resp != NULL) {
-    protobuf_c_message_free_unpacked(&resp->base, NULL);
-  }
-  shimkit_channel_free(ch);
-  return finish(code, &status, "RemoveSet", err, err_len);
+  return admin_call(admin, SHIMKIT__ROUTER__V1__ROUTER_ADMIN__SHIMKIT_REMOVE_SET, &req, NULL,
+                    SHIMCTL_RPC_TIMEOUT_MS, err, err_len);
 }
 
-int shimctl_admin_weights(const char *router, const char *service, const char *a, int wa, const char *b, int wb,
-                          char *err, size_t err_len) {
+int shimctl_admin_weights(shimctl_admin *admin, const char *service, const char *a, int wa, const char *b,
+                          int wb, char *err, size_t err_len) {
   Shimkit__Router__V1__SetWeightsRequest__WeightsEntry e[2] = {
       SHIMKIT__ROUTER__V1__SET_WEIGHTS_REQUEST__WEIGHTS_ENTRY__INIT,
       SHIMKIT__ROUTER__V1__SET_WEIGHTS_REQUEST__WEIGHTS_ENTRY__INIT};
@@ -106,49 +125,28 @@ int shimctl_admin_weights(const char *router, const char *service, const char *a
   req.service = (char *)service;
   req.n_weights = b != NULL ? 2 : 1;
   req.weights = ep;
-  shimkit_channel *ch = shimkit_channel_new(router, NULL, 0);
-  shimkit_status status = {0};
-  shimkit_call_options o = opts_with(&status, SHIMCTL_RPC_TIMEOUT_MS);
-  Shimkit__Router__V1__SetWeightsResponse *resp = NULL;
-  shimkit_code code = ch != NULL ? shimkit__router__v1__router_admin__shimkit_set_weights(ch, &req, &resp, &o)
-                                 : SHIMKIT_RESOURCE_EXHAUSTED;
-  if (resp != NULL) {
-    protobuf_c_message_free_unpacked(&resp->base, NULL);
-  }
-  shimkit_channel_free(ch);
-  return finish(code, &status, "SetWeights", err, err_len);
+  return admin_call(admin, SHIMKIT__ROUTER__V1__ROUTER_ADMIN__SHIMKIT_SET_WEIGHTS, &req, NULL,
+                    SHIMCTL_RPC_TIMEOUT_MS, err, err_len);
 }
 
-int shimctl_admin_hold(const char *router, const char *service, bool hold, int timeout_ms, char *err,
+int shimctl_admin_hold(shimctl_admin *admin, const char *service, bool hold, int timeout_ms, char *err,
                        size_t err_len) {
   Shimkit__Router__V1__HoldServiceRequest req = SHIMKIT__ROUTER__V1__HOLD_SERVICE_REQUEST__INIT;
   req.service = (char *)service;
   req.hold = hold;
   req.hold_timeout_ms = (uint32_t)timeout_ms;
-  shimkit_channel *ch = shimkit_channel_new(router, NULL, 0);
-  shimkit_status status = {0};
-  shimkit_call_options o = opts_with(&status, SHIMCTL_RPC_TIMEOUT_MS);
-  Shimkit__Router__V1__HoldServiceResponse *resp = NULL;
-  shimkit_code code = ch != NULL ? shimkit__router__v1__router_admin__shimkit_hold_service(ch, &req, &resp, &o)
-                                 : SHIMKIT_RESOURCE_EXHAUSTED;
-  if (resp != NULL) {
-    protobuf_c_message_free_unpacked(&resp->base, NULL);
-  }
-  shimkit_channel_free(ch);
-  return finish(code, &status, "HoldService", err, err_len);
+  return admin_call(admin, SHIMKIT__ROUTER__V1__ROUTER_ADMIN__SHIMKIT_HOLD_SERVICE, &req, NULL,
+                    SHIMCTL_RPC_TIMEOUT_MS, err, err_len);
 }
 
-int shimctl_admin_list(const char *router, int timeout_ms, Shimkit__Router__V1__ListSetsResponse **out, char *err,
-                       size_t err_len) {
+int shimctl_admin_list(shimctl_admin *admin, int timeout_ms, Shimkit__Router__V1__ListSetsResponse **out,
+                       char *err, size_t err_len) {
   Shimkit__Router__V1__ListSetsRequest req = SHIMKIT__ROUTER__V1__LIST_SETS_REQUEST__INIT;
-  shimkit_channel *ch = shimkit_channel_new(router, NULL, 0);
-  shimkit_status status = {0};
-  shimkit_call_options o = opts_with(&status, timeout_ms);
-  *out = NULL;
-  shimkit_code code = ch != NULL ? shimkit__router__v1__router_admin__shimkit_list_sets(ch, &req, out, &o)
-                                 : SHIMKIT_RESOURCE_EXHAUSTED;
-  shimkit_channel_free(ch);
-  return finish(code, &status, "ListSets", err, err_len);
+  ProtobufCMessage *reply = NULL;
+  int rc = admin_call(admin, SHIMKIT__ROUTER__V1__ROUTER_ADMIN__SHIMKIT_LIST_SETS, &req, &reply, timeout_ms,
+                      err, err_len);
+  *out = (Shimkit__Router__V1__ListSetsResponse *)reply;
+  return rc;
 }
 
 const Shimkit__Router__V1__SetStatus *shimctl_list_find(const Shimkit__Router__V1__ListSetsResponse *list,
@@ -181,16 +179,16 @@ int shimctl_health_serving(const char *addr, int timeout_ms) {
   if (ch == NULL) {
     return 0;
   }
-  shimkit_status status = {0};
-  shimkit_call_options o = opts_with(&status, timeout_ms);
-  Grpc__Health__V1__HealthCheckResponse *resp = NULL;
-  shimkit_code code = grpc__health__v1__health__shimkit_check(ch, &req, &resp, &o);
-  int serving = code == SHIMKIT_OK && resp != NULL &&
-                resp->status == GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
-  if (resp != NULL) {
-    protobuf_c_message_free_unpacked(&resp->base, NULL);
+  ProtobufCMessage *reply = NULL;
+  int ok =
+      call(ch, &grpc__health__v1__health__shimkit_service.methods[GRPC__HEALTH__V1__HEALTH__SHIMKIT_CHECK],
+           &req, &reply, timeout_ms, NULL, 0) == 0;
+  const Grpc__Health__V1__HealthCheckResponse *resp = (const Grpc__Health__V1__HealthCheckResponse *)reply;
+  int serving =
+      ok && resp != NULL && resp->status == GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+  if (reply != NULL) {
+    protobuf_c_message_free_unpacked(reply, NULL);
   }
-  shimkit_status_clear(&status);
   shimkit_channel_free(ch);
   return serving;
 }
@@ -227,7 +225,7 @@ int shimctl_wait_serving(const char *label, const char *const *addrs, int n, int
   return 0;
 }
 
-int shimctl_wait_routed(const char *router, const char *set_name, int n, int timeout_ms) {
+int shimctl_wait_routed(shimctl_admin *admin, const char *set_name, int n, int timeout_ms) {
   int64_t deadline = shimctl_mono_ms() + timeout_ms;
   char err[512] = "";
   int serving = 0;
@@ -235,7 +233,7 @@ int shimctl_wait_routed(const char *router, const char *set_name, int n, int tim
     Shimkit__Router__V1__ListSetsResponse *list = NULL;
     serving = 0;
     int total = -1;
-    if (shimctl_admin_list(router, 3000, &list, err, sizeof err) == 0) {
+    if (shimctl_admin_list(admin, 3000, &list, err, sizeof err) == 0) {
       const Shimkit__Router__V1__SetStatus *s = shimctl_list_find(list, set_name);
       if (s != NULL) {
         total = (int)s->n_backends;
@@ -251,8 +249,8 @@ int shimctl_wait_routed(const char *router, const char *set_name, int n, int tim
       return 0;
     }
     if (shimctl_mono_ms() > deadline) {
-      fprintf(stderr, "shimctl: the router sees %d of %d replicas of %s SERVING after %d ms%s%s\n", serving, n,
-              set_name, timeout_ms, err[0] ? ": " : "", err);
+      fprintf(stderr, "shimctl: the router sees %d of %d replicas of %s SERVING after %d ms%s%s\n", serving,
+              n, set_name, timeout_ms, err[0] ? ": " : "", err);
       return -1;
     }
     shimctl_sleep_ms(20);

@@ -54,15 +54,11 @@ int shimctl_cmd_down(const shimctl_opts *o, int argc, char **argv) {
   shimctl_stack *stack = NULL;
   shimctl_state *st = NULL;
   char dir[SHIMCTL_PATH];
-  int lr = shimctl_load(o, &stack, &st, dir, sizeof dir);
-  int rc = SHIMCTL_EXIT_FAIL;
-  if (lr != 0) {
-    rc = lr == 1 ? SHIMCTL_EXIT_FAIL : SHIMCTL_EXIT_USAGE;
+  int rc = shimctl_load_locked(o, "down", &stack, &st, dir, sizeof dir);
+  if (rc != SHIMCTL_EXIT_OK) {
     goto out;
   }
-  if (shimctl_command_lock(dir, "down") != 0 || shimctl_reload(dir, st) != 0) {
-    goto out;
-  }
+  rc = SHIMCTL_EXIT_FAIL;
   int64_t t0 = shimctl_mono_ms();
   int max_drain = 1000;
   for (int i = 0; i < st->n_sets; i++) {

@@ -90,16 +90,13 @@ int shimctl_cmd_scale(const shimctl_opts *o, int argc, char **argv) {
   }
   shimctl_stack *stack = NULL;
   shimctl_state *st = NULL;
+  shimctl_admin *router = NULL;
   char dir[SHIMCTL_PATH];
-  int lr = shimctl_load(o, &stack, &st, dir, sizeof dir);
-  int rc = SHIMCTL_EXIT_FAIL;
-  if (lr != 0) {
-    rc = lr == 1 ? SHIMCTL_EXIT_FAIL : SHIMCTL_EXIT_USAGE;
+  int rc = shimctl_load_locked(o, "scale", &stack, &st, dir, sizeof dir);
+  if (rc != SHIMCTL_EXIT_OK) {
     goto out;
   }
-  if (shimctl_command_lock(dir, "scale") != 0 || shimctl_reload(dir, st) != 0) {
-    goto out;
-  }
+  rc = SHIMCTL_EXIT_FAIL;
   shimctl_set *set = shimctl_state_active_set(st, argv[1]);
   if (set == NULL) {
     fprintf(stderr, "shimctl scale: stack %s has no service %s\n", st->stack, argv[1]);
@@ -119,6 +116,7 @@ int shimctl_cmd_scale(const shimctl_opts *o, int argc, char **argv) {
     goto out;
   }
   int64_t t0 = shimctl_mono_ms();
+  router = shimctl_admin_open(st->router_listen);
   if (n > from) {
     if (shimctl_state_update(dir, grow, &a) < 0) {
       fprintf(stderr, "shimctl scale: %s\n", a.err[0] ? a.err : "cannot update the state");
@@ -140,18 +138,18 @@ int shimctl_cmd_scale(const shimctl_opts *o, int argc, char **argv) {
     if (set == NULL || shimctl_wait_serving(set->name, ptrs, na, o->timeout_ms) != 0) {
       goto out;
     }
-    if (shimctl_admin_apply(st->router_listen, set, set->weight, err, sizeof err) != 0) {
+    if (shimctl_admin_apply(router, set, set->weight, err, sizeof err) != 0) {
       fprintf(stderr, "shimctl scale: %s\n", err);
       goto out;
     }
-    if (shimctl_wait_routed(st->router_listen, set->name, na, o->timeout_ms) != 0) {
+    if (shimctl_wait_routed(router, set->name, na, o->timeout_ms) != 0) {
       goto out;
     }
   } else {
     /* The router first, so that no new call goes to a replica about to stop. */
     shimctl_set shrunk = *set;
     shrunk.replicas = (int)n;
-    if (shimctl_admin_apply(st->router_listen, &shrunk, set->weight, err, sizeof err) != 0) {
+    if (shimctl_admin_apply(router, &shrunk, set->weight, err, sizeof err) != 0) {
       fprintf(stderr, "shimctl scale: %s\n", err);
       goto out;
     }
@@ -169,6 +167,7 @@ int shimctl_cmd_scale(const shimctl_opts *o, int argc, char **argv) {
   shimctl_say("%s: %ld replica%s (%.1f s)", a.set, n, n == 1 ? "" : "s", (double)(shimctl_mono_ms() - t0) / 1000.0);
   rc = SHIMCTL_EXIT_OK;
 out:
+  shimctl_admin_close(router);
   free(st);
   shimctl_stack_free(stack);
   return rc;

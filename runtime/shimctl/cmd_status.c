@@ -48,7 +48,9 @@ int shimctl_cmd_status(const shimctl_opts *o, int argc, char **argv) {
   }
   Shimkit__Router__V1__ListSetsResponse *list = NULL;
   char err[512] = "";
-  int lrc = shimctl_admin_list(st->router_listen, 3000, &list, err, sizeof err);
+  shimctl_admin *router = shimctl_admin_open(st->router_listen);
+  int lrc = shimctl_admin_list(router, 3000, &list, err, sizeof err);
+  shimctl_admin_close(router);
   int router_alive = st->router_id[0] != '\0' ? shimctl_env_process.alive(st->router_id) : 0;
   printf("router: %s  id %s  %s  restarts %d%s%s\n", st->router_listen, st->router_id[0] ? st->router_id : "-",
          router_alive == 1 ? "running" : "not running", st->router_restarts, lrc == 0 ? "" : "  admin: ",

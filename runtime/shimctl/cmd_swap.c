@@ -64,7 +64,7 @@ static int set_weight(shimctl_state *st, void *arg) {
 }
 
 /* Takes the new set out again: router, then its replicas. */
-static void rollback(const shimctl_opts *o, const char *dir, const char *router, const shimctl_set *set,
+static void rollback(const shimctl_opts *o, const char *dir, shimctl_admin *router, const shimctl_set *set,
                      bool applied) {
   char err[512];
   fprintf(stderr, "shimctl swap: removing %s again; the old set keeps serving\n", set->name);
@@ -78,7 +78,7 @@ static void rollback(const shimctl_opts *o, const char *dir, const char *router,
 }
 
 /* Polls ListSets until set_name has no outstanding call. 0, or -1 after timeout_ms. */
-static int wait_idle(const char *router, const char *set_name, int timeout_ms) {
+static int wait_idle(shimctl_admin *router, const char *set_name, int timeout_ms) {
   int64_t deadline = shimctl_mono_ms() + timeout_ms;
   char err[512];
   for (;;) {
@@ -117,7 +117,7 @@ static int serving_replica(const shimctl_set *set, char *addr, size_t len) {
 
 /* True when the router sends every call of the service to new_name: it has
  * weight 100 and old_name 0 (or is gone). */
-static bool traffic_moved(const char *router, const char *new_name, const char *old_name) {
+static bool traffic_moved(shimctl_admin *router, const char *new_name, const char *old_name) {
   Shimkit__Router__V1__ListSetsResponse *list = NULL;
   char err[512];
   bool moved = false;
@@ -192,14 +192,14 @@ int shimctl_cmd_swap(const shimctl_opts *o, int argc, char **argv) {
   shimctl_stack *stack = NULL;
   shimctl_state *st = NULL;
   shimctl_set *nset = calloc(1, sizeof *nset);
+  shimctl_admin *router = NULL;
   char dir[SHIMCTL_PATH], err[512];
-  int rc = SHIMCTL_EXIT_FAIL;
-  int lr = shimctl_load(o, &stack, &st, dir, sizeof dir);
-  if (lr != 0 || nset == NULL) {
-    rc = lr == 1 ? SHIMCTL_EXIT_FAIL : SHIMCTL_EXIT_USAGE;
+  int rc = shimctl_load_locked(o, "swap", &stack, &st, dir, sizeof dir);
+  if (rc != SHIMCTL_EXIT_OK) {
     goto out;
   }
-  if (shimctl_command_lock(dir, "swap") != 0 || shimctl_reload(dir, st) != 0) {
+  rc = SHIMCTL_EXIT_FAIL;
+  if (nset == NULL) {
     goto out;
   }
   shimctl_service_spec *spec = shimctl_stack_service(stack, a.service);
@@ -250,7 +250,7 @@ int shimctl_cmd_swap(const shimctl_opts *o, int argc, char **argv) {
     fprintf(stderr, "shimctl swap: the supervisor of stack %s is not running (shimctl up starts it)\n", st->stack);
     goto out;
   }
-  const char *router = st->router_listen;
+  router = shimctl_admin_open(st->router_listen);
   if (again != NULL) {
     *nset = *again;
   } else {
@@ -391,6 +391,7 @@ finish:;
               kind->stateful ? ", calls held during the copy" : "");
   rc = SHIMCTL_EXIT_OK;
 out:
+  shimctl_admin_close(router);
   free(nset);
   free(st);
   shimctl_stack_free(stack);

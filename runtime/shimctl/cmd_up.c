@@ -81,6 +81,7 @@ static int bring_up(const shimctl_opts *o, const char *dir, const char *router) 
     fprintf(stderr, "shimctl: see shimctl logs router\n");
     return -1;
   }
+  shimctl_admin *admin = shimctl_admin_open(router);
   shimctl_state *st = shimctl_state_new();
   int fd = shimctl_state_lock(dir);
   int r = st != NULL && fd >= 0 ? shimctl_state_read(dir, st) : -1;
@@ -109,20 +110,21 @@ static int bring_up(const shimctl_opts *o, const char *dir, const char *router) 
       continue;
     }
     char err[512];
-    if (shimctl_admin_apply(router, set, set->weight, err, sizeof err) != 0) {
+    if (shimctl_admin_apply(admin, set, set->weight, err, sizeof err) != 0) {
       fprintf(stderr, "shimctl: router %s: %s\n", router, err);
       rc = -1;
       break;
     }
     char addrs[SHIMCTL_MAX_REPLICAS][64];
     const char *ptrs[SHIMCTL_MAX_REPLICAS];
-    if (shimctl_wait_routed(router, set->name, shimctl_set_addrs(set, addrs, ptrs), o->timeout_ms) != 0) {
+    if (shimctl_wait_routed(admin, set->name, shimctl_set_addrs(set, addrs, ptrs), o->timeout_ms) != 0) {
       rc = -1;
       break;
     }
     shimctl_say("%s: routed (%s, weight %d)", set->name, shimctl_policy_name((shimctl_policy)set->policy),
                 set->weight);
   }
+  shimctl_admin_close(admin);
   free(st);
   return rc;
 }

@@ -56,6 +56,13 @@ shimctl_stack *shimctl_load_stack(const shimctl_opts *o);
  * directory. 0; 1 when the stack is not up (message printed); -1 on error. */
 int shimctl_load(const shimctl_opts *o, shimctl_stack **stack, shimctl_state **st, char *dir, size_t dir_len);
 
+/* For a command that changes a running stack (scale, swap, down): shimctl_load,
+ * then the command lock (shimctl_command_lock), then the state re-read under
+ * it. SHIMCTL_EXIT_OK, or the exit status to end with (reason printed);
+ * *stack and *st are the caller's to free either way. */
+int shimctl_load_locked(const shimctl_opts *o, const char *command, shimctl_stack **stack, shimctl_state **st,
+                        char *dir, size_t dir_len);
+
 /* Finds program: in bin_dir (and bin_dir/subdir), next to shimctl, then
  * in the build tree shimctl was built in (SHIMCTL_BUILD_DIR/subdir). 0 or -1. */
 int shimctl_find_program(const char *bin_dir, const char *program, const char *subdir, char *out, size_t len);

@@ -70,6 +70,18 @@ int shimctl_load(const shimctl_opts *o, shimctl_stack **stack, shimctl_state **s
   return rc < 0 ? -1 : 0;
 }
 
+int shimctl_load_locked(const shimctl_opts *o, const char *command, shimctl_stack **stack, shimctl_state **st,
+                        char *dir, size_t dir_len) {
+  int lr = shimctl_load(o, stack, st, dir, dir_len);
+  if (lr != 0) {
+    return lr == 1 ? SHIMCTL_EXIT_FAIL : SHIMCTL_EXIT_USAGE;
+  }
+  if (shimctl_command_lock(dir, command) != 0 || shimctl_reload(dir, *st) != 0) {
+    return SHIMCTL_EXIT_FAIL;
+  }
+  return SHIMCTL_EXIT_OK;
+}
+
 static bool executable(const char *path) { return access(path, X_OK) == 0; }
 
 int shimctl_find_program(const char *bin_dir, const char *program, const char *subdir, char *out, size_t len) {
@@ -269,63 +281,78 @@ int shimctl_set_addrs(const shimctl_set *set, char addrs[][64], const char **ptr
   return n;
 }
 
-int shimctl_wait_started(const char *dir, const char *set_name, bool router, int timeout_ms) {
+/* A condition on the state as just read (r: what shimctl_state_read returned). */
+typedef bool (*state_test)(int r, shimctl_state *st, const void *arg);
+
+/* Re-reads the state under its lock every 50 ms until test holds: 0, or -1 after timeout_ms. */
+static int wait_state(const char *dir, int timeout_ms, state_test test, const void *arg) {
   shimctl_state *st = shimctl_state_new();
   if (st == NULL) {
     return -1;
   }
   int64_t deadline = shimctl_mono_ms() + timeout_ms;
   int rc = -1;
-  while (shimctl_mono_ms() < deadline) {
+  while (rc != 0 && shimctl_mono_ms() < deadline) {
     int fd = shimctl_state_lock(dir);
     int r = fd >= 0 ? shimctl_state_read(dir, st) : -1;
     shimctl_state_unlock(fd);
-    if (r == 0) {
-      bool ok = !router || st->router_id[0] != '\0';
-      shimctl_set *set = set_name != NULL ? shimctl_state_find_set(st, set_name) : NULL;
-      for (int i = 0; set != NULL && i < set->n_rep; i++) {
-        ok = ok && (set->rep[i].index >= set->replicas || set->rep[i].id[0] != '\0');
-      }
-      if (ok && (set_name == NULL || set != NULL)) {
-        rc = 0;
-        break;
-      }
+    if (test(r, st, arg)) {
+      rc = 0;
+    } else {
+      shimctl_sleep_ms(50);
     }
-    shimctl_sleep_ms(50);
   }
   free(st);
   return rc;
 }
 
-int shimctl_wait_stopped(const char *dir, const char *set_name, int from_index, int timeout_ms) {
-  shimctl_state *st = shimctl_state_new();
-  if (st == NULL) {
-    return -1;
+typedef struct started_arg {
+  const char *set_name; /* NULL: no set */
+  bool router;
+} started_arg;
+
+static bool started(int r, shimctl_state *st, const void *arg) {
+  const started_arg *a = arg;
+  if (r != 0) {
+    return false;
   }
-  int64_t deadline = shimctl_mono_ms() + timeout_ms;
-  int rc = -1;
-  while (shimctl_mono_ms() < deadline) {
-    int fd = shimctl_state_lock(dir);
-    int r = fd >= 0 ? shimctl_state_read(dir, st) : -1;
-    shimctl_state_unlock(fd);
-    if (r >= 0) {
-      shimctl_set *set = shimctl_state_find_set(st, set_name);
-      bool gone = set == NULL;
-      if (set != NULL && from_index >= 0) {
-        gone = true;
-        for (int i = 0; i < set->n_rep; i++) {
-          gone = gone && set->rep[i].index < from_index;
-        }
-      }
-      if (gone) {
-        rc = 0;
-        break;
-      }
+  bool ok = !a->router || st->router_id[0] != '\0';
+  shimctl_set *set = a->set_name != NULL ? shimctl_state_find_set(st, a->set_name) : NULL;
+  for (int i = 0; set != NULL && i < set->n_rep; i++) {
+    ok = ok && (set->rep[i].index >= set->replicas || set->rep[i].id[0] != '\0');
+  }
+  return ok && (a->set_name == NULL || set != NULL);
+}
+
+int shimctl_wait_started(const char *dir, const char *set_name, bool router, int timeout_ms) {
+  started_arg a = {set_name, router};
+  return wait_state(dir, timeout_ms, started, &a);
+}
+
+typedef struct stopped_arg {
+  const char *set_name;
+  int from_index; /* -1: the whole set */
+} stopped_arg;
+
+static bool stopped(int r, shimctl_state *st, const void *arg) {
+  const stopped_arg *a = arg;
+  if (r < 0) {
+    return false;
+  }
+  shimctl_set *set = shimctl_state_find_set(st, a->set_name);
+  bool gone = set == NULL;
+  if (set != NULL && a->from_index >= 0) {
+    gone = true;
+    for (int i = 0; i < set->n_rep; i++) {
+      gone = gone && set->rep[i].index < a->from_index;
     }
-    shimctl_sleep_ms(50);
   }
-  free(st);
-  return rc;
+  return gone;
+}
+
+int shimctl_wait_stopped(const char *dir, const char *set_name, int from_index, int timeout_ms) {
+  stopped_arg a = {set_name, from_index};
+  return wait_state(dir, timeout_ms, stopped, &a);
 }
 
 int shimctl_command_lock(const char *dir, const char *command) {

@@ -49,9 +49,10 @@ shimkit_code mr_ingest_write(shimkit_call *call, mr_ingest *in, const uint8_t *d
   return SHIMKIT_OK;
 }
 
-shimkit_code mr_ingest_commit(shimkit_call *call, mr_ingest *in, mr_version *v, int64_t now_ns) {
+shimkit_code mr_ingest_commit(shimkit_call *call, mr_ingest *in, mr_version *v, int64_t now_ns, int *taken) {
   char hex[SHIM_SHA256_HEX_LEN + 1];
   shimkit_code code = SHIMKIT_OK;
+  if (taken) *taken = 0;
   if (in->bytes == 0)
     code = shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT,
                               "no artifact bytes arrived for model '%s': an artifact cannot be empty", in->model);
@@ -77,6 +78,10 @@ shimkit_code mr_ingest_commit(shimkit_call *call, mr_ingest *in, mr_version *v, 
   in->upload = NULL;
   mr_ingest_abort(in); /* frees the digest */
   mr_rc rc = in->svc->backend.ops->upload_commit(in->svc->backend.self, upload, v, now_ns, &err);
+  if (rc == MR_EXISTS && taken) {
+    *taken = 1;
+    return SHIMKIT_OK;
+  }
   return rc == MR_OK ? SHIMKIT_OK : mr_fail(call, rc, &err);
 }
 

@@ -25,9 +25,12 @@ shimkit_code mr_ingest_write(shimkit_call *call, mr_ingest *in, const uint8_t *d
 /*
  * Checks the sha256 (v->sha256) and size (v->size_bytes, 0 = not declared)
  * and commits with the metadata in *v; v->size_bytes and v->version are set
- * on success. The upload is consumed either way.
+ * on success. The upload is consumed either way. With taken not NULL, a
+ * back end that answers MR_EXISTS (the version number is taken) does not
+ * end the call: *taken is set to 1 and SHIMKIT_OK returned, for the caller
+ * to decide (Import); otherwise *taken is 0.
  */
-shimkit_code mr_ingest_commit(shimkit_call *call, mr_ingest *in, mr_version *v, int64_t now_ns);
+shimkit_code mr_ingest_commit(shimkit_call *call, mr_ingest *in, mr_version *v, int64_t now_ns, int *taken);
 /* Drops whatever arrived. Accepts an ingest that never began or already ended. */
 void mr_ingest_abort(mr_ingest *in);
 

@@ -8,8 +8,14 @@
  * every version goes through the same sha256/size check as an upload and is
  * stored only when all its chunks arrived intact. A failure ends the call;
  * records applied before it stay (the summary of a failed call is not sent).
+ * Import is idempotent for identical content, so a copy cut off half-way can
+ * be run again: a model that exists, and a version that exists with the same
+ * sha256 (its chunks are read and dropped), are skipped and counted as
+ * present; a version that exists with another sha256 is ALREADY_EXISTS.
+ * This is decided here, for every back end, from get_version.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,18 +157,58 @@ shimkit_code mr_export(shimkit_call *call, const Shimkit__Ml__V1__ExportRequest 
 typedef struct import_state {
   const mr_service *svc;
   Shimkit__Ml__V1__ImportSummary *summary;
-  mr_ingest in;  /* the version whose chunks are arriving, if pending */
-  mr_version v;  /* its metadata (strings in the call's memory) */
-  int pending;   /* 1 while a version's chunks are arriving */
+  mr_ingest in;     /* the version whose chunks are arriving, if pending and not present */
+  mr_version v;     /* its metadata (strings in the call's memory) */
+  int pending;      /* 1 while a version's chunks are arriving */
+  int present;      /* with pending: the version is stored already; its chunks are dropped */
+  uint64_t dropped; /* bytes of the present version's chunks so far */
 } import_state;
 
+/*
+ * *present = 1 when v is stored already with the same sha256. The same
+ * number with another sha256 is ALREADY_EXISTS, naming both; a missing
+ * model or version is simply not present.
+ */
+static shimkit_code version_present(shimkit_call *call, const mr_service *svc, const mr_version *v,
+                                    int *present) {
+  mr_scratch scratch = {0};
+  mr_arena arena = mr_scratch_arena(&scratch);
+  mr_version have;
+  mr_err err = {{0}};
+  mr_rc rc = svc->backend.ops->get_version(svc->backend.self, v->model_name, v->version, &arena, &have, &err);
+  *present = rc == MR_OK && strcmp(have.sha256, v->sha256) == 0;
+  if (rc == MR_OK && !*present) {
+    mr_err_version_exists(&err, v->model_name, v->version);
+    size_t len = strlen(err.msg);
+    snprintf(err.msg + len, sizeof err.msg - len, " with sha256 %s, not %s", have.sha256, v->sha256);
+    rc = MR_EXISTS;
+  }
+  shimkit_code code = rc == MR_OK || rc == MR_NOT_FOUND ? SHIMKIT_OK : mr_fail(call, rc, &err);
+  mr_scratch_free(&scratch);
+  return code;
+}
+
+/* Commits the pending version (or counts it present). */
 static shimkit_code finish_version(shimkit_call *call, import_state *st) {
   if (!st->pending) return SHIMKIT_OK;
   st->pending = 0;
-  shimkit_code code = mr_ingest_commit(call, &st->in, &st->v, 0);
+  int taken = 0;
+  shimkit_code code = st->present ? SHIMKIT_OK : mr_ingest_commit(call, &st->in, &st->v, 0, &taken);
+  if (code == SHIMKIT_OK && taken) { /* stored meanwhile by another call: present if the same */
+    code = version_present(call, st->svc, &st->v, &st->present);
+    if (code == SHIMKIT_OK && !st->present) {
+      mr_err err = {{0}};
+      code = mr_fail(call, mr_err_version_exists(&err, st->v.model_name, st->v.version), &err);
+    }
+  }
   if (code != SHIMKIT_OK) return code;
-  st->summary->versions++;
-  st->summary->artifact_bytes += st->v.size_bytes;
+  if (st->present) {
+    st->present = 0;
+    st->summary->versions_present++;
+  } else {
+    st->summary->versions++;
+    st->summary->artifact_bytes += st->v.size_bytes;
+  }
   return SHIMKIT_OK;
 }
 
@@ -185,6 +231,10 @@ static shimkit_code import_model(shimkit_call *call, import_state *st, const Shi
   m.updated_ns = pb->updated_at ? mr_timestamp_ns(pb->updated_at) : m.created_ns;
   mr_err err = {{0}};
   mr_rc rc = st->svc->backend.ops->create_model(st->svc->backend.self, &m, &err);
+  if (rc == MR_EXISTS) {
+    st->summary->models_present++;
+    return SHIMKIT_OK;
+  }
   if (rc != MR_OK) return mr_fail(call, rc, &err);
   st->summary->models++;
   return SHIMKIT_OK;
@@ -229,20 +279,27 @@ static shimkit_code import_version(shimkit_call *call, import_state *st, const S
   v->status = status;
   v->size_bytes = pb->size_bytes;
   v->created_ns = pb->created_at ? mr_timestamp_ns(pb->created_at) : mr_now_ns();
-  shimkit_code code = mr_ingest_begin(call, st->svc, v->model_name, &st->in);
+  shimkit_code code = version_present(call, st->svc, v, &st->present);
+  if (code == SHIMKIT_OK && !st->present) code = mr_ingest_begin(call, st->svc, v->model_name, &st->in);
   if (code != SHIMKIT_OK) return code;
   st->pending = 1;
+  st->dropped = 0;
   return SHIMKIT_OK;
 }
 
 static shimkit_code import_chunk(shimkit_call *call, import_state *st, const Shimkit__Ml__V1__ArtifactChunk *c) {
   if (!st->pending)
     return shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT, "an artifact chunk must follow its version record");
-  if (c->offset != st->in.bytes)
+  uint64_t expected = st->present ? st->dropped : st->in.bytes;
+  if (c->offset != expected)
     return shimkit_call_error(call, SHIMKIT_INVALID_ARGUMENT,
                               "chunk of version %llu of model '%s' starts at offset %llu, expected %llu",
-                              (unsigned long long)st->v.version, st->v.model_name, (unsigned long long)c->offset,
-                              (unsigned long long)st->in.bytes);
+                              (unsigned long long)st->v.version, st->v.model_name,
+                              (unsigned long long)c->offset, (unsigned long long)expected);
+  if (st->present) {
+    st->dropped += c->data.len;
+    return SHIMKIT_OK;
+  }
   return mr_ingest_write(call, &st->in, c->data.data, c->data.len);
 }
 

@@ -119,7 +119,7 @@ shimkit_code mr_upload_version(shimkit_call *call, Shimkit__Ml__V1__ModelVersion
   }
   int64_t now = mr_now_ns();
   v.created_ns = now;
-  code = mr_ingest_commit(call, &in, &v, now);
+  code = mr_ingest_commit(call, &in, &v, now, NULL);
   if (code != SHIMKIT_OK) return code;
   return mr_fetch_version(call, svc, v.model_name, v.version, response);
 }

@@ -106,55 +106,56 @@ static char *col_text(sqlite3_stmt *st, int i, fs_mem *mem) {
 
 static int exec(fs_sqlite *s, const char *sql) { return sqlite3_exec(s->db, sql, NULL, NULL, NULL); }
 
+/* Steps a statement that returns no row: FS_OK when it is done, else the failure of what. */
+static fs_rc step_done(fs_sqlite *s, sqlite3_stmt *st, const char *what, fs_err *err) {
+  int c = sqlite3_step(st);
+  return c == SQLITE_DONE ? FS_OK : sq_fail(s, c, what, err);
+}
+
+/* The body of a write, run inside its transaction on connection s. */
+typedef fs_rc (*write_body)(fs_sqlite *s, const void *arg, fs_err *err);
+
+/* Runs body on a pooled connection in one BEGIN IMMEDIATE .. COMMIT
+ * transaction, rolled back unless the body and the commit succeed. */
+static fs_rc write_tx(fs_sqlite_pool *pool, write_body body, const void *arg, fs_err *err) {
+  fs_sqlite *s = acquire(pool);
+  int c = exec(s, "BEGIN IMMEDIATE");
+  bool began = c == SQLITE_OK;
+  fs_rc rc = began ? body(s, arg, err) : sq_fail(s, c, "begin", err);
+  if (began && rc == FS_OK && (c = exec(s, "COMMIT")) != SQLITE_OK) rc = sq_fail(s, c, "commit", err);
+  if (began && rc != FS_OK) exec(s, "ROLLBACK");
+  release(pool, s);
+  return rc;
+}
+
 /* ---- views ------------------------------------------------------------------- */
 
-static fs_rc create_view(void *be, const fs_view *v, fs_err *err) {
-  fs_sqlite_pool *pool = be;
-  fs_sqlite *s;
-  fs_rc rc = FS_OK;
-  s = acquire(pool);
-  int c = exec(s, "BEGIN IMMEDIATE");
-  if (c != SQLITE_OK) {
-    rc = sq_fail(s, c, "begin", err);
-    goto out;
-  }
+static fs_rc insert_view(fs_sqlite *s, const void *arg, fs_err *err) {
+  const fs_view *v = arg;
   sqlite3_stmt *st = stmt(s, ST_INSERT_VIEW);
   bind_text(st, 1, v->name);
   bind_text(st, 2, v->entity_key);
   bind_text(st, 3, v->description);
   sqlite3_bind_int64(st, 4, v->created.sec);
   sqlite3_bind_int(st, 5, v->created.nanos);
-  c = sqlite3_step(st);
-  if (c == SQLITE_CONSTRAINT) {
-    rc = fs_fail(err, FS_EXISTS, "view %s exists", v->name);
-    goto rollback;
-  }
-  if (c != SQLITE_DONE) {
-    rc = sq_fail(s, c, "insert view", err);
-    goto rollback;
-  }
-  for (size_t i = 0; i < v->n_features; i++) {
+  int c = sqlite3_step(st);
+  if (c == SQLITE_CONSTRAINT) return fs_fail(err, FS_EXISTS, "view %s exists", v->name);
+  if (c != SQLITE_DONE) return sq_fail(s, c, "insert view", err);
+  fs_rc rc = FS_OK;
+  for (size_t i = 0; i < v->n_features && rc == FS_OK; i++) {
     st = stmt(s, ST_INSERT_FEATURE);
     bind_text(st, 1, v->name);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
     bind_text(st, 3, v->features[i].name);
     sqlite3_bind_int(st, 4, (int)v->features[i].type);
     bind_text(st, 5, v->features[i].description);
-    if ((c = sqlite3_step(st)) != SQLITE_DONE) {
-      rc = sq_fail(s, c, "insert feature", err);
-      goto rollback;
-    }
+    rc = step_done(s, st, "insert feature", err);
   }
-  if ((c = exec(s, "COMMIT")) != SQLITE_OK) {
-    rc = sq_fail(s, c, "commit", err);
-    goto rollback;
-  }
-  goto out;
-rollback:
-  exec(s, "ROLLBACK");
-out:
-  release(pool, s);
   return rc;
+}
+
+static fs_rc create_view(void *be, const fs_view *v, fs_err *err) {
+  return write_tx(be, insert_view, v, err);
 }
 
 /* get_view on connection s. */
@@ -243,42 +244,21 @@ out:
   return rc;
 }
 
-static fs_rc delete_view(void *be, const char *name, fs_err *err) {
-  fs_sqlite_pool *pool = be;
-  fs_sqlite *s;
-  fs_rc rc = FS_OK;
-  s = acquire(pool);
-  int c = exec(s, "BEGIN IMMEDIATE");
-  if (c != SQLITE_OK) {
-    rc = sq_fail(s, c, "begin", err);
-    goto out;
-  }
+static fs_rc delete_view_rows(fs_sqlite *s, const void *arg, fs_err *err) {
+  const char *name = arg;
   sqlite3_stmt *st = stmt(s, ST_DELETE_ROWS);
   bind_text(st, 1, name);
-  if ((c = sqlite3_step(st)) != SQLITE_DONE) {
-    rc = sq_fail(s, c, "delete rows", err);
-    goto rollback;
-  }
+  fs_rc rc = step_done(s, st, "delete rows", err);
+  if (rc != FS_OK) return rc;
   st = stmt(s, ST_DELETE_VIEW);
   bind_text(st, 1, name);
-  if ((c = sqlite3_step(st)) != SQLITE_DONE) {
-    rc = sq_fail(s, c, "delete view", err);
-    goto rollback;
-  }
-  if (sqlite3_changes(s->db) == 0) {
-    rc = fs_fail(err, FS_NOT_FOUND, "no view %s", name);
-    goto rollback;
-  }
-  if ((c = exec(s, "COMMIT")) != SQLITE_OK) {
-    rc = sq_fail(s, c, "commit", err);
-    goto rollback;
-  }
-  goto out;
-rollback:
-  exec(s, "ROLLBACK");
-out:
-  release(pool, s);
+  rc = step_done(s, st, "delete view", err);
+  if (rc == FS_OK && sqlite3_changes(s->db) == 0) rc = fs_fail(err, FS_NOT_FOUND, "no view %s", name);
   return rc;
+}
+
+static fs_rc delete_view(void *be, const char *name, fs_err *err) {
+  return write_tx(be, delete_view_rows, name, err);
 }
 
 /* ---- values ------------------------------------------------------------------- */
@@ -307,56 +287,45 @@ static int col_value(sqlite3_stmt *st, int i, fs_type t, fs_mem *mem, fs_value *
   }
 }
 
-static fs_rc write_rows(void *be, const fs_view *view, const fs_entity *rows, size_t n_rows, fs_err *err) {
-  fs_sqlite_pool *pool = be;
-  fs_sqlite *s;
-  fs_rc rc = FS_OK;
-  s = acquire(pool);
-  int c = exec(s, "BEGIN IMMEDIATE");
-  if (c != SQLITE_OK) {
-    rc = sq_fail(s, c, "begin", err);
-    goto out;
-  }
+/* What write_rows writes: rows of view. */
+typedef struct rows_arg {
+  const fs_view *view;
+  const fs_entity *rows;
+  size_t n_rows;
+} rows_arg;
+
+static fs_rc upsert_rows(fs_sqlite *s, const void *arg, fs_err *err) {
+  const rows_arg *a = arg;
+  const fs_view *view = a->view;
   sqlite3_stmt *st = stmt(s, ST_VIEW_CREATED); /* the same view as view, not only the same name */
   bind_text(st, 1, view->name);
-  c = sqlite3_step(st);
+  int c = sqlite3_step(st);
   bool same = c == SQLITE_ROW && sqlite3_column_int64(st, 0) == view->created.sec &&
               sqlite3_column_int(st, 1) == view->created.nanos;
   sqlite3_reset(st);
-  if (c != SQLITE_ROW) {
-    rc = c == SQLITE_DONE ? fs_fail(err, FS_NOT_FOUND, "no view %s", view->name) : sq_fail(s, c, "find view", err);
-    goto rollback;
-  }
-  if (!same) {
-    rc = fs_fail(err, FS_CHANGED, "view %s was re-created", view->name);
-    goto rollback;
-  }
-  for (size_t r = 0; r < n_rows; r++) {
-    for (size_t k = 0; k < rows[r].n_cells; k++) {
-      const fs_cell *cell = &rows[r].cells[k];
+  if (c != SQLITE_ROW)
+    return c == SQLITE_DONE ? fs_fail(err, FS_NOT_FOUND, "no view %s", view->name) : sq_fail(s, c, "find view", err);
+  if (!same) return fs_fail(err, FS_CHANGED, "view %s was re-created", view->name);
+  fs_rc rc = FS_OK;
+  for (size_t r = 0; r < a->n_rows && rc == FS_OK; r++) {
+    for (size_t k = 0; k < a->rows[r].n_cells && rc == FS_OK; k++) {
+      const fs_cell *cell = &a->rows[r].cells[k];
       st = stmt(s, ST_UPSERT);
       bind_text(st, 1, view->name);
-      bind_text(st, 2, rows[r].key);
+      bind_text(st, 2, a->rows[r].key);
       bind_text(st, 3, view->features[cell->feature].name);
       bind_value(st, 4, &cell->value);
       sqlite3_bind_int64(st, 5, cell->time.sec);
       sqlite3_bind_int(st, 6, cell->time.nanos);
-      if ((c = sqlite3_step(st)) != SQLITE_DONE) {
-        rc = sq_fail(s, c, "write", err);
-        goto rollback;
-      }
+      rc = step_done(s, st, "write", err);
     }
   }
-  if ((c = exec(s, "COMMIT")) != SQLITE_OK) {
-    rc = sq_fail(s, c, "commit", err);
-    goto rollback;
-  }
-  goto out;
-rollback:
-  exec(s, "ROLLBACK");
-out:
-  release(pool, s);
   return rc;
+}
+
+static fs_rc write_rows(void *be, const fs_view *view, const fs_entity *rows, size_t n_rows, fs_err *err) {
+  rows_arg a = {view, rows, n_rows};
+  return write_tx(be, upsert_rows, &a, err);
 }
 
 /* A growable array of cells in malloc'd memory, copied into the arena per entity. */

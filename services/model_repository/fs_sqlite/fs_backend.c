@@ -124,6 +124,23 @@ static mr_rc touch_model(fs_repo *r, const char *model, int64_t now_ns, mr_err *
   return rc == SQLITE_DONE ? MR_OK : db_fail(r, err, "updating a model");
 }
 
+/* Takes mu and opens a write transaction; end it with end_write whatever this returns. */
+static mr_rc begin_write(fs_repo *r, mr_err *err) {
+  pthread_mutex_lock(&r->mu);
+  return exec(r, "BEGIN IMMEDIATE", err);
+}
+
+/* Ends begin_write's transaction: with rc MR_OK stamps the model's updated_ns
+ * (now_ns, 0: not) and commits; otherwise, or when that fails, rolls back.
+ * Releases mu. */
+static mr_rc end_write(fs_repo *r, mr_rc rc, const char *model, int64_t now_ns, mr_err *err) {
+  if (rc == MR_OK) rc = touch_model(r, model, now_ns, err);
+  if (rc == MR_OK) rc = exec(r, "COMMIT", err);
+  if (rc != MR_OK) rollback(r);
+  pthread_mutex_unlock(&r->mu);
+  return rc;
+}
+
 /* ---- models ------------------------------------------------------------------------ */
 
 static mr_rc fs_create_model(void *self, const mr_model *m, mr_err *err) {
@@ -313,8 +330,7 @@ static mr_rc fs_set_status(void *self, const char *model, uint64_t version, int 
                            mr_err *err) {
   fs_repo *r = self;
   sqlite3_stmt *st;
-  pthread_mutex_lock(&r->mu);
-  mr_rc rc = exec(r, "BEGIN IMMEDIATE", err);
+  mr_rc rc = begin_write(r, err);
   if (rc == MR_OK) rc = prepare(r, "UPDATE versions SET status = ?1 WHERE model = ?2 AND version = ?3", &st, err);
   if (rc == MR_OK) {
     sqlite3_bind_int(st, 1, status);
@@ -326,11 +342,7 @@ static mr_rc fs_set_status(void *self, const char *model, uint64_t version, int 
       rc = version_missing(r, model, version, err);
     sqlite3_finalize(st);
   }
-  if (rc == MR_OK) rc = touch_model(r, model, now_ns, err);
-  if (rc == MR_OK) rc = exec(r, "COMMIT", err);
-  if (rc != MR_OK) rollback(r);
-  pthread_mutex_unlock(&r->mu);
-  return rc;
+  return end_write(r, rc, model, now_ns, err);
 }
 
 /* ---- aliases ------------------------------------------------------------------------ */
@@ -338,8 +350,7 @@ static mr_rc fs_set_status(void *self, const char *model, uint64_t version, int 
 static mr_rc fs_set_alias(void *self, const mr_alias *al, int64_t now_ns, mr_err *err) {
   fs_repo *r = self;
   sqlite3_stmt *st;
-  pthread_mutex_lock(&r->mu);
-  mr_rc rc = exec(r, "BEGIN IMMEDIATE", err);
+  mr_rc rc = begin_write(r, err);
   if (rc == MR_OK) rc = prepare(r, "SELECT 1 FROM versions WHERE model = ?1 AND version = ?2", &st, err);
   if (rc == MR_OK) {
     sqlite3_bind_text(st, 1, al->model_name, -1, SQLITE_STATIC);
@@ -361,11 +372,7 @@ static mr_rc fs_set_alias(void *self, const mr_alias *al, int64_t now_ns, mr_err
     if (sqlite3_step(st) != SQLITE_DONE) rc = db_fail(r, err, "setting an alias");
     sqlite3_finalize(st);
   }
-  if (rc == MR_OK) rc = touch_model(r, al->model_name, now_ns, err);
-  if (rc == MR_OK) rc = exec(r, "COMMIT", err);
-  if (rc != MR_OK) rollback(r);
-  pthread_mutex_unlock(&r->mu);
-  return rc;
+  return end_write(r, rc, al->model_name, now_ns, err);
 }
 
 /* NOT_FOUND for a missing alias: names the model when that is what is missing. */
@@ -399,8 +406,7 @@ static mr_rc fs_get_alias(void *self, const char *model, const char *alias, uint
 static mr_rc fs_delete_alias(void *self, const char *model, const char *alias, int64_t now_ns, mr_err *err) {
   fs_repo *r = self;
   sqlite3_stmt *st;
-  pthread_mutex_lock(&r->mu);
-  mr_rc rc = exec(r, "BEGIN IMMEDIATE", err);
+  mr_rc rc = begin_write(r, err);
   if (rc == MR_OK) rc = prepare(r, "DELETE FROM aliases WHERE model = ?1 AND alias = ?2", &st, err);
   if (rc == MR_OK) {
     sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
@@ -411,11 +417,7 @@ static mr_rc fs_delete_alias(void *self, const char *model, const char *alias, i
       rc = alias_missing(r, model, alias, err);
     sqlite3_finalize(st);
   }
-  if (rc == MR_OK) rc = touch_model(r, model, now_ns, err);
-  if (rc == MR_OK) rc = exec(r, "COMMIT", err);
-  if (rc != MR_OK) rollback(r);
-  pthread_mutex_unlock(&r->mu);
-  return rc;
+  return end_write(r, rc, model, now_ns, err);
 }
 
 static mr_rc fs_list_aliases(void *self, const char *model, mr_arena *a, mr_alias **out, size_t *n, mr_err *err) {

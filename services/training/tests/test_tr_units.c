@@ -4,7 +4,8 @@
  * cancel while queued and while running, outcomes, the abort hook of a
  * runner blocked in a call, the end callback, cancel on free), and hyper-parameter
  * parsing of every back end (headers only, no library call; xgboost's
- * parser needs no XGBoost at all), and the class labels of a dataset.
+ * parser needs no XGBoost at all), the class labels of a dataset, and its
+ * sparse rows for liblinear and libsvm.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include "libsvm/svm_params.h"
 #include "tr_dataset.h"
 #include "tr_jobs.h"
+#include "tr_sparse.h"
 #include "xgboost/xgb_params.h"
 
 static void test_state_machine(void **state) {
@@ -312,12 +314,39 @@ static void test_class_labels(void **state) {
   assert_null(classes);
 }
 
+/* Zeros left out, 1-based indexes, the bias node only when asked for, -1 at the end of each row. */
+static void test_sparse_rows(void **state) {
+  (void)state;
+  double x[] = {0, 2.5, 0, -1, 0, 0};
+  double labels[] = {1, 2};
+  tr_dataset d = {.n_rows = 2, .n_features = 3, .labels = labels, .x = x};
+  tr_sparse sp;
+  tr_err err;
+  assert_int_equal(tr_sparse_build(&d, -1, "libsvm", &sp, &err), 0);
+  assert_int_equal(sp.rows[0][0].index, 2);
+  assert_true(sp.rows[0][0].value == 2.5);
+  assert_int_equal(sp.rows[0][1].index, -1);
+  assert_int_equal(sp.rows[1][0].index, 1);
+  assert_true(sp.rows[1][0].value == -1);
+  assert_int_equal(sp.rows[1][1].index, -1);
+  tr_sparse_free(&sp);
+  assert_int_equal(tr_sparse_build(&d, 0.5, "liblinear", &sp, &err), 0);
+  assert_int_equal(sp.rows[0][1].index, 4);
+  assert_true(sp.rows[0][1].value == 0.5);
+  assert_int_equal(sp.rows[0][2].index, -1);
+  assert_int_equal(sp.rows[1][1].index, 4);
+  assert_int_equal(sp.rows[1][2].index, -1);
+  tr_sparse_free(&sp);
+  tr_sparse_free(NULL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_state_machine),  cmocka_unit_test(test_jobs_lifecycle),
       cmocka_unit_test(test_jobs_success),   cmocka_unit_test(test_liblinear_params),
       cmocka_unit_test(test_libsvm_params),  cmocka_unit_test(test_jobs_abort_and_stop),
       cmocka_unit_test(test_xgboost_params), cmocka_unit_test(test_class_labels),
+      cmocka_unit_test(test_sparse_rows),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -336,9 +336,7 @@ def test_export_import_between_backends(new_repo, pb2, first, second):
 
 
 def test_import_rejects_bad_streams(repo, pb2):
-    create(repo, pb2, "taken")
     M = pb2.RepositoryRecord
-    fails(grpc.StatusCode.ALREADY_EXISTS, repo.stub.Import, iter([M(model=pb2.RegisteredModel(name="taken"))]))
     data = b"payload"
     ver = pb2.ModelVersion(model_name="new", version=1, sha256=sha256(data), size_bytes=len(data))
     chunk = pb2.ArtifactChunk(offset=0, data=data)
@@ -351,6 +349,75 @@ def test_import_rejects_bad_streams(repo, pb2):
     fails(INVALID, repo.stub.Import, iter([M(chunk=chunk)]))
     fails(NOT_FOUND, repo.stub.Import, iter([M(alias=pb2.Alias(model_name="new", alias="p", version=5))]))
     fails(INVALID, repo.stub.Import, iter([M()]))
+
+
+def version_record(pb2, model, version, data):
+    return pb2.RepositoryRecord(version=pb2.ModelVersion(model_name=model, version=version, sha256=sha256(data),
+                                                         size_bytes=len(data)))
+
+
+def chunk_record(pb2, data):
+    return pb2.RepositoryRecord(chunk=pb2.ArtifactChunk(offset=0, data=data))
+
+
+def first_version_of(records, model):
+    return next(i for i, r in enumerate(records) if r.WhichOneof("record") == "version" and r.version.model_name == model)
+
+
+def test_import_again_counts_what_is_present(repo, new_repo, pb2):
+    """A copy that stopped between records, run again: what arrived is skipped, the rest stored."""
+    populate(repo, pb2)
+    exported = export_all(repo.stub, pb2)
+    dst = new_repo(repo.backend)
+    part = import_records(dst, exported[:first_version_of(exported, "beta")])  # alpha whole, beta's model
+    assert (part.models, part.versions, part.aliases) == (2, 2, 1)
+    summary = import_records(dst, exported)
+    assert (summary.models, summary.models_present) == (1, 2)
+    assert (summary.versions, summary.versions_present) == (1, 2)
+    assert (summary.aliases, summary.artifact_bytes) == (2, 70_000)
+    assert export_all(dst.stub, pb2) == exported
+    again = import_records(dst, exported)
+    assert (again.models, again.versions, again.artifact_bytes) == (0, 0, 0)
+    assert (again.models_present, again.versions_present, again.aliases) == (3, 3, 2)
+    assert export_all(dst.stub, pb2) == exported
+
+
+def test_import_again_after_copy_cut_off_mid_version(repo, new_repo, pb2):
+    """The client goes away in the middle of a version's chunks; the same copy run again completes."""
+    populate(repo, pb2)
+    exported = export_all(repo.stub, pb2)
+    cut = first_version_of(exported, "beta") + 2  # beta's version record and its first chunk
+
+    def cut_off():
+        yield from exported[:cut]
+        raise RuntimeError("copy interrupted")
+
+    dst = new_repo(repo.backend)
+    with pytest.raises(grpc.RpcError):
+        dst.stub.Import(cut_off(), timeout=120)
+    if "beta" in [m.name for m in dst.stub.ListModels(pb2.ListModelsRequest(), timeout=30).models]:
+        assert versions(dst, pb2, "beta") == [], "a version cut off mid-stream is not stored"
+    summary = import_records(dst, exported)
+    assert (summary.models + summary.models_present, summary.versions + summary.versions_present) == (3, 3)
+    assert summary.versions >= 1  # beta's version was not stored by the cut-off call
+    assert export_all(dst.stub, pb2) == exported
+
+
+def test_import_conflicting_version_is_already_exists(repo, pb2):
+    create(repo, pb2, "m")
+    upload(repo, pb2, "m", b"ours")
+    model = pb2.RepositoryRecord(model=pb2.RegisteredModel(name="m"))
+    theirs = b"theirs"
+    msg = fails(grpc.StatusCode.ALREADY_EXISTS, repo.stub.Import,
+                iter([model, version_record(pb2, "m", 1, theirs), chunk_record(pb2, theirs)]))
+    assert "version 1 of model 'm'" in msg and sha256(theirs) in msg, msg
+    assert download(repo.stub, pb2, "m", version=1)[1] == b"ours"
+    # the same number with the same content is skipped; a new number is stored
+    summary = import_records(repo, [model, version_record(pb2, "m", 1, b"ours"), chunk_record(pb2, b"ours"),
+                                    version_record(pb2, "m", 2, b"next"), chunk_record(pb2, b"next")])
+    assert (summary.models, summary.models_present, summary.versions, summary.versions_present) == (0, 1, 1, 1)
+    assert versions(repo, pb2, "m") == [1, 2]
+    assert download(repo.stub, pb2, "m", version=2)[1] == b"next"
 
 
 # ---- PostgreSQL outage --------------------------------------------------------------------
