@@ -388,6 +388,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
     args = ap.parse_args()
 
+    args.shimctl = os.path.abspath(args.shimctl)  # shimctl runs in each stack's folder
     if not os.access(args.shimctl, os.X_OK):
         sys.exit(f"bench-swap: no shimctl at {args.shimctl} (scripts/build.sh --target shimctl)")
     os.environ["SHIMKIT_SHIMCTL"] = args.shimctl
@@ -405,7 +406,13 @@ def main():
     try:
         for sw in todo:
             if sw["service"] == "model_execution":
-                impls = implementations(args.shimctl, "model_execution", workdir)
+                try:
+                    impls = implementations(args.shimctl, "model_execution", workdir)
+                except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+                    log(f"{sw['name']}: skipped: {e}")
+                    records.append({**{k: sw[k] for k in ("name", "service", "env", "from", "to")},
+                                    "skipped": str(e)})
+                    continue
                 if len(impls) < 2:
                     reason = f"shimctl's catalog has one implementation of model_execution ({', '.join(impls)})"
                     log(f"{sw['name']}: skipped: {reason}")
