@@ -13,7 +13,7 @@ and over the swap's own window (from loadgen's --calls-file), the swap's
 duration as shimctl reports it and as measured around the command, how long
 traffic took to move and, for stateful services, how long the router held
 the calls (writes included: the load is half writes) while the state was
-copied.
+copied, and how many acknowledged writes no longer read back afterwards.
 
 Swaps: training liblinear -> libsvm at once and by canary weights;
 model_execution if shimctl's catalog has a second implementation (asked of
@@ -29,6 +29,7 @@ reported, never asserted (the e2e tests assert it at lower rates).
 """
 import argparse
 import datetime
+import importlib
 import json
 import os
 import platform
@@ -44,7 +45,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e", "python"))
 # The e2e tests' helpers: stack file + shimctl runs + state file, and our own Redis/PostgreSQL.
-from shimctl_stack import Postgres, Redis, Stack, free_port  # noqa: E402
+from shimctl_stack import Postgres, Redis, Stack, free_port, ml_stubs  # noqa: E402
 
 LOADGEN = os.path.join(ROOT, "tests", "e2e", "loadgen", "loadgen.py")
 DOCKER_SH = os.path.join(ROOT, "scripts", "services", "docker.sh")
@@ -152,6 +153,33 @@ def window(calls, t0, t1):
             "p99_ms": pct(lat, 0.99), "max_ms": round(max(lat), 2) if lat else None}
 
 
+def missing_acked(mode, target, keys):
+    """How many of the writes loadgen saw acknowledged cannot be read back through the router."""
+    import grpc
+
+    ml_stubs()
+    missing = 0
+    with grpc.insecure_channel(target) as ch:
+        if mode == "feature_store":
+            pb = importlib.import_module("ml.v1.feature_store_pb2")
+            stub = importlib.import_module("ml.v1.feature_store_pb2_grpc").FeatureStoreStub(ch)
+            for i in range(0, len(keys), 200):
+                part = keys[i:i + 200]
+                r = stub.GetOnlineFeatures(pb.GetOnlineFeaturesRequest(view="loadgen", entity_keys=part), timeout=30)
+                missing += sum(1 for v in r.vectors if v.statuses[0] != pb.VALUE_STATUS_PRESENT)
+        else:
+            pb = importlib.import_module("ml.v1.model_repository_pb2")
+            stub = importlib.import_module("ml.v1.model_repository_pb2_grpc").ModelRepositoryStub(ch)
+            for k in keys:
+                try:
+                    stub.GetModel(pb.GetModelRequest(name=k), timeout=30)
+                except grpc.RpcError as e:
+                    if e.code() != grpc.StatusCode.NOT_FOUND:
+                        raise
+                    missing += 1
+    return missing
+
+
 def timed_run(argv, cwd, timeout):
     """Runs argv; (exit code, [(time.monotonic() when each stdout line came, line)], stderr).
     Killed after timeout seconds (exit code -9)."""
@@ -197,14 +225,15 @@ def run_swap(sw, index, args, services, workdir):
         stack.router = m.group(1)
 
         calls_file = os.path.join(folder, "calls.txt")
+        acked_file = os.path.join(folder, "acked.txt")
         ready = os.path.join(folder, "load.ready")
         most_s = args.before + args.swap_timeout + args.after + 10
         load = subprocess.Popen([sys.executable, LOADGEN, "--target", stack.router, "--mode", sw["mode"],
                                  "--rate", str(args.rate), "--threads", str(args.threads),
                                  "--duration", str(most_s), "--count", str(int(args.rate * most_s)),
                                  "--call-timeout", str(args.call_timeout), "--ready-file", ready,
-                                 "--calls-file", calls_file], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+                                 "--calls-file", calls_file, "--acked", acked_file],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
         while not os.path.exists(ready) and load.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -258,6 +287,15 @@ def run_swap(sw, index, args, services, workdir):
             rec["sets_after"] = {s.set.name: s.set.weight for s in stack.list_sets().sets}
         except Exception as e:  # noqa: BLE001 - recorded, the figures above stand
             rec["sets_after"] = f"ListSets failed: {e}"
+        if sw["mode"] in ("feature_store", "model_repository"):
+            keys = open(acked_file).read().split()
+            try:
+                rec["acked_writes"] = len(keys)
+                rec["acked_writes_missing"] = missing_acked(sw["mode"], stack.router, keys)
+                log(f"{sw['name']}: {len(keys)} acknowledged writes, {rec['acked_writes_missing']} missing after "
+                    "the swap")
+            except Exception as e:  # noqa: BLE001 - recorded, the figures above stand
+                rec["acked_writes_missing"] = f"check failed: {e}"
         lo = rec["load"]
         log(f"{sw['name']}: {lo['calls']} calls, {lo['failed']} failed, {lo['rate']} calls/s, p50 {lo['p50_ms']} ms, "
             f"p99 {lo['p99_ms']} ms; during the swap {rec['during_swap']['calls']} calls, max "
@@ -293,6 +331,15 @@ def git_commit():
     return head + ("+local changes" if dirty else "")
 
 
+def error_kinds(errors):
+    """loadgen's errors with the key or model name left out, so that one cause is one line."""
+    out = {}
+    for msg, n in errors.items():
+        kind = re.sub(r"lg-[0-9]+-[0-9]+-[0-9]+", "lg-…", msg)
+        out[kind] = out.get(kind, 0) + n
+    return "; ".join(f"{n}× {k}" for k, n in sorted(out.items(), key=lambda kv: -kv[1]))
+
+
 def markdown(doc):
     ld = doc["load"]
     lines = [f"# Swap benchmark ({doc['date']}, commit {doc['commit']})", "",
@@ -323,13 +370,14 @@ def markdown(doc):
                      f"{f('p99_ms', lo)} | {f('max_ms', lo)} | {f('swap_reported_s')} | {f('swap_measured_s')} | "
                      f"{f('traffic_moved_ms')} | {f('hold_ms')} |")
         if lo["failed"]:
-            problems.append(f"- {r['name']}: {lo['failed']} failed calls: {lo['errors']}")
+            problems.append(f"- {r['name']}: {lo['failed']} failed calls: {error_kinds(lo['errors'])}")
         for k in ("swap_error", "error", "teardown_error"):
             if r.get(k):
-                problems.append(f"- {r['name']}: {k.replace('_', ' ')}: {r[k]}")
+                problems.append(f"- {r['name']}: {k.replace('_', ' ')}: {' / '.join(r[k].splitlines())}")
     lines += ["", "During the swap itself (calls started between the start and the end of `shimctl swap`):", "",
-              "| swap | env | calls | failed | p50 ms | p99 ms | max ms | records copied | sets after |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+              "| swap | env | calls | failed | p50 ms | p99 ms | max ms | records copied | acked writes missing after "
+              "| sets after |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in doc["swaps"]:
         w = r.get("during_swap")
         if not w:
@@ -337,15 +385,19 @@ def markdown(doc):
         sets = r.get("sets_after")
         sets = ", ".join(f"{k} {v}" for k, v in sets.items()) if isinstance(sets, dict) else str(sets)
         rc = r.get("records_copied")
-        lines.append(f"| {r['service']} {r['from']} → {r['to']}{' (canary)' if r.get('flags') else ''} | {r['env']} | "
-                     f"{w['calls']} | {w['failed']} | {w['p50_ms']} | {w['p99_ms']} | {w['max_ms']} | "
-                     f"{'–' if rc is None else rc} | {sets} |")
+        lost = f"{r['acked_writes_missing']} of {r['acked_writes']}" if "acked_writes" in r else "–"
+        label = f"{r['service']} {r['from']} → {r['to']}{' (canary)' if r.get('flags') else ''}"
+        lines.append(f"| {label} | {r['env']} | {w['calls']} | {w['failed']} | {w['p50_ms']} | {w['p99_ms']} | "
+                     f"{w['max_ms']} | {'–' if rc is None else rc} | {lost} | {sets} |")
     lines += ["", "Columns: *calls/s* is calls / the load's duration (its last calls included); *swap s (shimctl)* "
               "is what `shimctl swap` prints (start of the new set to the old one stopped), *measured* is the "
               "command's wall time; *traffic moved* is shimctl's time from the first weight change (stateful: "
               "the hold) to all traffic on the new set; *calls held* is how long the router held the service's "
-              "new calls (half of them writes) while the old set drained and the state was copied. Latency is "
-              "from the moment loadgen sent a call, so a held call counts its wait.", ""]
+              "new calls (half of them writes) while the old set drained and the state was copied; *records "
+              "copied* are Export's messages (feature store: a view or a batch of rows; model repository: a model, "
+              "version, artifact chunk or alias); *acked writes missing after* counts the writes loadgen saw "
+              "acknowledged that no longer read back through the router after the swap. Latency is from the "
+              "moment loadgen sent a call, so a held call counts its wait.", ""]
     steps = [r for r in doc["swaps"] if r.get("shimctl_output") and (r.get("records_copied") is not None
                                                                        or r.get("swap_exit"))]
     for r in steps:
@@ -368,8 +420,9 @@ def main():
                                  epilog="Writes --out/swap.json and swap.md; prints progress as it goes.")
     ap.add_argument("--shimctl", default=os.path.join(ROOT, "build", "runtime", "shimctl", "shimctl"))
     ap.add_argument("--rate", type=float, default=500, help="calls per second through the router (default 500)")
-    ap.add_argument("--threads", type=int, default=64,
-                    help="loadgen's most calls in flight (default 64: a 100 ms hold at 500/s does not stall it)")
+    ap.add_argument("--threads", type=int, default=256,
+                    help="loadgen's most calls in flight (default 256: a hold of 0.5 s at 500/s does not slow "
+                         "the load down)")
     ap.add_argument("--before", type=float, default=2, help="seconds of load before the swap (default 2)")
     ap.add_argument("--after", type=float, default=2, help="seconds of load after the swap (default 2)")
     ap.add_argument("--canary", default="10,50,100", help="weights of the canary swap (default 10,50,100)")
