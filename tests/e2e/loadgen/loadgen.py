@@ -17,6 +17,9 @@ Modes (what one call is):
 
 --acked FILE receives the keys/model names whose write was acknowledged,
 one a line, so the test can check every one of them after a swap.
+--calls-file FILE receives one line per finished call, "START_S MS OK"
+(START_S on time.monotonic(), the same clock for every process of the
+machine; OK 1 or 0), so a benchmark can look at the calls of one window.
 
 Bounded: --count and --duration (both), each call has --call-timeout.
 Stubs of proto/ml/v1 are generated at start with grpc_tools (as the
@@ -78,19 +81,22 @@ class Stats:
         self.errors = {}
         self.lat = []
         self.acked = []
+        self.log = []  # (start on time.monotonic(), ms, ok) per call, for --calls-file
 
-    def ok(self, ms, acked=None):
+    def ok(self, t0, ms, acked=None):
         with self.lock:
             self.calls += 1
             self.lat.append(ms)
+            self.log.append((t0, ms, 1))
             if acked is not None:
                 self.acked.append(acked)
 
-    def fail(self, ms, err):
+    def fail(self, t0, ms, err):
         with self.lock:
             self.calls += 1
             self.failed += 1
             self.lat.append(ms)
+            self.log.append((t0, ms, 0))
             key = err[:160]
             self.errors[key] = self.errors.get(key, 0) + 1
 
@@ -190,6 +196,7 @@ def main():
     p.add_argument("--view", default="loadgen")
     p.add_argument("--acked", help="file for the acknowledged keys")
     p.add_argument("--ready-file", help="touched once the first call succeeded")
+    p.add_argument("--calls-file", help="file for one line per call: start (monotonic s), ms, ok")
     a = p.parse_args()
 
     # A plain flag: Event.set() in a signal handler can deadlock on the
@@ -213,12 +220,12 @@ def main():
         t0 = time.monotonic()
         try:
             acked = caller.call(i)
-            stats.ok((time.monotonic() - t0) * 1000, acked)
+            stats.ok(t0, (time.monotonic() - t0) * 1000, acked)
             if a.ready_file and not ready_written[0]:
                 ready_written[0] = True
                 open(a.ready_file, "w").close()
         except Exception as e:  # noqa: BLE001 - every failure is counted, with its reason
-            stats.fail((time.monotonic() - t0) * 1000, describe(e))
+            stats.fail(t0, (time.monotonic() - t0) * 1000, describe(e))
         finally:
             sem.release()
 
@@ -249,6 +256,11 @@ def main():
     if a.acked:
         with open(a.acked, "w") as f:
             f.write("".join(k + "\n" for k in stats.acked))
+    if a.calls_file:
+        with stats.lock:
+            log = list(stats.log)
+        with open(a.calls_file, "w") as f:
+            f.write("".join(f"{t0:.6f} {ms:.3f} {ok}\n" for t0, ms, ok in log))
     print(json.dumps({"mode": a.mode, "calls": stats.calls, "failed": stats.failed, "errors": stats.errors,
                       "p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": round(lat[-1], 2) if lat else None,
                       "duration_s": round(time.monotonic() - start, 2), "acked": len(stats.acked),
