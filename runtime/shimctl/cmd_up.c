@@ -3,7 +3,9 @@
  * the supervisor (which starts the router and the replicas), wait until
  * everything is SERVING, give the router its sets, print its address.
  * Run again on a stack whose supervisor died, it starts a supervisor from
- * the state (replicas still running are adopted, not started twice).
+ * the state (replicas still running are adopted, not started twice). Run
+ * again on a running stack, it applies the file's changes
+ * (cmd_up_apply.c).
  */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
@@ -169,8 +171,8 @@ int shimctl_cmd_up(const shimctl_opts *o, int argc, char **argv) {
   if (r == 0 && st->stack[0] != '\0') {
     shimctl_state_unlock(fd);
     if (sup != 0) {
-      fprintf(stderr, "shimctl: stack %s is already up (supervisor pid %d); see shimctl status, or shimctl down\n",
-              stack->name, (int)sup);
+      shimctl_say("stack %s is already up (supervisor pid %d): applying the file's changes", stack->name, (int)sup);
+      rc = shimctl_up_apply(o, stack, st);
       goto out;
     }
     shimctl_say("stack %s has a state but no supervisor: starting one (running replicas are kept)", stack->name);

@@ -35,7 +35,10 @@ const shimctl_command shimctl_commands[] = {
      "if there is one), writes the state, starts the supervisor (detached), which\n"
      "starts the router and every replica, waits until each replica answers\n"
      "SERVING, gives the router its sets and prints the address clients call.\n"
-     "On a stack whose supervisor died, starts a new one from the state.\n",
+     "On a stack whose supervisor died, starts a new one from the state.\n"
+     "On a running stack, applies the file's changes: another implementation\n"
+     "(as shimctl swap does), another replica count (as shimctl scale does);\n"
+     "services added or removed need down, then up.\n",
      false},
     {"status", shimctl_cmd_status, "sets, replicas, health and load",
      "usage: shimctl status [-f FILE]\n"

@@ -107,7 +107,11 @@ int shimctl_reload(const char *dir, shimctl_state *st);
 /* Takes dir/command.lock for the rest of this process's life, so that two
  * commands that change a stack (up, scale, swap, down) never run at once.
  * 0, or -1 after printing which process holds it. Released when the
- * process exits, however it exits. */
+ * process exits, however it exits. Taken again by the same process (up
+ * running swap and scale), it is already held: 0. */
 int shimctl_command_lock(const char *dir, const char *command);
+
+/* up on a running stack: applies what changed in the stack file (cmd_up_apply.c). Exit status. */
+int shimctl_up_apply(const shimctl_opts *o, const shimctl_stack *stack, const shimctl_state *st);
 
 #endif /* SHIMCTL_SHIMCTL_H */

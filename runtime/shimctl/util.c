@@ -356,8 +356,12 @@ int shimctl_wait_stopped(const char *dir, const char *set_name, int from_index, 
 }
 
 int shimctl_command_lock(const char *dir, const char *command) {
+  static char held[SHIMCTL_PATH + 32]; /* the lock this process holds ("" = none) */
   char path[SHIMCTL_PATH + 32];
   snprintf(path, sizeof path, "%s/command.lock", dir);
+  if (strcmp(held, path) == 0) {
+    return 0;
+  }
   int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     fprintf(stderr, "shimctl %s: cannot open %s: %s\n", command, path, strerror(errno));
@@ -378,6 +382,7 @@ int shimctl_command_lock(const char *dir, const char *command) {
   if (ftruncate(fd, 0) != 0 || pwrite(fd, me, (size_t)len, 0) != len) {
     /* the lock is what matters; the text only helps the message above */
   }
+  snprintf(held, sizeof held, "%s", path);
   return 0; /* fd stays open (and locked) until exit */
 }
 

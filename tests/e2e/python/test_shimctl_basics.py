@@ -92,8 +92,8 @@ def test_up_status_scale_logs_down(tmp_path):
         assert st.count("running  restarts 0  SERVING") == 2, st
         assert "calls 3" in st, st  # round robin: 3 and 3
 
-        again = stack.run("up", check=False)
-        assert again.returncode == 1 and "already up" in again.stderr
+        again = stack.run("up")
+        assert "already up" in again.stdout and "nothing to change" in again.stdout, again.stdout
 
         r = stack.run("scale", "echo", "3")
         assert "echo-builtin: 3/3 SERVING" in r.stdout
@@ -136,6 +136,54 @@ def test_up_status_scale_logs_down(tmp_path):
         assert port_free(rp) and port_free(base)
         r = stack.run("status", check=False)
         assert r.returncode == 1 and "is not up" in r.stderr
+    finally:
+        stack.close()
+
+
+def test_up_again_applies_the_files_changes(tmp_path):
+    """Edit the stack file of a running stack and run up: a new replica count
+    is scaled to, a new implementation is swapped to (no failed call), and
+    what up cannot change (a new service) is refused with the reason."""
+    rp = free_port()
+    text = f"""stack: apply
+router:
+  listen: 127.0.0.1:{rp}
+services:
+  model_repository:
+    implementation: fs
+    drain_grace_ms: 500
+    config:
+      data-dir: {tmp_path}/mr
+  training:
+    implementation: liblinear
+    replicas: 1
+    drain_grace_ms: 500
+"""
+    stack = Stack(tmp_path, text)
+    try:
+        stack.up()
+        with open(stack.path, "w") as f:
+            f.write(text.replace("implementation: liblinear\n    replicas: 1",
+                                 "implementation: libsvm\n    replicas: 2"))
+        load = stack.start_load("training", rate=50, duration=20)
+        r = stack.up()
+        assert "training: implementation liblinear -> libsvm (shimctl swap)" in r.stdout, r.stdout
+        assert "training: replicas 1 -> 2 (shimctl scale)" in r.stdout, r.stdout
+        assert "with the file's changes applied" in r.stdout, r.stdout
+        names = sorted(s.set.name for s in stack.list_sets().sets)
+        assert names == ["model_repository-fs", "training-libsvm"], names
+        training = [s for s in stack.list_sets().sets if s.set.name == "training-libsvm"][0]
+        assert len(training.backends) == 2
+        report = stack.stop_load(load)
+        assert report["failed"] == 0 and report["calls"] > 0, report
+
+        r = stack.up()
+        assert "nothing to change" in r.stdout, r.stdout
+
+        with open(stack.path, "a") as f:
+            f.write("  echo:\n    replicas: 1\n")
+        bad = stack.run("up", check=False)
+        assert bad.returncode == 1 and "service echo is not in the running stack" in bad.stderr, bad.stderr
     finally:
         stack.close()
 
