@@ -94,7 +94,6 @@ static void *lookup_main(void *arg) {
                router_desc_fetch(l->b->channel, l->e->method, pool, ROUTER_KIND_LOOKUP_MS, err, sizeof err) == 0 &&
                router_desc_method_streams(pool, l->e->method, &client_streaming, &server_streaming) == 0;
   router_desc_pool_free(pool);
-  router_give_back(l->b);
   router_backend_unref(l->b);
   bool unary = known && !client_streaming && !server_streaming;
   if (known) {
@@ -114,15 +113,27 @@ static void *lookup_main(void *arg) {
   return NULL;
 }
 
+/* A healthy replica of s, referenced (the set may go while the lookup runs); NULL when none. Not counted as
+ * a call: the replica's outstanding and calls metrics are the clients' calls only. */
+static router_backend *healthy_replica(router_set *s) {
+  for (int i = 0; i < s->spec.n_backends; i++) {
+    router_backend *b = s->backends[i];
+    if (atomic_load(&b->healthy)) {
+      router_backend_ref(b);
+      return b;
+    }
+  }
+  return NULL;
+}
+
 /* Starts a lookup of e on a healthy replica of s. Under the lock; false when none could start. */
 static bool start_lookup_locked(router_method_kinds *k, entry *e, router_set *s) {
   lookup *l = malloc(sizeof *l);
-  router_backend *b = l != NULL ? router_borrow(s, NULL, 0) : NULL;
+  router_backend *b = l != NULL ? healthy_replica(s) : NULL;
   if (b == NULL) {
     free(l);
     return false;
   }
-  router_backend_ref(b); /* the set may go while the lookup runs */
   *l = (lookup){k, e, b};
   pthread_attr_t attr;
   pthread_attr_init(&attr);
@@ -131,7 +142,6 @@ static bool start_lookup_locked(router_method_kinds *k, entry *e, router_set *s)
   bool started = pthread_create(&t, &attr, lookup_main, l) == 0;
   pthread_attr_destroy(&attr);
   if (!started) {
-    router_give_back(b);
     router_backend_unref(b);
     free(l);
     return false;
