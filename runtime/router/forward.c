@@ -2,8 +2,10 @@
  * forward.c - where one forwarded call goes: the router's hooks for
  * libshimkit's forwarding (shimkit/forward.h), which moves the bytes.
  *
- * begin (on the worker that took the call): waits while the call's service
- * is held (hold.c), then takes a reference to the current snapshot of the
+ * begin (on the worker that took the call): while the call's service is
+ * held (hold.c) it asks libshimkit to park the call (plan.wait: no thread
+ * waits; begin runs again when the hold is released or lapses, on the
+ * thread that resumes it). Then it takes a reference to the current snapshot of the
  * sets for the call's whole life (so a set removed meanwhile, and its
  * replicas, stay valid until it ends) and chooses a set by weight. A set
  * that hashes on a request field asks for the first request message before
@@ -45,33 +47,54 @@ typedef struct fwd_state {
   size_t key_len;
   char *field_key;                          /* field_key's, freed at the end */
   struct timespec ts0;                      /* arrival */
+  uint64_t hold;                            /* the hold the call waits on (router_hold_check), or 0 */
+  bool waited;                              /* a run of begin parked the call: end frees this */
 } fwd_state;
+
+/* A failed begin: the state goes unless an earlier run parked the call (then end frees it). */
+static shimkit_code begin_failed(fwd_state *st, void **state, shimkit_code code) {
+  if (!st->waited) {
+    free(st);
+    *state = NULL;
+  }
+  return code;
+}
 
 static shimkit_code fwd_begin(shimkit_call *call, void *user_data, void **state, shimkit_forward_plan *plan) {
   router *r = user_data;
-  struct timespec ts0;
-  clock_gettime(CLOCK_MONOTONIC, &ts0);
+  fwd_state *st = *state;
+  if (st == NULL) { /* the first run; later ones resume a parked call */
+    st = calloc(1, sizeof *st);
+    if (st == NULL) {
+      return shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: out of memory");
+    }
+    st->r = r;
+    clock_gettime(CLOCK_MONOTONIC, &st->ts0);
+    *state = st;
+  }
+  if (st->hold != 0) {
+    router_hold_leave(r, st->hold);
+    st->hold = 0;
+  }
   const char *method = shimkit_call_method(call);
   const char *service = method[0] == '/' ? method + 1 : method;
   const char *slash = strchr(service, '/');
   size_t service_len = slash != NULL ? (size_t)(slash - service) : strlen(service);
-  router_hold_wait(r, call, service, service_len);
+  st->hold = router_hold_check(r, service, service_len);
+  if (st->hold != 0) {
+    st->waited = true;
+    plan->wait = true;
+    return SHIMKIT_OK;
+  }
 
   router_config *cfg = router_config_get(r);
   router_set *set = router_choose_set(cfg, service, service_len);
   if (set == NULL) {
     router_config_unref(cfg);
-    return shimkit_call_error(call, SHIMKIT_UNAVAILABLE, "router: no set serves %s", method);
+    return begin_failed(st, state, shimkit_call_error(call, SHIMKIT_UNAVAILABLE, "router: no set serves %s", method));
   }
-  fwd_state *st = calloc(1, sizeof *st);
-  if (st == NULL) {
-    router_config_unref(cfg);
-    return shimkit_call_error(call, SHIMKIT_RESOURCE_EXHAUSTED, "router: out of memory");
-  }
-  st->r = r;
   st->cfg = cfg;
   st->set = set;
-  st->ts0 = ts0;
   if (set->spec.hash_key != NULL) {
     st->key = shimkit_call_metadata_get(call, set->spec.hash_key, &st->key_len);
   }
@@ -143,6 +166,15 @@ static void fwd_end(shimkit_call *call, void *state, shimkit_code code) {
     shimkit_log(SHIMKIT_LOG_INFO, "router", "forwarded %s from %s to %s (set %s): %s (%d attempt%s, %.1f ms)",
                 shimkit_call_method(call), shimkit_call_peer(call), st->tried[st->n_tried - 1]->address,
                 st->set->spec.name, shimkit_code_name(code), st->n_tried, st->n_tried == 1 ? "" : "s", ms);
+  } else if (st->hold != 0 && st->r->access_log) {
+    struct timespec ts1;
+    clock_gettime(CLOCK_MONOTONIC, &ts1);
+    double ms = (double)(ts1.tv_sec - st->ts0.tv_sec) * 1e3 + (double)(ts1.tv_nsec - st->ts0.tv_nsec) / 1e6;
+    shimkit_log(SHIMKIT_LOG_INFO, "router", "%s from %s ended while held, not forwarded: %s (%.1f ms)",
+                shimkit_call_method(call), shimkit_call_peer(call), shimkit_code_name(code), ms);
+  }
+  if (st->hold != 0) {
+    router_hold_leave(st->r, st->hold); /* ended while held: cancelled, deadline, drain */
   }
   free(st->field_key);
   router_config_unref(st->cfg);

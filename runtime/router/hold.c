@@ -2,10 +2,21 @@
  * hold.c - HoldService: new calls of a held service wait in the router
  * (never failed because of the hold) until the hold is released or lapses.
  * shimctl swap holds a stateful service while it copies the data, so that
- * no write lands on the old set after the copy began. Waiting calls wake on
- * release, on the hold's own timeout, on their deadline and when the client
- * cancels; in each case they go on as usual (an expired deadline then fails
- * on its own).
+ * no write lands on the old set after the copy began.
+ *
+ * A held call holds no thread: forward.c's begin asks libshimkit to park it
+ * (shimkit_forward_plan.wait, router_hold_check here) and libshimkit keeps
+ * its close watch, so a client that cancels or whose deadline passes ends at
+ * once and is never forwarded. Whatever lets held calls go (a release, a
+ * hold that lapsed) calls shimkit_server_forward_resume(), which runs begin
+ * again for every parked call: those no longer held go on as usual. The
+ * lapses are timed by one small thread (hold_timer), asleep without a
+ * timeout while nothing is held. So RouterAdmin, on the same workers,
+ * answers whatever number of calls is held.
+ *
+ * Each hold has an id, so that a parked call counts itself out of the hold
+ * it waited on (router_hold_leave), not out of a later hold of the same
+ * service.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
@@ -30,25 +41,43 @@ static router_hold *find(router *r, const char *service, size_t len) {
   return NULL;
 }
 
-/* Drops holds that lapsed and have no waiter left. hold_lock held. */
-static void prune(router *r) {
+/* Drops the hold at i; returns the calls that waited on it. hold_lock held. */
+static int drop(router *r, int i) {
+  int waiting = r->holds[i].waiting;
+  free(r->holds[i].service);
+  r->holds[i] = r->holds[--r->n_holds];
+  atomic_store(&r->n_holds_seen, r->n_holds);
+  return waiting;
+}
+
+/* Drops the holds that lapsed; true when calls waited on one (then resume them). hold_lock held. */
+static bool prune(router *r) {
   int64_t now = now_ms();
+  bool waiters = false;
   for (int i = 0; i < r->n_holds;) {
-    if (r->holds[i].until_ms <= now && r->holds[i].waiting == 0) {
-      free(r->holds[i].service);
-      r->holds[i] = r->holds[--r->n_holds];
+    if (r->holds[i].until_ms <= now) {
+      waiters = drop(r, i) > 0 || waiters;
     } else {
       i++;
     }
   }
-  atomic_store(&r->n_holds_seen, r->n_holds);
+  return waiters;
+}
+
+/* Lets the parked calls run begin again (none of r's locks held). */
+static void resume(router *r) {
+  shimkit_server *srv = atomic_load(&r->srv);
+  if (srv != NULL) {
+    shimkit_server_forward_resume(srv);
+  }
 }
 
 int router_hold_set(router *r, const char *service, bool hold, uint32_t timeout_ms) {
   pthread_mutex_lock(&r->hold_lock);
-  prune(r);
+  bool lapsed = prune(r);
   router_hold *h = find(r, service, strlen(service));
   int waiting = h != NULL ? h->waiting : 0;
+  bool released = false;
   if (hold) {
     if (h == NULL && r->n_holds < ROUTER_MAX_HOLDS) {
       char *copy = strdup(service);
@@ -56,6 +85,7 @@ int router_hold_set(router *r, const char *service, bool hold, uint32_t timeout_
         h = &r->holds[r->n_holds++];
         h->service = copy;
         h->waiting = 0;
+        h->id = ++r->hold_ids;
         atomic_store(&r->n_holds_seen, r->n_holds);
       }
     }
@@ -63,13 +93,16 @@ int router_hold_set(router *r, const char *service, bool hold, uint32_t timeout_
       waiting = -1; /* out of room */
     } else {
       h->until_ms = now_ms() + (timeout_ms == 0 ? ROUTER_HOLD_DEFAULT_MS : timeout_ms);
+      pthread_cond_signal(&r->hold_changed); /* the timer looks at the new lapse time */
     }
   } else if (h != NULL) {
-    h->until_ms = 0; /* lapsed: waiters leave, the last one... prune() drops it */
-    pthread_cond_broadcast(&r->hold_changed);
+    drop(r, (int)(h - r->holds));
+    released = true;
   }
-  prune(r);
   pthread_mutex_unlock(&r->hold_lock);
+  if (released || lapsed) {
+    resume(r);
+  }
   if (hold && waiting >= 0) {
     shimkit_log(SHIMKIT_LOG_INFO, "router", "holding new calls of %s for at most %u ms", service,
                 timeout_ms == 0 ? ROUTER_HOLD_DEFAULT_MS : timeout_ms);
@@ -79,56 +112,106 @@ int router_hold_set(router *r, const char *service, bool hold, uint32_t timeout_
   return waiting;
 }
 
-void router_hold_wait(router *r, shimkit_call *call, const char *service, size_t len) {
+uint64_t router_hold_check(router *r, const char *service, size_t len) {
   if (atomic_load(&r->n_holds_seen) == 0) {
-    return; /* the common case: no lock taken */
+    return 0; /* the common case: no lock taken */
   }
+  uint64_t id = 0;
   pthread_mutex_lock(&r->hold_lock);
   router_hold *h = find(r, service, len);
-  if (h == NULL || h->until_ms <= now_ms()) {
-    pthread_mutex_unlock(&r->hold_lock);
-    return;
+  if (h != NULL && h->until_ms > now_ms()) {
+    h->waiting++;
+    id = h->id;
   }
-  h->waiting++;
-  int64_t left = shimkit_call_time_left_ms(call);
-  int64_t deadline = left == INT64_MAX ? INT64_MAX : now_ms() + left;
-  for (;;) {
-    h = find(r, service, len); /* the array may have moved */
-    int64_t now = now_ms();
-    if (h->until_ms <= now || deadline <= now || shimkit_call_is_cancelled(call)) {
+  pthread_mutex_unlock(&r->hold_lock);
+  return id;
+}
+
+void router_hold_leave(router *r, uint64_t id) {
+  pthread_mutex_lock(&r->hold_lock);
+  for (int i = 0; i < r->n_holds; i++) {
+    if (r->holds[i].id == id) {
+      r->holds[i].waiting--;
       break;
     }
-    /* Wake at least every 100 ms to notice a client that went away. */
-    int64_t until = h->until_ms < deadline ? h->until_ms : deadline;
-    if (until > now + 100) {
-      until = now + 100;
-    }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ns = ts.tv_nsec + (until - now) * 1000000;
-    ts.tv_sec += (time_t)(ns / 1000000000);
-    ts.tv_nsec = (long)(ns % 1000000000);
-    pthread_cond_timedwait(&r->hold_changed, &r->hold_lock, &ts);
   }
-  h = find(r, service, len);
-  h->waiting--;
-  prune(r);
   pthread_mutex_unlock(&r->hold_lock);
 }
 
 int router_hold_list(router *r, char ***names, int *n) {
   pthread_mutex_lock(&r->hold_lock);
-  prune(r);
-  int64_t now = now_ms();
+  bool lapsed = prune(r);
   char **out = calloc((size_t)r->n_holds + 1, sizeof *out);
   int k = 0;
   for (int i = 0; out != NULL && i < r->n_holds; i++) {
-    if (r->holds[i].until_ms > now && (out[k] = strdup(r->holds[i].service)) != NULL) {
+    if ((out[k] = strdup(r->holds[i].service)) != NULL) {
       k++;
     }
   }
   pthread_mutex_unlock(&r->hold_lock);
+  if (lapsed) {
+    resume(r);
+  }
   *names = out;
   *n = k;
   return out != NULL ? 0 : -1;
+}
+
+/* ---- the timer: holds that lapse --------------------------------------------- */
+
+static void *hold_timer(void *arg) {
+  router *r = arg;
+  pthread_mutex_lock(&r->hold_lock);
+  while (!r->timer_stop) {
+    if (prune(r)) {
+      pthread_mutex_unlock(&r->hold_lock);
+      shimkit_log(SHIMKIT_LOG_INFO, "router", "a hold lapsed: its calls go on");
+      resume(r);
+      pthread_mutex_lock(&r->hold_lock);
+      continue;
+    }
+    if (r->n_holds == 0) {
+      pthread_cond_wait(&r->hold_changed, &r->hold_lock);
+      continue;
+    }
+    int64_t next = r->holds[0].until_ms;
+    for (int i = 1; i < r->n_holds; i++) {
+      if (r->holds[i].until_ms < next) {
+        next = r->holds[i].until_ms;
+      }
+    }
+    struct timespec ts = {(time_t)(next / 1000), (long)(next % 1000) * 1000000L};
+    pthread_cond_timedwait(&r->hold_changed, &r->hold_lock, &ts); /* CLOCK_MONOTONIC (sets.c) */
+  }
+  pthread_mutex_unlock(&r->hold_lock);
+  return NULL;
+}
+
+int router_hold_start(router *r, shimkit_server *srv) {
+  atomic_store(&r->srv, srv);
+  pthread_mutex_lock(&r->hold_lock);
+  r->timer_stop = false;
+  int err = r->timer_on ? 0 : pthread_create(&r->timer, NULL, hold_timer, r);
+  if (err == 0) {
+    r->timer_on = true;
+  }
+  pthread_mutex_unlock(&r->hold_lock);
+  if (err != 0) {
+    shimkit_log(SHIMKIT_LOG_ERROR, "router", "cannot start the hold timer thread");
+    return -1;
+  }
+  return 0;
+}
+
+void router_hold_stop(router *r) {
+  pthread_mutex_lock(&r->hold_lock);
+  bool on = r->timer_on;
+  r->timer_on = false;
+  r->timer_stop = true;
+  pthread_cond_broadcast(&r->hold_changed);
+  pthread_mutex_unlock(&r->hold_lock);
+  if (on) {
+    pthread_join(r->timer, NULL);
+  }
+  atomic_store(&r->srv, NULL); /* the server is about to go: nothing resumes on it */
 }

@@ -33,6 +33,9 @@ static shimkit_code setup(shimkit_server *srv, void *ctx) {
   if (rc == SHIMKIT_OK) {
     rc = router_reflection_install(srv, r); /* the replicas' services in the router's reflection */
   }
+  if (rc == SHIMKIT_OK && router_hold_start(r, srv) != 0) {
+    rc = SHIMKIT_RESOURCE_EXHAUSTED;
+  }
   if (rc != SHIMKIT_OK) {
     fprintf(stderr, "shimkit_router: cannot install the forwarding and admin handlers: %s\n",
             shimkit_code_name(rc));
@@ -47,6 +50,11 @@ static shimkit_code setup(shimkit_server *srv, void *ctx) {
 
 static shimkit_code setup_metrics(shimkit_metrics *metrics, void *ctx) {
   return router_metrics_register(ctx, metrics);
+}
+
+/* The server drained (no call is held any more): the hold timer stops before it is freed. */
+static void drained(void *ctx) {
+  router_hold_stop(ctx);
 }
 
 static void teardown(void *ctx) {
@@ -187,6 +195,7 @@ int main(int argc, char **argv) {
                  "                          replicas' reflection says they are unary)",
       .options = NULL,
       .setup = setup,
+      .drained = drained,
       .teardown = teardown,
       .ctx = &g_router,
       .setup_metrics = setup_metrics,

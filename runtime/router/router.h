@@ -85,11 +85,12 @@ typedef struct router_config {
   int n_groups;
 } router_config;
 
-/* A held service: its new calls wait until released or until. */
+/* A held service: its new calls wait (parked in libshimkit) until released or until. */
 typedef struct router_hold {
   char *service;
   int64_t until_ms;            /* monotonic ms when the hold lapses by itself */
   int waiting;                 /* calls waiting now */
+  uint64_t id;                 /* this hold (router_hold_check), never 0 */
 } router_hold;
 
 struct router {
@@ -108,11 +109,16 @@ struct router {
   pthread_cond_t watch_done;   /* signalled when a watcher ends */
   int n_watchers;              /* health-watch threads running */
   /* holds */
-  pthread_mutex_t hold_lock;   /* guards holds */
-  pthread_cond_t hold_changed; /* broadcast when a hold is released */
+  pthread_mutex_t hold_lock;   /* guards holds, hold_ids and the timer fields */
+  pthread_cond_t hold_changed; /* (CLOCK_MONOTONIC) signalled when a hold is set and at stop: the timer looks */
   router_hold holds[ROUTER_MAX_HOLDS];
   int n_holds;
+  uint64_t hold_ids;           /* the last hold's id */
   atomic_int n_holds_seen;     /* n_holds, read without the lock by every call */
+  _Atomic(shimkit_server *) srv; /* the server whose parked calls a release resumes; NULL when none */
+  pthread_t timer;             /* hold_timer: resumes the calls of holds that lapse */
+  bool timer_on;               /* it runs */
+  bool timer_stop;             /* tells it to return */
 };
 
 /* ---- router.c / sets.c: the router and its snapshots ------------------------- */
@@ -179,10 +185,19 @@ void router_release(router_backend *b, shimkit_code code);
 
 /* ---- hold.c -------------------------------------------------------------------- */
 
-/* Holds (hold true) or releases service; returns the calls waiting on it now. */
+/* Holds (hold true) or releases service (the calls waiting on it resume);
+ * returns the calls waiting on it now, or -1 when no hold is left. */
 int router_hold_set(router *r, const char *service, bool hold, uint32_t timeout_ms);
-/* Waits while service (len bytes) is held, the call is live and the hold has not lapsed. */
-void router_hold_wait(router *r, shimkit_call *call, const char *service, size_t len);
+/* When service (len bytes) is held: counts one more call waiting on the hold
+ * and returns the hold's id (for router_hold_leave); else 0. Never blocks. */
+uint64_t router_hold_check(router *r, const char *service, size_t len);
+/* A call counted by router_hold_check (id) waits no more. */
+void router_hold_leave(router *r, uint64_t id);
+/* Starts the thread that resumes srv's parked calls when a hold lapses
+ * (releases resume them too); 0, or -1 (logged). */
+int router_hold_start(router *r, shimkit_server *srv);
+/* Stops it (before srv is freed); nothing is resumed after. Idempotent. */
+void router_hold_stop(router *r);
 /* Copies of the held services' names (free each and the array); -1 when out of memory. */
 int router_hold_list(router *r, char ***names, int *n);
 

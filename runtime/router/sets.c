@@ -24,9 +24,14 @@ void router_init(router *r) {
   pthread_mutex_init(&r->watch_lock, NULL);
   pthread_cond_init(&r->watch_done, NULL);
   pthread_mutex_init(&r->hold_lock, NULL);
-  pthread_cond_init(&r->hold_changed, NULL);
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* the hold timer waits for monotonic times */
+  pthread_cond_init(&r->hold_changed, &attr);
+  pthread_condattr_destroy(&attr);
   atomic_init(&r->stopping, false);
   atomic_init(&r->n_holds_seen, 0);
+  atomic_init(&r->srv, NULL);
 }
 
 static void config_free(router_config *cfg) {
@@ -336,6 +341,7 @@ void router_stop(router *r) {
   router_config_unref(cfg);
   router_method_kinds_free(r->kinds);
   r->kinds = NULL;
+  router_hold_stop(r);
   pthread_mutex_lock(&r->hold_lock);
   for (int i = 0; i < r->n_holds; i++) {
     free(r->holds[i].service);

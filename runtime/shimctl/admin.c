@@ -66,9 +66,40 @@ static const shimkit_method_desc *admin_method(int index) {
   return &shimkit__router__v1__router_admin__shimkit_service.methods[index];
 }
 
+/*
+ * SHIMCTL_TEST_LOSE_ANSWER=Method (tests only): the first call of Method
+ * that succeeds is reported as DEADLINE_EXCEEDED, as if its answer was lost
+ * after the router applied it (the swap benchmark's case, made
+ * deterministic for e2e.shimctl.swap_*).
+ */
+static bool lose_answer(const shimkit_method_desc *m, ProtobufCMessage **resp, char *err, size_t err_len) {
+  static bool lost;
+  const char *which = getenv("SHIMCTL_TEST_LOSE_ANSWER");
+  if (lost || which == NULL || strcmp(which, m->name) != 0) {
+    return false;
+  }
+  lost = true;
+  if (resp != NULL && *resp != NULL) {
+    protobuf_c_message_free_unpacked(*resp, NULL);
+    *resp = NULL;
+  }
+  snprintf(err, err_len, "%s: DEADLINE_EXCEEDED: Deadline Exceeded (SHIMCTL_TEST_LOSE_ANSWER)", m->name);
+  return true;
+}
+
+/* -1 when the router answered with an error (nothing applied); -2 when the
+ * answer did not come (DEADLINE_EXCEEDED, UNAVAILABLE): it may have been applied. */
 static int admin_call(shimctl_admin *admin, int index, const void *req, ProtobufCMessage **resp,
                       int timeout_ms, char *err, size_t err_len) {
-  return call(admin != NULL ? admin->ch : NULL, admin_method(index), req, resp, timeout_ms, err, err_len);
+  const shimkit_method_desc *m = admin_method(index);
+  int rc = call(admin != NULL ? admin->ch : NULL, m, req, resp, timeout_ms, err, err_len);
+  if (rc == 0 && lose_answer(m, resp, err, err_len)) {
+    return -2;
+  }
+  if (rc != 0 && (strstr(err, ": DEADLINE_EXCEEDED") != NULL || strstr(err, ": UNAVAILABLE") != NULL)) {
+    return -2;
+  }
+  return rc;
 }
 
 int shimctl_admin_apply(shimctl_admin *admin, const shimctl_set *set, int weight, char *err, size_t err_len) {

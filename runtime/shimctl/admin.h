@@ -2,7 +2,9 @@
  * admin.h - shimctl's side of the router's admin API
  * (proto/shimkit/router/v1/admin.proto) and of grpc.health.v1, through the
  * generated service tables. Every call has a deadline; failures come back as
- * -1 with the status in err.
+ * -1 with the status in err, or, for the RouterAdmin calls, -2 when no
+ * answer came (DEADLINE_EXCEEDED, UNAVAILABLE): the router may have applied
+ * the change, ask it (ListSets) before assuming either way.
  */
 #ifndef SHIMCTL_ADMIN_H
 #define SHIMCTL_ADMIN_H

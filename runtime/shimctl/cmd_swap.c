@@ -12,7 +12,12 @@
  *   3. wait until the old set has no outstanding call, RemoveSet it, and
  *      the supervisor stops its replicas (SIGTERM: drain).
  * A failure before traffic moved removes the new set again; the old one
- * keeps serving.
+ * keeps serving. An admin change whose answer did not come (DEADLINE_EXCEEDED,
+ * UNAVAILABLE: admin.h's -2) may have been applied: the router's weights
+ * are read back (ListSets) and the swap goes on from what it applied, so
+ * that the router and the state file agree afterwards; when the router does
+ * not answer either, both sets are left as an interrupted swap (running the
+ * swap again finishes it).
  */
 #define _XOPEN_SOURCE 700
 #include <signal.h>
@@ -63,13 +68,78 @@ static int set_weight(shimctl_state *st, void *arg) {
   return 1;
 }
 
+/*
+ * The weights of new_name and old_name in the router (-1: not listed), asked
+ * until it answers, at most timeout_ms. 0, or -1 when it did not answer.
+ */
+static int read_weights(shimctl_admin *router, const char *new_name, const char *old_name, int timeout_ms,
+                        int *wn, int *wo) {
+  int64_t deadline = shimctl_mono_ms() + timeout_ms;
+  char err[512];
+  for (;;) {
+    Shimkit__Router__V1__ListSetsResponse *list = NULL;
+    if (shimctl_admin_list(router, 3000, &list, err, sizeof err) == 0) {
+      const Shimkit__Router__V1__SetStatus *n = shimctl_list_find(list, new_name);
+      const Shimkit__Router__V1__SetStatus *o = shimctl_list_find(list, old_name);
+      *wn = n != NULL && n->set != NULL ? (int)n->set->weight : -1;
+      *wo = o != NULL && o->set != NULL ? (int)o->set->weight : -1;
+      protobuf_c_message_free_unpacked(&list->base, NULL);
+      return 0;
+    }
+    if (shimctl_mono_ms() > deadline) {
+      fprintf(stderr, "shimctl swap: the router does not answer ListSets either: %s\n", err);
+      return -1;
+    }
+    shimctl_sleep_ms(200);
+  }
+}
+
+/*
+ * SetWeights(service, new_name wn, old_name wo). When no answer came, the
+ * router's weights are read back: it applied them or not. 0 applied; -1 not
+ * applied (the router's weights are what they were); -2 unknown (the router
+ * answers nothing). Errors printed.
+ */
+static int change_weights(shimctl_admin *router, const char *service, const char *new_name, int wn,
+                          const char *old_name, int wo, int timeout_ms) {
+  char err[512];
+  int rc = shimctl_admin_weights(router, service, new_name, wn, old_name, wo, err, sizeof err);
+  if (rc == 0) {
+    return 0;
+  }
+  fprintf(stderr, "shimctl swap: %s\n", err);
+  if (rc != -2) {
+    return -1;
+  }
+  int an = 0, ao = 0;
+  if (read_weights(router, new_name, old_name, timeout_ms, &an, &ao) != 0) {
+    return -2;
+  }
+  bool applied = an == wn && (ao == wo || (ao == -1 && wo == 0));
+  fprintf(stderr, "shimctl swap: the router %s it (weights now: %s %d, %s %d)\n",
+          applied ? "applied" : "did not apply", new_name, an, old_name, ao);
+  return applied ? 0 : -1;
+}
+
+/* The router's state is unknown: leave both sets as an interrupted swap. */
+static void leave_unknown(const char *service, const char *to) {
+  fprintf(stderr, "shimctl swap: the router's weights are unknown; both sets are left running as an interrupted "
+          "swap: run it again (shimctl swap %s --to %s) once the router answers\n", service, to);
+}
+
 /* Takes the new set out again: router, then its replicas. */
 static void rollback(const shimctl_opts *o, const char *dir, shimctl_admin *router, const shimctl_set *set,
                      bool applied) {
   char err[512];
   fprintf(stderr, "shimctl swap: removing %s again; the old set keeps serving\n", set->name);
-  if (applied && shimctl_admin_remove(router, set->name, err, sizeof err) != 0) {
+  int rc = applied ? shimctl_admin_remove(router, set->name, err, sizeof err) : 0;
+  if (rc != 0) {
     fprintf(stderr, "shimctl swap: %s\n", err);
+  }
+  int wn = 0, wo = 0;
+  if (rc == -2 && read_weights(router, set->name, "", o->timeout_ms, &wn, &wo) == 0 && wn != -1 &&
+      shimctl_admin_remove(router, set->name, err, sizeof err) != 0) {
+    fprintf(stderr, "shimctl swap: %s (%s stays in the router with weight %d)\n", err, set->name, wn);
   }
   weight_arg w = {set->name, 0, true};
   shimctl_state_update(dir, set_weight, &w);
@@ -315,8 +385,12 @@ int shimctl_cmd_swap(const shimctl_opts *o, int argc, char **argv) {
      * --timeout): a hold the router ended by itself would let writes reach
      * the old store after the copy. */
     int hold_timeout = 2 * o->timeout_ms + SWAP_HOLD_MARGIN_MS;
-    if (shimctl_admin_hold(router, kind->service, true, hold_timeout, err, sizeof err) != 0) {
+    int hrc = shimctl_admin_hold(router, kind->service, true, hold_timeout, err, sizeof err);
+    if (hrc != 0) {
       fprintf(stderr, "shimctl swap: %s\n", err);
+      if (hrc == -2) { /* it may hold: release it (a release of nothing is harmless) */
+        shimctl_admin_hold(router, kind->service, false, 0, err, sizeof err);
+      }
       rollback(o, dir, router, nset, true);
       goto out;
     }
@@ -337,15 +411,18 @@ int shimctl_cmd_swap(const shimctl_opts *o, int argc, char **argv) {
         shimctl_say("state copied: %ld records, %s -> %s", records, old_addr, new_addr);
       }
     }
-    if (ok && shimctl_admin_weights(router, kind->service, nset->name, 100, old_name, 0, err, sizeof err) != 0) {
-      fprintf(stderr, "shimctl swap: %s\n", err);
-      ok = false;
-    }
+    /* Weights not sure (-2): the copy is complete, so whatever the router
+     * applied is consistent; only the state file must follow it. */
+    int wrc = ok ? change_weights(router, kind->service, nset->name, 100, old_name, 0, o->timeout_ms) : -1;
     if (shimctl_admin_hold(router, kind->service, false, 0, err, sizeof err) != 0) {
       fprintf(stderr, "shimctl swap: %s (the hold ends by itself after %d s)\n", err, hold_timeout / 1000);
     }
     hold_ms = shimctl_mono_ms() - t_move;
-    if (!ok) {
+    if (wrc == -2) {
+      leave_unknown(a.service, a.to);
+      goto out;
+    }
+    if (wrc != 0) {
       rollback(o, dir, router, nset, true);
       goto out;
     }
@@ -354,9 +431,13 @@ int shimctl_cmd_swap(const shimctl_opts *o, int argc, char **argv) {
   } else {
     for (int i = 0; i < a.n_steps; i++) {
       int w = a.steps[i];
-      if (shimctl_admin_weights(router, kind->service, nset->name, w, old_name, 100 - w, err, sizeof err) != 0) {
-        fprintf(stderr, "shimctl swap: %s\n", err);
-        shimctl_admin_weights(router, kind->service, nset->name, 0, old_name, 100, err, sizeof err);
+      if (change_weights(router, kind->service, nset->name, w, old_name, 100 - w, o->timeout_ms) != 0) {
+        /* Back to the old set, read back too: a set removed while it has weight would leave the old one
+         * at the weight of this step in the router while the state says 100. */
+        if (change_weights(router, kind->service, nset->name, 0, old_name, 100, o->timeout_ms) != 0) {
+          leave_unknown(a.service, a.to);
+          goto out;
+        }
         rollback(o, dir, router, nset, true);
         goto out;
       }

@@ -41,6 +41,18 @@
  * client), and one batch sends headers, message and status to the client
  * (like a unary server): the close watch, one read, two batches.
  *
+ * Waiting (plan.wait): the call is published (slot->fwd) with its close
+ * watch in flight and put on the server's parked list; nothing else starts
+ * (pump does nothing while f->waiting). The close watch's reference keeps
+ * it alive. Three things take it off the list: its close event (client
+ * gone, deadline, drain: the call fails, end runs), and
+ * shimkit_server_forward_resume(), which takes the whole list (with a
+ * reference per call, so none is freed under it) and runs begin again for
+ * each. A call records resume_gen before begin looks; when parking, a
+ * changed resume_gen means a resume ran meanwhile (maybe the one that
+ * should have let it go), so begin runs again at once instead: no wake-up
+ * is lost. Lock order: a forward's lock, then srv->park_lock.
+ *
  * Retries: while the backend has not answered (no headers, no message) the
  * request messages sent are kept (by reference: copies of byte buffers
  * share their slices) up to SHIMKIT_FORWARD_REPLAY_*; a new attempt replays
@@ -82,6 +94,10 @@ struct shimkit__fwd {
   bool unary;      /* begin planned a unary call: one batch each way (start_unary) */
   grpc_byte_buffer *u_resp; /* unary: the backend's response message, sent with the status */
   bool chosen;     /* choose ran */
+  bool waiting;    /* begin asked to wait: parked (or being resumed), nothing starts */
+  bool in_list;    /* on srv->parked (under park_lock) */
+  shimkit__fwd *park_prev, *park_next; /* srv->parked links (under park_lock) */
+  uint64_t gen;    /* srv->resume_gen when begin last looked */
   bool final;      /* the status to the client is decided: nothing new starts */
 
   /* client side */
@@ -634,7 +650,7 @@ static void pump_backend_recv(shimkit__fwd *f) {
 
 /* Starts every batch the state allows; ends the attempt when all of it is done. */
 static void pump(shimkit__fwd *f) {
-  if (f->final) {
+  if (f->final || f->waiting) {
     return;
   }
   pump_backend_send(f); /* first: it frees req_held for the next read */
@@ -781,14 +797,135 @@ void shimkit__fwd_event(shimkit__slot *slot, shimkit__tag_kind kind, bool ok) {
   shimkit__call_unref(slot);
 }
 
+static void unpark(shimkit__fwd *f);
+static void fail_waiting(shimkit__fwd *f);
+
 void shimkit__fwd_closed(shimkit__fwd *f) {
   pthread_mutex_lock(&f->lock);
   if (f->c->close_cancelled && !f->final) {
     f->client_gone = true;
     cancel_backend(f);
+    if (f->waiting) {
+      unpark(f);
+      fail_waiting(f);
+    }
     pump(f);
   }
   pthread_mutex_unlock(&f->lock);
+}
+
+/* ---- waiting ------------------------------------------------------------------------------- */
+
+/* Takes f off the parked list if it is still there; f->waiting goes false. f's lock held. */
+static void unpark(shimkit__fwd *f) {
+  shimkit_server *srv = f->c->srv;
+  pthread_mutex_lock(&srv->park_lock);
+  if (f->in_list) {
+    if (f->park_prev != NULL) {
+      f->park_prev->park_next = f->park_next;
+    } else {
+      srv->parked = f->park_next;
+    }
+    if (f->park_next != NULL) {
+      f->park_next->park_prev = f->park_prev;
+    }
+    f->in_list = false;
+    f->park_prev = f->park_next = NULL;
+  }
+  pthread_mutex_unlock(&srv->park_lock);
+  f->waiting = false;
+}
+
+/* A waiting call whose client went away (or whose deadline passed, or the drain cancelled it). */
+static void fail_waiting(shimkit__fwd *f) {
+  shimkit_call *c = f->c;
+  f->client_gone = true;
+  if (atomic_load(&c->srv->cancelling)) {
+    fail(f, SHIMKIT_UNAVAILABLE, "cancelled by the server's drain while waiting");
+  } else if (shimkit_call_time_left_ms(c) <= 0) {
+    fail(f, SHIMKIT_DEADLINE_EXCEEDED, "deadline exceeded while waiting");
+  } else {
+    fail(f, SHIMKIT_CANCELLED, "cancelled by the client or connection lost while waiting");
+  }
+}
+
+/*
+ * Carries out the plan begin returned: parks the call, or applies the plan
+ * and, unless the first message is read first, chooses. A call that should
+ * park while a resume ran since begin looked runs begin again instead.
+ * f's lock held.
+ */
+static void follow_plan(shimkit__fwd *f, shimkit_forward_plan plan) {
+  shimkit_call *c = f->c;
+  shimkit_server *srv = c->srv;
+  while (plan.wait) {
+    pthread_mutex_lock(&srv->park_lock);
+    uint64_t gen = atomic_load(&srv->resume_gen);
+    if (gen == f->gen) {
+      f->park_prev = NULL;
+      f->park_next = srv->parked;
+      if (srv->parked != NULL) {
+        srv->parked->park_prev = f;
+      }
+      srv->parked = f;
+      f->in_list = true;
+      f->waiting = true;
+      pthread_mutex_unlock(&srv->park_lock);
+      return;
+    }
+    f->gen = gen;
+    pthread_mutex_unlock(&srv->park_lock);
+    memset(&plan, 0, sizeof plan);
+    shimkit_code code = srv->forwarder.begin(c, srv->forwarder_user_data, &f->state, &plan);
+    if (code != SHIMKIT_OK) {
+      fail(f, code, "the call cannot be forwarded");
+      return;
+    }
+  }
+  f->unary = plan.unary;
+  f->read_first = plan.read_first || plan.unary;
+  if (!f->read_first) {
+    choose(f, NULL);
+  }
+}
+
+void shimkit_server_forward_resume(shimkit_server *srv) {
+  if (srv == NULL || !srv->has_forwarder) {
+    return;
+  }
+  pthread_mutex_lock(&srv->park_lock);
+  uint64_t gen = atomic_load(&srv->resume_gen) + 1;
+  atomic_store(&srv->resume_gen, gen);
+  shimkit__fwd *list = srv->parked;
+  srv->parked = NULL;
+  for (shimkit__fwd *f = list; f != NULL; f = f->park_next) {
+    /* Alive: on the list, its close event has not run (it unparks first). */
+    f->in_list = false;
+    atomic_fetch_add(&f->c->slot->pending, 1);
+  }
+  pthread_mutex_unlock(&srv->park_lock);
+  while (list != NULL) {
+    shimkit__fwd *f = list;
+    list = f->park_next; /* read before the links are reused (under f's lock, f may park again) */
+    shimkit__slot *slot = f->c->slot;
+    pthread_mutex_lock(&f->lock);
+    f->park_prev = f->park_next = NULL;
+    if (f->waiting && !f->final) {
+      f->waiting = false;
+      f->gen = gen;
+      shimkit_forward_plan plan;
+      memset(&plan, 0, sizeof plan);
+      shimkit_code code = srv->forwarder.begin(f->c, srv->forwarder_user_data, &f->state, &plan);
+      if (code != SHIMKIT_OK) {
+        fail(f, code, "the call cannot be forwarded");
+      } else {
+        follow_plan(f, plan);
+      }
+      pump(f);
+    }
+    pthread_mutex_unlock(&f->lock);
+    shimkit__call_unref(slot); /* may finish the call */
+  }
 }
 
 /* ---- start and free ------------------------------------------------------------------------ */
@@ -823,6 +960,7 @@ shimkit_code shimkit__fwd_start(shimkit_call *c) {
   pthread_mutex_init(&f->lock, NULL);
   f->c = c;
   f->replayable = true;
+  f->gen = atomic_load(&c->srv->resume_gen); /* before begin looks (follow_plan) */
   shimkit_forward_plan plan = {0};
   shimkit_code code = c->srv->forwarder.begin(c, c->srv->forwarder_user_data, &f->state, &plan);
   if (code != SHIMKIT_OK) {
@@ -830,17 +968,15 @@ shimkit_code shimkit__fwd_start(shimkit_call *c) {
     free(f);
     return code;
   }
-  f->unary = plan.unary;
-  f->read_first = plan.read_first || plan.unary;
-  shimkit__call_watch_close(c); /* the hold may have started it already */
+  shimkit__call_watch_close(c);
   pthread_mutex_lock(&f->lock);
   atomic_store(&c->slot->fwd, f);
   c->forwarding = true;
   if (c->broken || (atomic_load(&c->close_done) && c->close_cancelled)) {
     f->client_gone = true;
     fail(f, SHIMKIT_CANCELLED, "cancelled by the client or connection lost");
-  } else if (!f->read_first) {
-    choose(f, NULL);
+  } else {
+    follow_plan(f, plan);
   }
   pump(f);
   pthread_mutex_unlock(&f->lock);

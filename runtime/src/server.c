@@ -90,6 +90,8 @@ shimkit_server *shimkit_server_new(const shimkit_server_options *opts) {
   pthread_mutex_init(&srv->lock, NULL);
   pthread_cond_init(&srv->cond, NULL);
   atomic_init(&srv->cancelling, false);
+  pthread_mutex_init(&srv->park_lock, NULL);
+  atomic_init(&srv->resume_gen, 0);
   srv->services = calloc(SHIMKIT__MAX_SERVICES, sizeof *srv->services);
   srv->interceptors = calloc(SHIMKIT__MAX_INTERCEPTORS, sizeof *srv->interceptors);
   srv->health = shimkit__health_new();
@@ -572,5 +574,6 @@ void shimkit_server_free(shimkit_server *srv) {
   }
   pthread_cond_destroy(&srv->cond);
   pthread_mutex_destroy(&srv->lock);
+  pthread_mutex_destroy(&srv->park_lock);
   free(srv);
 }

@@ -124,6 +124,9 @@ struct shimkit_server {
   bool has_forwarder;            /* unknown methods are forwarded (forward.c) instead */
   shimkit_forwarder forwarder;   /* its hooks */
   void *forwarder_user_data;     /* their argument */
+  pthread_mutex_t park_lock;     /* guards parked (forward.c); taken under a forward's lock, never around one */
+  struct shimkit__fwd *parked;   /* forwarded calls waiting (plan.wait), doubly linked */
+  atomic_uint_fast64_t resume_gen; /* shimkit_server_forward_resume() runs so far (written under park_lock) */
 
   shimkit_reflection_fallback refl_fallback; /* reflection's answers for other services (reflection_fallback.c) */
   bool has_refl_fallback;                    /* refl_fallback is set */
@@ -282,6 +285,7 @@ void shimkit__call_unref(shimkit__slot *slot);
  * SHIMKIT_OK with call->forwarding set. */
 shimkit_code shimkit__fwd_start(shimkit_call *call);
 void shimkit__fwd_event(shimkit__slot *slot, shimkit__tag_kind kind, bool ok);
+/* The call's close watch completed (cancelled: the client is gone). */
 void shimkit__fwd_closed(shimkit__fwd *f);
 void shimkit__fwd_free(shimkit__fwd *f);
 

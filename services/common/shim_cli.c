@@ -278,12 +278,14 @@ static int serve(const shim_cli_program *p, shim_settings *s) {
   shimkit_log(SHIMKIT_LOG_INFO, p->name, "listening on %s (%s)", bound,
               tls ? (tls->require_client_cert ? "mutual TLS" : "TLS") : "plaintext");
   shimkit_server_wait(srv);
+  if (p->drained) p->drained(p->ctx);
   shimkit_server_free(srv);
   shimkit_metrics_free(metrics);
   if (p->teardown) p->teardown(p->ctx);
   shimkit_log(SHIMKIT_LOG_INFO, p->name, "stopped");
   return 0;
 fail:
+  if (p->drained && srv) p->drained(p->ctx);
   shimkit_server_free(srv);
   shimkit_metrics_free(metrics);
   if (p->teardown) p->teardown(p->ctx);

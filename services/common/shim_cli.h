@@ -30,7 +30,10 @@ typedef struct shim_cli_program {
   /* Called once the server has stopped and been freed, also after a failed
    * setup; may be NULL. */
   void (*teardown)(void *ctx);
-  void *ctx; /* passed to setup and teardown */
+  /* Called once the server has drained (no call left), before it is freed;
+   * may be NULL. What uses the server from threads of its own stops here. */
+  void (*drained)(void *ctx);
+  void *ctx; /* passed to setup, drained and teardown */
   /* With --metrics-listen: called with the registry before setup, to add
    * series of the program's own (shimkit_metrics_add_collector); may be NULL.
    * The registry is freed after the server, before teardown. */

@@ -20,11 +20,21 @@
  * bytes), so that a failed attempt can be sent again to another backend
  * (attempt_done). Messages are never decoded.
  *
- * Threads: begin runs on the worker that took the call and may block (wait
- * for a hold to be released); so may choose (counted as a busy worker, so
- * that the pool keeps one polling). attempt_done and end run on whichever
- * worker takes the event and must not block. The hooks of one call run one
- * at a time.
+ * Waiting: begin may ask for a call to wait (shimkit_forward_plan.wait),
+ * e.g. while its service is held. A waiting call holds no thread: it sits
+ * in the server with only its close watch in flight, so a client that
+ * cancels, a deadline that passes and the server's drain end it at once
+ * (end runs; nothing was forwarded). shimkit_server_forward_resume() runs
+ * begin again for every waiting call; the application calls it after each
+ * change that may let one go (a hold released or lapsed).
+ *
+ * Threads: begin runs on the worker that took the call, or, for a call
+ * that waited, on the thread calling shimkit_server_forward_resume(); it
+ * should not block (to wait, it sets plan.wait). choose runs after begin
+ * or on the worker that read the first message, and may block (counted as
+ * a busy worker, so that the pool keeps one polling, when on a worker).
+ * attempt_done and end run on whichever worker takes the event and must not
+ * block. The hooks of one call run one at a time.
  */
 #ifndef SHIMKIT_FORWARD_H
 #define SHIMKIT_FORWARD_H
@@ -68,19 +78,31 @@ typedef struct shimkit_forward_attempt {
  * do. It halves the events (and the writes) per call. The client's stream
  * is not read past its first message. Set it for other methods and they
  * break (only one message each way passes).
+ *
+ * wait parks the call instead (read_first and unary are then ignored):
+ * nothing is read or forwarded, and begin runs again, with *state as this
+ * run left it and a zeroed plan, at the next shimkit_server_forward_resume()
+ * (or at once, should one have run while this begin ran: no wake-up is
+ * lost). Meanwhile the call ends only if its client goes away, its deadline
+ * passes or the server drains (end then gets CANCELLED, DEADLINE_EXCEEDED
+ * or UNAVAILABLE).
  */
 typedef struct shimkit_forward_plan {
   bool read_first; /**< read the first request message before choose, which gets its bytes */
   bool unary;      /**< the method is unary: forward it in one batch each way (implies read_first) */
+  bool wait;       /**< park the call, holding no thread, until shimkit_server_forward_resume() */
 } shimkit_forward_plan;
 
 /** Where calls go. Every hook gets the call and the state begin returned. */
 typedef struct shimkit_forwarder {
   /**
-   * A call arrived (on a worker; may block). Return SHIMKIT_OK with *state
-   * set to forward it, and *plan filled as needed (it comes zeroed); or a
-   * status set with shimkit_call_error() to answer the call with (then no
-   * other hook runs for it).
+   * A call arrived (on a worker), or a waiting call is resumed. Return
+   * SHIMKIT_OK with *state set to forward it (or to wait: plan->wait), and
+   * *plan filled as needed (it comes zeroed); or a status set with
+   * shimkit_call_error() to answer the call with. *state is NULL on the
+   * first run and what the previous run left on the next ones. When the
+   * first run fails no other hook runs for the call; once a run returned
+   * SHIMKIT_OK, end runs at the call's end whatever later runs return.
    */
   shimkit_code (*begin)(shimkit_call *call, void *user_data, void **state, shimkit_forward_plan *plan);
   /**
@@ -114,6 +136,17 @@ typedef struct shimkit_forwarder {
  */
 SHIMKIT_API shimkit_code shimkit_server_set_forwarder(shimkit_server *srv, const shimkit_forwarder *fwd,
                                                       void *user_data);
+
+/**
+ * Runs begin again, on the calling thread, for every call waiting
+ * (shimkit_forward_plan.wait) on srv; those it lets go are forwarded, those
+ * it parks again wait for the next resume. Call it after every change that
+ * may let a waiting call go. Safe from any thread but a forwarder hook's
+ * (handlers of the server's own services included), from
+ * shimkit_server_start() until shimkit_server_free() (a drained server has
+ * no waiting call: then it does nothing). NULL: nothing.
+ */
+SHIMKIT_API void shimkit_server_forward_resume(shimkit_server *srv);
 
 #ifdef __cplusplus
 }

@@ -102,9 +102,10 @@ class Stack:
         self.router = None
         self.loads = []
 
-    def run(self, *args, check=True, timeout=150):
+    def run(self, *args, check=True, timeout=150, env=None):
+        """shimctl -f stack.yaml ARGS; env: variables added to the environment."""
         r = subprocess.run([shimctl_program(), "-f", self.path, *args], capture_output=True, text=True,
-                           timeout=timeout, cwd=self.folder)
+                           timeout=timeout, cwd=self.folder, env={**os.environ, **(env or {})})
         if check:
             assert r.returncode == 0, f"shimctl {' '.join(args)} exited {r.returncode}:\n{r.stdout}\n{r.stderr}"
         return r

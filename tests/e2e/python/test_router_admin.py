@@ -4,7 +4,10 @@ with grpcio stubs generated now from proto/shimkit/router/v1/admin.proto.
 
 Sets applied and listed; weights 100/0, 50/50, 0/100 moving calls between
 two sets; a set removed; a replaced set keeping the replicas that stay; a
-held service whose calls wait and then all complete; the --state file
+held service whose calls wait and then all complete, 50 of them on a
+router with 4 workers while RouterAdmin answers at once, and a held call
+whose deadline passes or whose client cancels ending at once, never
+forwarded; the --state file
 bringing back the same sets and weights after a SIGKILL of the router; bad
 admin requests and bad state files refused with a clear status; per-backend
 metrics; a replica SIGKILLed while its handler runs failing its call
@@ -225,6 +228,104 @@ def test_hold_lapses_by_itself(router, replicas, admin, pb2):
     wait_serving(r, admin)
     r.admin.HoldService(admin[0].HoldServiceRequest(service=ECHO, hold=True, hold_timeout_ms=300), timeout=10)
     assert r.echo.Say(pb2.EchoRequest(message="late"), timeout=30).message == "late"
+
+
+def timed(fn):
+    """fn()'s result and how long it took (s)."""
+    t0 = time.monotonic()
+    out = fn()
+    return out, time.monotonic() - t0
+
+
+def held_calls(r, pb):
+    return r.admin.HoldService(pb.HoldServiceRequest(service=ECHO, hold=True, hold_timeout_ms=60000),
+                               timeout=10).held_calls
+
+
+def backend_calls(r, pb):
+    return sum(b.calls for s in r.admin.ListSets(pb.ListSetsRequest(), timeout=10).sets for b in s.backends)
+
+
+def test_held_calls_hold_no_worker(router, replicas, admin, pb2):
+    """With 4 workers, 50 held calls all wait and RouterAdmin still answers
+    at once (the swap benchmark's failure: held calls took every worker, so
+    SetWeights and the release could not run)."""
+    r = router("--workers", "4")
+    apply(r, admin, "A", replicas, ["a0"], 100)
+    apply(r, admin, "B", replicas, ["b0"], 0)
+    wait_serving(r, admin)
+    pb = admin[0]
+    r.admin.HoldService(pb.HoldServiceRequest(service=ECHO, hold=True, hold_timeout_ms=60000), timeout=10)
+    calls = [r.echo.Say.future(pb2.EchoRequest(message=f"w{i}"), timeout=60) for i in range(50)]
+    deadline = time.monotonic() + 20
+    held = 0
+    while time.monotonic() < deadline and held < 50:
+        held, took = timed(lambda: held_calls(r, pb))
+        assert took < 1.0, f"HoldService took {took:.2f} s with {held} calls held"
+        time.sleep(0.05)
+    assert held == 50
+    listed, took = timed(lambda: r.admin.ListSets(pb.ListSetsRequest(), timeout=10))
+    assert took < 1.0, f"ListSets took {took:.2f} s with 50 calls held"
+    assert list(listed.held_services) == [ECHO]
+    _, took = timed(lambda: r.admin.SetWeights(pb.SetWeightsRequest(service=ECHO, weights={"A": 0, "B": 100}),
+                                               timeout=10))
+    assert took < 1.0, f"SetWeights took {took:.2f} s with 50 calls held"
+    assert not any(c.done() for c in calls)
+    resp, took = timed(lambda: r.admin.HoldService(pb.HoldServiceRequest(service=ECHO, hold=False), timeout=10))
+    assert took < 1.0
+    assert resp.held_calls == 50
+    results = [c.result() for c in calls]  # raises on any failed call
+    assert [x.message for x in results] == [f"w{i}" for i in range(50)]
+    assert {x.served_by for x in results} == {"b0"}  # released after SetWeights: the new set
+
+
+def test_held_call_ends_at_its_deadline_not_forwarded(router, replicas, admin, pb2):
+    r = router("--workers", "4")
+    apply(r, admin, "A", replicas, ["a0"], 100)
+    wait_serving(r, admin)
+    pb = admin[0]
+    before = backend_calls(r, pb)
+    r.admin.HoldService(pb.HoldServiceRequest(service=ECHO, hold=True, hold_timeout_ms=60000), timeout=10)
+    t0 = time.monotonic()
+    with pytest.raises(grpc.RpcError) as err:
+        r.echo.Say(pb2.EchoRequest(message="late"), timeout=0.5)
+    assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert time.monotonic() - t0 < 2.0
+    # A client that cancels while held: the router lets it go at once too.
+    call = r.echo.Say.future(pb2.EchoRequest(message="gone"), timeout=60)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and held_calls(r, pb) < 1:
+        time.sleep(0.02)
+    call.cancel()
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline and held_calls(r, pb) > 0:
+        time.sleep(0.02)
+    assert held_calls(r, pb) == 0
+    assert r.admin.HoldService(pb.HoldServiceRequest(service=ECHO, hold=False), timeout=10).held_calls == 0
+    assert backend_calls(r, pb) == before  # neither was forwarded
+    assert r.echo.Say(pb2.EchoRequest(message="after"), timeout=10).message == "after"
+    assert backend_calls(r, pb) == before + 1
+
+
+def test_drain_with_held_calls(router, replicas, admin, pb2):
+    """SIGTERM while calls are held: the drain cancels them after its grace,
+    the router exits 0 (and, under ASan, leaks nothing)."""
+    r = router("--workers", "4", "--drain-grace-ms", "300")
+    apply(r, admin, "A", replicas, ["a0"], 100)
+    wait_serving(r, admin)
+    pb = admin[0]
+    r.admin.HoldService(pb.HoldServiceRequest(service=ECHO, hold=True, hold_timeout_ms=60000), timeout=10)
+    calls = [r.echo.Say.future(pb2.EchoRequest(message=f"d{i}"), timeout=60) for i in range(10)]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and held_calls(r, pb) < 10:
+        time.sleep(0.05)
+    assert held_calls(r, pb) == 10
+    t0 = time.monotonic()
+    r.stop()  # asserts exit 0 and no sanitizer report
+    assert time.monotonic() - t0 < 15
+    for c in calls:
+        assert c.exception() is not None and c.exception().code() in (grpc.StatusCode.UNAVAILABLE,
+                                                                      grpc.StatusCode.CANCELLED)
 
 
 def listing(r, admin):

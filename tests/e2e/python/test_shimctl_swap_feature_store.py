@@ -4,7 +4,9 @@ call) and reads acknowledged ones back (GetOnlineFeatures) through the
 router. Zero failed calls; the state moves with Export -> Import while the
 router holds the service's calls; afterwards every acknowledged row (those
 written before, during and after the swap) is read back from the Redis set,
-through the router and straight from a Redis-backed replica."""
+through the router and straight from a Redis-backed replica. SetWeights'
+answer is lost on purpose (SHIMCTL_TEST_LOSE_ANSWER): shimctl reads back
+that the router applied it and finishes the swap."""
 import importlib
 import re
 
@@ -61,9 +63,13 @@ services:
         load = stack.start_load("feature_store", rate=60, duration=50, acked=acked)
         stack.wait_for("rows written before the swap", lambda: sum(
             b.calls for s in stack.list_sets().sets for b in s.backends) > 60)
-        r = stack.run("swap", "feature_store", "--to", "redis")
-        print(r.stdout)
+        # SetWeights' answer lost after the router applied it (the swap
+        # benchmark's failure): shimctl must read the weights back and finish
+        # the swap, not remove the set that now has the traffic.
+        r = stack.run("swap", "feature_store", "--to", "redis", env={"SHIMCTL_TEST_LOSE_ANSWER": "SetWeights"})
+        print(r.stdout, r.stderr)
         assert "stateful" in r.stdout and "state copied:" in r.stdout
+        assert "SetWeights: DEADLINE_EXCEEDED" in r.stderr and "the router applied it" in r.stderr, r.stderr
         m = re.search(r"swapped feature_store to redis in ([0-9.]+) s \(traffic moved in (\d+) ms", r.stdout)
         assert m, r.stdout
         stack.wait_for("rows written after the swap", lambda: sum(
@@ -76,6 +82,9 @@ services:
         assert len(keys) == result["acked"] and len(keys) > 60
         sets = {s.set.name: s for s in stack.list_sets().sets}
         assert list(sets) == ["feature_store-redis"]
+        assert sets["feature_store-redis"].set.weight == 100
+        st = stack.state()["sets"]
+        assert list(st) == ["feature_store-redis"] and st["feature_store-redis"]["weight"] == 100
         assert not any(pid_alive(p) for p in old_pids)
         # Every acknowledged row, through the router and from a Redis replica directly.
         assert check_rows(stack.router, keys) == []

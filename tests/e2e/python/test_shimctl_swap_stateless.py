@@ -2,7 +2,8 @@
 libsvm (ListJobs/GetJob calls through the router at a fixed rate during
 the whole swap), by canary weights 10, 50, 100: zero failed calls; the
 router ends with the libsvm set only, the liblinear replicas are stopped.
-Then back to liblinear at once, still with zero failed calls."""
+Then back to liblinear at once, still with zero failed calls, SetWeights'
+answer lost: shimctl reads back what the router applied and goes on."""
 import re
 
 from shimctl_stack import Stack, free_port, pid_alive
@@ -50,9 +51,11 @@ services:
         st = stack.state()["sets"]
         assert "training-liblinear" not in st and st["training-libsvm"]["weight"] == 100
 
-        # And back, at once.
+        # And back, at once, SetWeights' answer lost (the router applied it):
+        # shimctl reads the weights back and goes on from what was applied.
         load = stack.start_load("training", rate=100, duration=40)
-        r = stack.run("swap", "training", "--to", "liblinear")
+        r = stack.run("swap", "training", "--to", "liblinear", env={"SHIMCTL_TEST_LOSE_ANSWER": "SetWeights"})
+        assert "SetWeights: DEADLINE_EXCEEDED" in r.stderr and "the router applied it" in r.stderr, r.stderr
         stack.wait_for("calls on the liblinear set", lambda: sum(
             b.calls for s in stack.list_sets().sets for b in s.backends if s.set.name == "training-liblinear")
             > 50)
@@ -60,6 +63,10 @@ services:
         print("swap libsvm -> liblinear:", result)
         assert result["failed"] == 0, result
         assert "training-liblinear" in stack.run("status").stdout
+        sets = {s.set.name: s.set.weight for s in stack.list_sets().sets if s.set.name.startswith("training")}
+        assert sets == {"training-liblinear": 100}, sets
+        st = stack.state()["sets"]
+        assert "training-libsvm" not in st and st["training-liblinear"]["weight"] == 100
 
         bad = stack.run("swap", "training", "--to", "liblinear", check=False)
         assert bad.returncode == 1 and "already runs liblinear" in bad.stderr
