@@ -51,6 +51,14 @@ typedef struct shimctl_env {
 extern const shimctl_env shimctl_env_process;
 extern const shimctl_env shimctl_env_docker;
 
+/* docker: arg with every loopback host in it -- "127.0.0.1" or "localhost"
+ * after the start, ' ', '=', '@', ',' or "//" and before the end, ':', '/',
+ * ' ', ',' or '?' ("127.0.0.1:6379", "host=localhost port=5432",
+ * "postgresql://u@127.0.0.1:5432/db") -- replaced by "host.docker.internal"
+ * (the host, from inside a container), written to buf. Returns buf, or arg
+ * itself when it names no loopback host or the result does not fit in len. */
+const char *shimctl_docker_host_address(const char *arg, char *buf, size_t len);
+
 /* The environment of that name, or NULL: unknown, or not compiled into this
  * shimctl (then shimctl_env_missing() says why). */
 const shimctl_env *shimctl_env_find(const char *name);

@@ -23,9 +23,11 @@
  * path, so one stack file runs unchanged in the process and docker
  * environments. System folders (/, /etc, /usr, /proc...) are never mounted.
  * Inside a container 127.0.0.1 is the container itself, where nothing but
- * the shim runs, so an argument "127.0.0.1:PORT", "localhost:PORT" or
- * "host=127.0.0.1" (libpq) is rewritten to host.docker.internal: the host's
- * server must then listen on an address the bridge reaches.
+ * the shim runs, so 127.0.0.1 and localhost in the shim's arguments
+ * ("127.0.0.1:PORT", libpq's "host=localhost" and
+ * "postgresql://user@127.0.0.1:PORT/db") are rewritten to
+ * host.docker.internal: the host's server must then listen on an address the
+ * bridge reaches.
  *
  * SHIMCTL_DOCKER names another CLI with the same commands (podman).
  */
@@ -62,19 +64,39 @@ static int has_arg(const char *const *args, const char *name) {
   return 0;
 }
 
-/* Rewrites a loopback address in arg (see the top of the file) into buf;
- * returns buf, or arg unchanged. */
-static const char *host_address(const char *arg, char *buf, size_t len) {
-  static const char *const from[] = {"127.0.0.1:", "localhost:", "host=127.0.0.1", "host=localhost"};
-  static const char *const to[] = {"host.docker.internal:", "host.docker.internal:", "host=host.docker.internal",
-                                   "host=host.docker.internal"};
-  for (size_t i = 0; i < sizeof from / sizeof from[0]; i++) {
-    const char *at = strstr(arg, from[i]);
-    if (!at || (at != arg && at[-1] != ' ' && at[-1] != '=' && at[-1] != '/')) continue;
-    int n = snprintf(buf, len, "%.*s%s%s", (int)(at - arg), arg, to[i], at + strlen(from[i]));
-    return n > 0 && (size_t)n < len ? buf : arg;
+/* A host starts an argument, a word, a value, a list item, or follows a URI's "//" or "user@". */
+static int host_before(const char *arg, const char *at) {
+  return at == arg || strchr(" =@,", at[-1]) != NULL || (at - arg >= 2 && at[-1] == '/' && at[-2] == '/');
+}
+
+/* ... and ends it, or goes on with a port, a path, a URI's query or the next item. */
+static int host_after(char c) {
+  return c == '\0' || strchr(":/ ,?", c) != NULL;
+}
+
+const char *shimctl_docker_host_address(const char *arg, char *buf, size_t len) {
+  static const char *const loopback[] = {"127.0.0.1", "localhost"};
+  static const char to[] = "host.docker.internal";
+  size_t out = 0;
+  int changed = 0;
+  const char *p = arg;
+  while (*p) {
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof loopback / sizeof loopback[0] && n == 0; i++) {
+      size_t k = strlen(loopback[i]);
+      if (strncmp(p, loopback[i], k) == 0 && host_before(arg, p) && host_after(p[k])) n = k;
+    }
+    const char *piece = n ? to : p;
+    size_t piece_len = n ? sizeof to - 1 : 1;
+    if (out + piece_len >= len) return arg;
+    memcpy(buf + out, piece, piece_len);
+    out += piece_len;
+    p += n ? n : 1;
+    changed |= n != 0;
   }
-  return arg;
+  if (!changed || len == 0) return arg;
+  buf[out] = '\0';
+  return buf;
 }
 
 /* The host folder to bind-mount for an absolute path argument into dir, or 0. */
@@ -174,7 +196,7 @@ static int docker_start(const shimctl_replica_spec *spec, char *id, size_t id_le
       snprintf(err, err_len, "set %s: too many shim arguments", spec->set);
       return -1;
     }
-    argv[n] = host_address(*a, rewritten[n], sizeof rewritten[n]);
+    argv[n] = shimctl_docker_host_address(*a, rewritten[n], sizeof rewritten[n]);
     n++;
   }
   argv[n] = NULL;

@@ -1,21 +1,33 @@
 #!/usr/bin/env bash
 # A Redis server of the project's own for tests, on loopback, its data in DIR.
 #
-#   scripts/services/redis.sh start DIR   start (or find running) redis-server; prints HOST:PORT
+#   scripts/services/redis.sh start DIR [--docker-bridge]
+#                                         start (or find running) redis-server; prints HOST:PORT
 #   scripts/services/redis.sh stop DIR    SHUTDOWN (then SIGTERM, SIGKILL by pid); no-op if not running
 #   scripts/services/redis.sh addr DIR    prints HOST:PORT if it is running, else exits 1
 #
 # Durable as the feature store expects: appendonly yes, appendfsync always, so a
 # write Redis acknowledged survives a crash. The port is picked once (a free one)
 # and kept in DIR/redis.port, so a restart comes back on the same address.
+# --docker-bridge: also listen on this host's address on Docker's bridge
+# (scripts/services/docker_bridge.sh, e.g. 172.17.0.1), where shims in
+# containers reach it as host.docker.internal (docs/environments.md); the
+# address printed stays the loopback one. Without it, loopback only.
 # Every wait is bounded (REDIS_SH_TIMEOUT seconds, default 15). redis-server is
 # installed by scripts/setup.sh.
 set -euo pipefail
 
 die() { echo "redis.sh: $*" >&2; exit 1; }
-(($# == 2)) || die "usage: $0 start|stop|addr DIR"
+usage="usage: $0 start DIR [--docker-bridge] | stop DIR | addr DIR"
+(($# == 2 || $# == 3)) || die "$usage"
 CMD=$1
 DIR=$2
+BIND=127.0.0.1
+if (($# == 3)); then
+  [[ $CMD == start && $3 == --docker-bridge ]] || die "$usage"
+  bridge=$("$(dirname "${BASH_SOURCE[0]}")/docker_bridge.sh") || die "--docker-bridge: no docker bridge address"
+  BIND="$BIND ${bridge%% *}"
+fi
 TIMEOUT=${REDIS_SH_TIMEOUT:-15}
 HOST=127.0.0.1
 
@@ -41,12 +53,16 @@ PY
 
 start() {
   if pid_alive && pings; then
+    local running
+    running=$(redis-cli -h $HOST -p "$(port)" CONFIG GET bind 2>/dev/null | sed -n 2p)
+    [[ $running == "$BIND" ]] ||
+      die "redis in $DIR runs with bind '$running', not '$BIND': stop it first ($0 stop $DIR)"
     echo "$HOST:$(port)"
     return 0
   fi
   [[ -n $(port) ]] || free_port >"$PORTFILE"
   cat >"$DIR/redis.conf" <<CONF
-bind $HOST
+bind $BIND
 port $(port)
 protected-mode no
 dir $DIR

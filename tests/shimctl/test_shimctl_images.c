@@ -2,7 +2,8 @@
  * test_shimctl_images.c - units of the image builder and the kubernetes
  * renderer that need no docker: the ldd parser (typical output, the vDSO,
  * the loader, every way it must refuse, every truncation of a valid text),
- * image references and recipes, Kubernetes names and YAML quoting.
+ * image references and recipes, Kubernetes names and YAML quoting, the
+ * docker environment's rewrite of loopback addresses.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
@@ -15,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "env.h"
 #include "env_kubernetes.h"
 #include "image.h"
 #include "image_ldd.h"
@@ -151,12 +153,49 @@ static void test_k8s_quoting(void **state) {
   assert_non_null(strstr(err, "replicas"));
 }
 
+/* Loopback hosts in a shim's arguments name the host from inside a container. */
+static void test_docker_host_address(void **state) {
+  (void)state;
+  static const char *const cases[][2] = {
+      {"127.0.0.1:6379", "host.docker.internal:6379"},
+      {"localhost:6379", "host.docker.internal:6379"},
+      {"--redis=127.0.0.1:6379", "--redis=host.docker.internal:6379"},
+      {"host=127.0.0.1 port=5432 dbname=x user=postgres",
+       "host=host.docker.internal port=5432 dbname=x user=postgres"},
+      {"dbname=x host=localhost", "dbname=x host=host.docker.internal"},
+      {"postgresql://postgres@127.0.0.1:5432/x", "postgresql://postgres@host.docker.internal:5432/x"},
+      {"postgresql://localhost/x?sslmode=disable", "postgresql://host.docker.internal/x?sslmode=disable"},
+      {"postgresql://u@localhost?port=5", "postgresql://u@host.docker.internal?port=5"},
+      {"host=localhost,127.0.0.1 port=1,2", "host=host.docker.internal,host.docker.internal port=1,2"},
+      /* not loopback hosts: unchanged */
+      {"host=127.0.0.12 port=5432", NULL},
+      {"10.127.0.0.1:80", NULL},
+      {"db.localhost.example:80", NULL},
+      {"/srv/localhost/features.db", NULL},
+      {"172.17.0.1:6379", NULL},
+      {"", NULL},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char buf[128];
+    const char *got = shimctl_docker_host_address(cases[i][0], buf, sizeof buf);
+    if (cases[i][1] == NULL) {
+      assert_ptr_equal(got, cases[i][0]);
+    } else {
+      assert_string_equal(got, cases[i][1]);
+    }
+  }
+  /* Does not fit: the argument as it was (the shim then says it cannot connect). */
+  char small[20];
+  assert_string_equal(shimctl_docker_host_address("127.0.0.1:6379", small, sizeof small), "127.0.0.1:6379");
+  assert_string_equal(shimctl_docker_host_address("127.0.0.1:6379", small, 0), "127.0.0.1:6379");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_ldd_typical),     cmocka_unit_test(test_ldd_refusals),
-      cmocka_unit_test(test_ldd_limits),      cmocka_unit_test(test_ldd_truncations),
-      cmocka_unit_test(test_image_refs),      cmocka_unit_test(test_k8s_names),
-      cmocka_unit_test(test_k8s_quoting),
+      cmocka_unit_test(test_ldd_typical), cmocka_unit_test(test_ldd_refusals),
+      cmocka_unit_test(test_ldd_limits),  cmocka_unit_test(test_ldd_truncations),
+      cmocka_unit_test(test_image_refs),  cmocka_unit_test(test_k8s_names),
+      cmocka_unit_test(test_k8s_quoting), cmocka_unit_test(test_docker_host_address),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

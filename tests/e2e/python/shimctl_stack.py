@@ -5,7 +5,16 @@ generator (tests/e2e/loadgen/loadgen.py) running in the background.
 
 The shimctl program is $SHIMKIT_SHIMCTL; the shims and the router are the
 ones of the same build tree (shimctl finds them itself; $SHIMCTL_BIN_DIR
-overrides). Every stack is brought down at the end of its test."""
+overrides). Every stack is brought down at the end of its test.
+
+$SHIMKIT_SHIMCTL_ENVIRONMENT=docker runs the same tests in the docker
+environment: stack files get `environment: docker` and a stack name of the
+test process's own (containers are named after it on a dockerd others use
+too), images come from `shimctl build` (build_images) under the tag
+$SHIMCTL_IMAGE_TAG (set below when unset), Redis and PostgreSQL listen on the
+docker bridge as well, and close() removes what is left of the stack's
+containers and volumes. Tests skip, saying "docker: not available", only when
+dockerd does not answer."""
 import json
 import os
 import signal
@@ -22,6 +31,51 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 LOADGEN = os.path.join(ROOT, "tests", "e2e", "loadgen", "loadgen.py")
 REDIS_SH = os.path.join(ROOT, "scripts", "services", "redis.sh")
 POSTGRES_SH = os.path.join(ROOT, "scripts", "services", "postgres.sh")
+
+ENVIRONMENT = os.environ.get("SHIMKIT_SHIMCTL_ENVIRONMENT") or "process"
+DOCKER = ENVIRONMENT == "docker"
+if DOCKER:
+    # shimctl build and up (the supervisor) use one tag; a sanitizer build's images carry its own.
+    os.environ.setdefault("SHIMCTL_IMAGE_TAG",
+                          "e2estate-san" if os.environ.get("SHIMKIT_SANITIZED") == "1" else "e2estate")
+
+
+def docker_ok():
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def skip_without_docker():
+    """A pytest mark: skip, saying why, when the docker environment is asked for and dockerd does not answer."""
+    import pytest
+
+    return pytest.mark.skipif(DOCKER and not docker_ok(), reason="docker: not available (dockerd does not answer "
+                              "'docker info'; scripts/services/docker.sh start)")
+
+
+def docker_containers(stack_name):
+    """{name: inspect dict} of the stack's containers (running or not)."""
+    ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.shimkit.stack={stack_name}"],
+                         capture_output=True, text=True, timeout=30, check=True).stdout.split()
+    if not ids:
+        return {}
+    info = json.loads(subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True, timeout=30,
+                                     check=True).stdout)
+    return {c["Name"].lstrip("/"): c for c in info}
+
+
+def build_images(folder, *services):
+    """docker environment: `shimctl build SERVICE...` (every implementation) under $SHIMCTL_IMAGE_TAG."""
+    if not DOCKER:
+        return
+    os.makedirs(folder, exist_ok=True)
+    text = "stack: images\nrouter:\n  listen: 127.0.0.1:1\nservices:\n"
+    text += "".join(f"  {s}:\n    implementation: {impl}\n" for s, impl in services)
+    stack = Stack(folder, text, name="build.yaml")
+    r = stack.run("build", *(s for s, _ in services), timeout=300)
+    print(r.stdout)
 
 
 def shimctl_program():
@@ -89,7 +143,10 @@ class Stack:
         env = os.environ.get("SHIMKIT_SHIMCTL_ENVIRONMENT")
         if env and name == "stack.yaml" and "\nenvironment:" not in text and text.startswith("stack:"):
             first, rest = text.split("\n", 1)
+            if env == "docker":  # container names start with the stack's name, on a shared dockerd
+                first = f"{first.rstrip()}-{os.getpid()}"
             text = f"{first}\nenvironment: {env}\n{rest}"
+        self.docker = "\nenvironment: docker" in text
         self.folder = str(folder)
         self.path = os.path.join(self.folder, name)
         with open(self.path, "w") as f:
@@ -143,6 +200,17 @@ class Stack:
     def pids(self, set_name):
         return [int(r["id"].split("@")[0]) for r in self.state()["sets"][set_name]["replicas"] if r["id"]]
 
+    def replica_ids(self, set_name):
+        """The replicas' ids: "PID@START" of processes, container names in docker."""
+        return [r["id"] for r in self.state()["sets"][set_name]["replicas"] if r["id"]]
+
+    def replica_exists(self, replica_id):
+        """The process is alive / the container is still there (running or not)."""
+        if self.docker:
+            return subprocess.run(["docker", "inspect", "-f", "{{.Id}}", replica_id], capture_output=True,
+                                  timeout=30).returncode == 0
+        return pid_alive(int(replica_id.split("@")[0]))
+
     def router_pid(self):
         return int(self.state()["router"]["id"].split("@")[0])
 
@@ -151,6 +219,8 @@ class Stack:
             return int(f.read())
 
     def all_pids(self):
+        if self.docker:
+            return []  # the containers' processes are not shimctl's children
         st = self.state()
         pids = [int(st["router"]["id"].split("@")[0])] if st["router"]["id"] else []
         for s in st["sets"].values():
@@ -206,6 +276,7 @@ class Stack:
             if p.poll() is None:
                 p.kill()
                 p.wait(5)
+        left = []
         if os.path.exists(os.path.join(self.state_dir, "state")):
             pids = []
             try:
@@ -221,8 +292,24 @@ class Stack:
                         pass
             reports = self.sanitizer_reports()
             subprocess.run(["rm", "-rf", self.state_dir], check=False)
+            if self.docker:
+                left = self.remove_docker_leftovers()
             assert r.returncode == 0, f"shimctl down failed:\n{r.stdout}\n{r.stderr}"
             assert not reports, "sanitizer reports in the logs:\n" + "\n".join(reports)
+            assert not left, f"shimctl down left containers: {left}"
+        elif self.docker:
+            self.remove_docker_leftovers()
+
+    def remove_docker_leftovers(self):
+        """Removes the containers and volumes of this stack that down left; returns the containers' names."""
+        left = list(docker_containers(self.name))
+        if left:
+            subprocess.run(["docker", "rm", "-f", *left], capture_output=True, timeout=60)
+        vols = subprocess.run(["docker", "volume", "ls", "-q", "--filter", f"label=io.shimkit.stack={self.name}"],
+                              capture_output=True, text=True, timeout=30).stdout.split()
+        if vols:
+            subprocess.run(["docker", "volume", "rm", "-f", *vols], capture_output=True, timeout=60)
+        return left
 
     def sanitizer_reports(self):
         """Lines of ASan/UBSan/LSan reports in the stack's logs (the ASan build runs everything sanitized)."""
@@ -243,10 +330,13 @@ class Stack:
 
 
 class Redis:
+    """Redis of the test's own; in the docker environment it listens on the docker bridge as well."""
+
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="shimctl-redis-")
-        self.addr = subprocess.run([REDIS_SH, "start", self.dir], check=True, capture_output=True, text=True,
-                                   timeout=60).stdout.strip()
+        bridge = ["--docker-bridge"] if DOCKER else []
+        self.addr = subprocess.run([REDIS_SH, "start", self.dir, *bridge], check=True, capture_output=True,
+                                   text=True, timeout=60).stdout.strip()
 
     def close(self):
         subprocess.run([REDIS_SH, "stop", self.dir], check=False, capture_output=True, timeout=60)
@@ -254,16 +344,21 @@ class Redis:
 
 
 class Postgres:
+    """PostgreSQL of the test's own; in the docker environment it listens on the docker bridge as well."""
+
     def __init__(self):
         # Not under pytest's 0700 tmp tree: the server runs as the postgres user.
         self.dir = tempfile.mkdtemp(prefix="shimctl-pg-")
         os.chmod(self.dir, 0o755)
-        self.dsn = subprocess.run([POSTGRES_SH, "start", self.dir], check=True, capture_output=True, text=True,
-                                  timeout=120).stdout.strip()
+        bridge = ["--docker-bridge"] if DOCKER else []
+        self.dsn = subprocess.run([POSTGRES_SH, "start", self.dir, *bridge], check=True, capture_output=True,
+                                  text=True, timeout=120).stdout.strip()
         name = f"shimctl_{os.getpid()}"
         subprocess.run(["psql", self.dsn, "-q", "-v", "ON_ERROR_STOP=1", "-c", f"CREATE DATABASE {name}"],
                        check=True, capture_output=True, timeout=60)
         self.db_dsn = self.dsn.replace("dbname=postgres", f"dbname={name}")
+        port = self.dsn.split("port=", 1)[1].split()[0]
+        self.db_uri = f"postgresql://postgres@127.0.0.1:{port}/{name}"  # the same database as a libpq URI
 
     def close(self):
         subprocess.run([POSTGRES_SH, "stop", self.dir], check=False, capture_output=True, timeout=120)

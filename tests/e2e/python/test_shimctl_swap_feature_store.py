@@ -6,14 +6,28 @@ router holds the service's calls; afterwards every acknowledged row (those
 written before, during and after the swap) is read back from the Redis set,
 through the router and straight from a Redis-backed replica. SetWeights'
 answer is lost on purpose (SHIMCTL_TEST_LOSE_ANSWER): shimctl reads back
-that the router applied it and finishes the swap."""
+that the router applied it and finishes the swap.
+
+Run twice: e2e.shimctl.swap_feature_store (process environment) and
+e2e.shimctl.docker.swap_feature_store (SHIMKIT_SHIMCTL_ENVIRONMENT=docker:
+the replicas are containers of `shimctl build`'s images, Redis stays on the
+host and is reached through the docker bridge; the old containers must be
+gone afterwards)."""
 import importlib
 import re
 
 import grpc
 import pytest
 
-from shimctl_stack import Redis, Stack, free_port, ml_stubs, pid_alive
+from shimctl_stack import Redis, Stack, build_images, free_port, ml_stubs, skip_without_docker
+
+pytestmark = skip_without_docker()
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """The docker environment's images of the service (nothing in the process environment)."""
+    build_images(tmp_path_factory.mktemp("images"), ("feature_store", "sqlite"))
 
 
 @pytest.fixture
@@ -40,7 +54,7 @@ def check_rows(target, keys, view="loadgen"):
     return missing
 
 
-def test_feature_store_sqlite_to_redis_under_load(tmp_path, redis):
+def test_feature_store_sqlite_to_redis_under_load(tmp_path, redis, images):
     rp = free_port()
     stack = Stack(tmp_path, f"""stack: stateful
 router:
@@ -58,7 +72,7 @@ services:
 """)
     try:
         stack.up()
-        old_pids = stack.pids("feature_store-sqlite")
+        old = stack.replica_ids("feature_store-sqlite")
         acked = str(tmp_path / "acked.txt")
         load = stack.start_load("feature_store", rate=60, duration=50, acked=acked)
         stack.wait_for("rows written before the swap", lambda: sum(
@@ -85,7 +99,7 @@ services:
         assert sets["feature_store-redis"].set.weight == 100
         st = stack.state()["sets"]
         assert list(st) == ["feature_store-redis"] and st["feature_store-redis"]["weight"] == 100
-        assert not any(pid_alive(p) for p in old_pids)
+        assert not any(stack.replica_exists(r) for r in old), "the old set's replicas are still there"
         # Every acknowledged row, through the router and from a Redis replica directly.
         assert check_rows(stack.router, keys) == []
         direct = f"127.0.0.1:{stack.state()['sets']['feature_store-redis']['replicas'][0]['port']}"
@@ -94,7 +108,7 @@ services:
         stack.close()
 
 
-def test_failed_copy_rolls_back_under_load(tmp_path):
+def test_failed_copy_rolls_back_under_load(tmp_path, images):
     """A swap whose copy fails (the new set's Redis is not there): the hold is
     released, the new set removed, the old one keeps every call and row."""
     rp = free_port()

@@ -2,7 +2,14 @@
 the load generator registers new models (CreateModel) and reads
 acknowledged ones (GetModel) through the router. Zero failed calls; a
 model with a version, an artifact and an alias registered before the swap,
-and every model registered during it, are in PostgreSQL afterwards."""
+and every model registered during it, are in PostgreSQL afterwards. The DSN is a libpq URI
+(postgresql://postgres@127.0.0.1:PORT/DB).
+
+Run twice: e2e.shimctl.swap_model_repository (process environment) and
+e2e.shimctl.docker.swap_model_repository (SHIMKIT_SHIMCTL_ENVIRONMENT=docker:
+the replicas are containers of `shimctl build`'s images, PostgreSQL stays on
+the host and is reached through the docker bridge; the old containers must
+be gone afterwards)."""
 import hashlib
 import importlib
 import re
@@ -10,7 +17,15 @@ import re
 import grpc
 import pytest
 
-from shimctl_stack import Postgres, Stack, free_port, ml_stubs, pid_alive
+from shimctl_stack import Postgres, Stack, build_images, free_port, ml_stubs, skip_without_docker
+
+pytestmark = skip_without_docker()
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """The docker environment's images of the service (nothing in the process environment)."""
+    build_images(tmp_path_factory.mktemp("images"), ("model_repository", "fs"))
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +74,7 @@ def missing_models(target, names):
     return missing
 
 
-def test_model_repository_fs_to_postgres_under_load(tmp_path, postgres):
+def test_model_repository_fs_to_postgres_under_load(tmp_path, postgres, images):
     rp = free_port()
     stack = Stack(tmp_path, f"""stack: repo
 router:
@@ -72,13 +87,13 @@ services:
       fs:
         data-dir: {tmp_path}/models
       postgres:
-        postgres-dsn: "{postgres.db_dsn}"
+        postgres-dsn: "{postgres.db_uri}"
 """)
     try:
         stack.up()
         artifact = bytes(range(256)) * 300
         register(stack.router, "before-swap", artifact)
-        old_pids = stack.pids("model_repository-fs")
+        old = stack.replica_ids("model_repository-fs")
         acked = str(tmp_path / "acked.txt")
         load = stack.start_load("model_repository", rate=50, duration=50, acked=acked)
         stack.wait_for("models registered before the swap", lambda: sum(
@@ -96,7 +111,7 @@ services:
         names = open(acked).read().split()
         assert len(names) == result["acked"] and len(names) > 50
         assert [s.set.name for s in stack.list_sets().sets] == ["model_repository-postgres"]
-        assert not any(pid_alive(p) for p in old_pids)
+        assert not any(stack.replica_exists(r) for r in old), "the old set's replicas are still there"
         direct = f"127.0.0.1:{stack.state()['sets']['model_repository-postgres']['replicas'][0]['port']}"
         for target in (stack.router, direct):
             assert missing_models(target, names + ["before-swap"]) == []
