@@ -12,7 +12,7 @@
  *           implementation: the new set is applied first, the old one
  *           deleted after it)
  *   scale   renders the service's set again with the new replica count into
- *           its file and applies that file
+ *           its file and applies that file (only a set the last up wrote)
  *   down    kubectl delete of the stack's Deployments and Services (by
  *           label), then the manifests folder is removed
  *
@@ -197,6 +197,13 @@ int shimctl_scale_kubernetes(const shimctl_opts *o, const shimctl_stack *stack, 
     goto out;
   }
   snprintf(file, sizeof file, "%s/%s.yaml", k->mdir, name);
+  if (stat(file, &sb) != 0) {
+    /* The stack file names another implementation than the last up applied:
+     * scaling it would add a set beside the running one. */
+    fprintf(stderr, "shimctl scale: %s was not deployed by the last shimctl up (no %s); run shimctl up first\n",
+            k->names[0], file);
+    goto out;
+  }
   if (shimctl_k8s_ready(k->mdir, err, sizeof err) != 0) {
     fprintf(stderr, "shimctl scale: %s\n", err);
     goto out;

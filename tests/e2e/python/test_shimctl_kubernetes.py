@@ -207,6 +207,10 @@ def test_kubernetes_up_scale_swap_down(kube, tmp_path):
     r = shimctl(stack_file, "swap", "training", "--to", "liblinear", check=False)
     assert r.returncode != 0 and "kubectl" in r.stderr, (r.stdout, r.stderr)
     stack_file.write_text(STACK.format(name=name, training="liblinear"))
+    # Before up, scale does not add the new implementation's set beside the running one.
+    r = shimctl(stack_file, "scale", "training", "2", check=False)
+    assert r.returncode != 0 and "was not deployed by the last shimctl up" in r.stderr, r.stderr
+    assert f"{name}-training-liblinear" not in objects(kube, name)["Deployment"]
     r = shimctl(stack_file, "up")
     print(r.stdout, r.stderr)
     assert f"deployment.apps/{name}-training-liblinear created" in r.stdout, r.stdout
