@@ -59,6 +59,13 @@ if ! "$ROOT/scripts/services/docker.sh" start; then
   echo "test: dockerd could not be started; the docker tests will be skipped"
 fi
 
+# etcd, kube-apiserver and kubectl for e2e.shimctl.kubernetes, built once into
+# .tools/k8s/bin (minutes when cold); the test skips, saying why, when they
+# cannot be built or started.
+if ! "$ROOT/scripts/services/kube-apiserver.sh" build >/dev/null; then
+  echo "test: kube-apiserver could not be built; e2e.shimctl.kubernetes will be skipped"
+fi
+
 # Plain build with -Werror.
 if step "build (build/, -DSHIMKIT_WERROR=ON)" "$ROOT/scripts/build.sh" --dir build -DSHIMKIT_WERROR=ON; then
   step "ctest (build/)" run_ctest build

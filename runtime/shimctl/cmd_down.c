@@ -2,7 +2,9 @@
  * cmd_down.c - shimctl down: SIGTERM to the supervisor, which stops every
  * replica and the router (each drains its calls) and exits; then the
  * stack's state directory (state, router state, logs) is removed. With no
- * supervisor running, shimctl stops what the state lists itself.
+ * supervisor running, shimctl stops what the state lists itself. In the
+ * kubernetes environment: kubectl delete of the stack's Deployments and
+ * Services (shimctl_down_kubernetes, cmd_up_kubernetes.c).
  */
 #define _XOPEN_SOURCE 700
 #include <dirent.h>
@@ -51,7 +53,17 @@ int shimctl_cmd_down(const shimctl_opts *o, int argc, char **argv) {
       return SHIMCTL_EXIT_USAGE;
     }
   }
-  shimctl_stack *stack = NULL;
+  shimctl_stack *stack = shimctl_load_stack(o);
+  if (stack == NULL) {
+    return SHIMCTL_EXIT_USAGE;
+  }
+  if (strcmp(stack->environment, "kubernetes") == 0) {
+    int krc = shimctl_down_kubernetes(o, stack); /* kubectl delete: no supervisor, no state */
+    shimctl_stack_free(stack);
+    return krc;
+  }
+  shimctl_stack_free(stack);
+  stack = NULL;
   shimctl_state *st = NULL;
   char dir[SHIMCTL_PATH];
   int rc = shimctl_load_locked(o, "down", &stack, &st, dir, sizeof dir);

@@ -2,7 +2,9 @@
  * cmd_scale.c - shimctl scale SERVICE N: more replicas are started, become
  * SERVING, then join the set in the router; fewer: the router stops sending
  * to the last ones first, then the supervisor stops them (SIGTERM: they
- * finish the calls they have, then exit).
+ * finish the calls they have, then exit). In the kubernetes environment,
+ * the service's Deployment is rendered again with N replicas and applied
+ * (shimctl_scale_kubernetes, cmd_up_kubernetes.c).
  */
 #define _XOPEN_SOURCE 700
 #include <signal.h>
@@ -88,7 +90,17 @@ int shimctl_cmd_scale(const shimctl_opts *o, int argc, char **argv) {
     fprintf(stderr, "shimctl scale: N must be a number 1..%d, not '%s'\n", SHIMCTL_MAX_REPLICAS, argv[2]);
     return SHIMCTL_EXIT_USAGE;
   }
-  shimctl_stack *stack = NULL;
+  shimctl_stack *stack = shimctl_load_stack(o);
+  if (stack == NULL) {
+    return SHIMCTL_EXIT_USAGE;
+  }
+  if (strcmp(stack->environment, "kubernetes") == 0) {
+    int krc = shimctl_scale_kubernetes(o, stack, argv[1], (int)n); /* kubectl: no supervisor, no state */
+    shimctl_stack_free(stack);
+    return krc;
+  }
+  shimctl_stack_free(stack);
+  stack = NULL;
   shimctl_state *st = NULL;
   shimctl_admin *router = NULL;
   char dir[SHIMCTL_PATH];

@@ -38,7 +38,10 @@ const shimctl_command shimctl_commands[] = {
      "On a stack whose supervisor died, starts a new one from the state.\n"
      "On a running stack, applies the file's changes: another implementation\n"
      "(as shimctl swap does), another replica count (as shimctl scale does);\n"
-     "services added or removed need down, then up.\n",
+     "services added or removed need down, then up.\n"
+     "environment: kubernetes: writes a Deployment + Service per set and the\n"
+     "router's, kubectl apply -f on them, then deletes sets of an earlier up\n"
+     "that are no longer in the stack file (docs/environments.md).\n",
      false},
     {"status", shimctl_cmd_status, "sets, replicas, health and load",
      "usage: shimctl status [-f FILE]\n"
@@ -49,7 +52,9 @@ const shimctl_command shimctl_commands[] = {
     {"scale", shimctl_cmd_scale, "change the replica count of a service",
      "usage: shimctl scale SERVICE N [-f FILE] [--timeout S]\n"
      "Up: new replicas start, become SERVING, then join the set in the router.\n"
-     "Down: the router stops sending to the last replicas, then they drain and stop.\n",
+     "Down: the router stops sending to the last replicas, then they drain and stop.\n"
+     "environment: kubernetes: renders the service's Deployment again with N\n"
+     "replicas and runs kubectl apply on it (docs/environments.md).\n",
      false},
     {"swap", shimctl_cmd_swap, "replace a service's implementation with no failed call",
      "usage: shimctl swap SERVICE --to IMPL [--canary W1,W2,...] [--step-ms MS]\n"
@@ -69,7 +74,9 @@ const shimctl_command shimctl_commands[] = {
     {"down", shimctl_cmd_down, "stop the stack and remove its state",
      "usage: shimctl down [-f FILE] [--keep-logs]\n"
      "Stops every replica and the router (each drains first) and the supervisor,\n"
-     "then removes the stack's state directory (--keep-logs keeps logs/).\n",
+     "then removes the stack's state directory (--keep-logs keeps logs/).\n"
+     "environment: kubernetes: kubectl delete of the stack's Deployments and\n"
+     "Services (by label), then removes its manifests (docs/environments.md).\n",
      false},
     {"logs", shimctl_cmd_logs, "a replica's output",
      "usage: shimctl logs SERVICE|SET|router|supervisor [--replica I] [--follow] [-f FILE]\n"

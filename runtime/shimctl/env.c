@@ -25,8 +25,8 @@ const char *shimctl_env_missing(const char *name) {
     return "the docker environment is not compiled into this shimctl (env_docker.c is missing)";
   }
   if (name != NULL && strcmp(name, "kubernetes") == 0) {
-    return "the kubernetes environment is deployed by shimctl up (manifests in <state>/kubernetes, kubectl apply); "
-           "after that, kubectl manages it (docs/environments.md)";
+    return "the kubernetes environment is deployed by shimctl up, scale and down (manifests in <state>/kubernetes, "
+           "kubectl apply / delete); status, logs and swap are kubectl's there (docs/environments.md)";
   }
   return "unknown environment (valid: process, docker, kubernetes)";
 }

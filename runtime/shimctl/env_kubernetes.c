@@ -347,7 +347,7 @@ int shimctl_k8s_write(const char *dir, const shimctl_k8s_set *sets, size_t n, co
   return 0;
 }
 
-int shimctl_k8s_apply(const char *dir, FILE *out, char *err, size_t errlen) {
+int shimctl_k8s_ready(const char *dir, char *err, size_t errlen) {
   if (!shimctl_runcmd_have("kubectl")) {
     snprintf(err, errlen, "kubectl not found in PATH: manifests are in %s", dir);
     return -1;
@@ -363,10 +363,52 @@ int shimctl_k8s_apply(const char *dir, FILE *out, char *err, size_t errlen) {
              dir, dir);
     return 1;
   }
+  return 0;
+}
+
+int shimctl_k8s_apply(const char *dir, FILE *out, char *err, size_t errlen) {
+  int rc = shimctl_k8s_ready(dir, err, errlen);
+  if (rc != 0) return rc;
   const char *apply[] = {"kubectl", "apply", "-f", dir, NULL};
   rc = shimctl_runcmd_stream(apply, out, err, errlen);
   if (rc != 0) {
     if (rc > 0) snprintf(err, errlen, "kubectl apply -f %s failed (exit %d)", dir, rc);
+    return -1;
+  }
+  return 0;
+}
+
+int shimctl_k8s_delete(const char *stack, const char *const *keep, size_t n_keep, int timeout_s, FILE *out,
+                       char *err, size_t errlen) {
+  if (!label_ok(stack)) {
+    snprintf(err, errlen, "stack %s is not a label value", stack);
+    return -1;
+  }
+  /* Objects shimctl wrote for this stack; with keep, only sets (the router
+   * has no shimkit.io/set) whose set is not kept. */
+  char sel[4096];
+  size_t len = (size_t)snprintf(sel, sizeof sel, "app.kubernetes.io/part-of=%s,app.kubernetes.io/managed-by=shimctl",
+                                stack);
+  if (keep != NULL) {
+    len += (size_t)snprintf(sel + len, sizeof sel - len, ",shimkit.io/set");
+    for (size_t i = 0; i < n_keep; i++) {
+      if (!label_ok(keep[i]) || len + strlen(keep[i]) + 32 >= sizeof sel) {
+        snprintf(err, errlen, "set %s is not a label value", keep[i]);
+        return -1;
+      }
+      len += (size_t)snprintf(sel + len, sizeof sel - len, "%s%s", i == 0 ? ",shimkit.io/set notin (" : ",", keep[i]);
+    }
+    if (n_keep > 0) snprintf(sel + len, sizeof sel - len, ")");
+  }
+  char timeout[32];
+  snprintf(timeout, sizeof timeout, "--timeout=%ds", timeout_s > 0 ? timeout_s : 60);
+  /* --wait: kubectl returns once the objects are gone (bounded by --timeout);
+   * background propagation: their ReplicaSets and pods go after them. */
+  const char *del[] = {"kubectl", "delete", "deployment,service", "-l", sel, "--ignore-not-found",
+                       "--wait", timeout, NULL};
+  int rc = shimctl_runcmd_stream(del, out, err, errlen);
+  if (rc != 0) {
+    if (rc > 0) snprintf(err, errlen, "kubectl delete deployment,service -l %s failed (exit %d)", sel, rc);
     return -1;
   }
   return 0;

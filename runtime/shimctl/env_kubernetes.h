@@ -54,11 +54,31 @@ int shimctl_k8s_write(const char *dir, const shimctl_k8s_set *sets, size_t n, co
                       char *err, size_t errlen);
 
 /*
- * Applies every manifest in dir with `kubectl apply -f dir`, its output to
- * out. Returns 0 when applied, 1 when kubectl has no current context (err
- * says so and where the manifests are: nothing was applied), -1 when kubectl
- * is missing or apply failed (reason in err).
+ * Whether kubectl can reach a cluster: 0 when kubectl is in PATH and has a
+ * current context; 1 when it has none, -1 when kubectl is missing (err
+ * says so and that the manifests are in dir).
+ */
+int shimctl_k8s_ready(const char *dir, char *err, size_t errlen);
+
+/*
+ * Applies every manifest in dir (or the one file dir names) with
+ * `kubectl apply -f dir`, its output to out. Returns 0 when applied, 1 when
+ * kubectl has no current context (err says so and where the manifests are:
+ * nothing was applied), -1 when kubectl is missing or apply failed (reason
+ * in err).
  */
 int shimctl_k8s_apply(const char *dir, FILE *out, char *err, size_t errlen);
+
+/*
+ * Deletes the Deployments and Services shimctl wrote for stack (labels
+ * app.kubernetes.io/part-of=<stack>, app.kubernetes.io/managed-by=shimctl)
+ * with `kubectl delete --wait --timeout=<timeout_s>s`, its output to out.
+ * keep == NULL: all of them, the router's too. Otherwise only sets' objects
+ * whose shimkit.io/set is none of keep[0..n_keep) (the router stays): what
+ * a new `up` no longer renders. Nothing found is not an error. 0, or -1
+ * with a reason in err. Call shimctl_k8s_ready first.
+ */
+int shimctl_k8s_delete(const char *stack, const char *const *keep, size_t n_keep, int timeout_s, FILE *out,
+                       char *err, size_t errlen);
 
 #endif /* SHIMCTL_ENV_KUBERNETES_H */

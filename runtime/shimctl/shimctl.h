@@ -43,8 +43,16 @@ int shimctl_cmd_build(const shimctl_opts *o, int argc, char **argv);
 int shimctl_cmd_supervise(const shimctl_opts *o, int argc, char **argv);
 
 /* shimctl up in the kubernetes environment (cmd_up_kubernetes.c): renders
- * and applies the manifests; the exit status. */
+ * and applies the manifests, deletes sets no longer rendered; the exit status. */
 int shimctl_up_kubernetes(const shimctl_opts *o, const shimctl_stack *stack);
+
+/* shimctl scale there: the service's Deployment rendered again with n
+ * replicas and applied; the exit status. */
+int shimctl_scale_kubernetes(const shimctl_opts *o, const shimctl_stack *stack, const char *service, int n);
+
+/* shimctl down there: kubectl delete of the stack's Deployments and
+ * Services, then its manifests folder removed; the exit status. */
+int shimctl_down_kubernetes(const shimctl_opts *o, const shimctl_stack *stack);
 
 /* Exit statuses. */
 enum { SHIMCTL_EXIT_OK = 0, SHIMCTL_EXIT_FAIL = 1, SHIMCTL_EXIT_USAGE = 2 };

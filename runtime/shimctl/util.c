@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "catalog.h"
+#include "env.h"
 #include "shimctl.h"
 
 #ifndef SHIMCTL_BUILD_DIR
@@ -56,6 +57,11 @@ int shimctl_load(const shimctl_opts *o, shimctl_stack **stack, shimctl_state **s
   *st = NULL;
   if (*stack == NULL) {
     return -1;
+  }
+  if (strcmp((*stack)->environment, "kubernetes") == 0) {
+    /* No state there: up, scale and down are kubectl apply / delete; the rest is kubectl's. */
+    fprintf(stderr, "shimctl: environment kubernetes: %s\n", shimctl_env_missing("kubernetes"));
+    return 1;
   }
   shimctl_state_dir(*stack, dir, dir_len);
   *st = shimctl_state_new();
