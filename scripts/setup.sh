@@ -40,6 +40,9 @@ APT_PACKAGES=(
   libgrpc-dev libgrpc++-dev protobuf-compiler-grpc
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev libprotoc-dev
   libcmocka-dev grpc-proto nghttp2-client openssl python3-venv
+  # the fuzz targets (fuzz/, build-fuzz/): clang with libFuzzer and the
+  # sanitizer runtimes, which clang-14 only recommends
+  clang libclang-rt-14-dev
   # native back ends of the ML stack and the servers their tests start on loopback
   libsqlite3-dev sqlite3 libpq-dev postgresql libhiredis-dev redis-server
   liblinear-dev libsvm-dev libxgboost-dev

@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, builds with warnings as
 # errors and runs every ctest test (unit, codegen, e2e, install), then does the
-# same in build-asan/ under AddressSanitizer + UndefinedBehaviorSanitizer.
+# same in build-asan/ under AddressSanitizer + UndefinedBehaviorSanitizer, then
+# builds the libFuzzer targets with clang in build-fuzz/ and runs each for
+# SHIMKIT_FUZZ_SECONDS (20 s; fuzz/CMakeLists.txt).
 #
-#   scripts/test.sh [--no-asan] [--no-setup] [-- extra ctest args, e.g. -L e2e]
+#   scripts/test.sh [--no-asan] [--no-fuzz] [--no-setup] [-- extra ctest args, e.g. -L e2e]
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 run_asan=1
+run_fuzz=1
 run_setup=1
 ctest_args=()
 while (($#)); do
   case "$1" in
     --no-asan) run_asan=0; shift ;;
+    --no-fuzz) run_fuzz=0; shift ;;
     --no-setup) run_setup=0; shift ;;
     --) shift; ctest_args=("$@"); break ;;
-    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "test: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -80,6 +84,18 @@ if ((run_asan)); then
   if step "build (build-asan/, ASan+UBSan, -DSHIMKIT_WERROR=ON)" "$ROOT/scripts/build.sh" --dir build-asan \
       -DSHIMKIT_ASAN=ON -DSHIMKIT_UBSAN=ON -DSHIMKIT_WERROR=ON; then
     step "ctest (build-asan/, ASan+UBSan)" run_ctest build-asan
+  fi
+fi
+
+if ((run_fuzz)); then
+  # Coverage-guided fuzzing (fuzz/): a clang build of the fuzz targets only,
+  # each run for a bounded time from its seeds; any crash, leak or sanitizer
+  # report fails. The seeds and regression inputs also replay in the two
+  # builds above (fuzz.<name>.replay).
+  if step "build (build-fuzz/, clang libFuzzer + ASan + UBSan, -DSHIMKIT_WERROR=ON)" "$ROOT/scripts/build.sh" \
+      --dir build-fuzz --target fuzz -DCMAKE_C_COMPILER=clang -DSHIMKIT_FUZZ=ON -DSHIMKIT_BUILD_TESTS=OFF \
+      -DSHIMKIT_WERROR=ON; then
+    step "ctest (build-fuzz/, libFuzzer)" run_ctest build-fuzz
   fi
 fi
 

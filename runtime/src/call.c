@@ -170,9 +170,10 @@ int shimkit__call_decode(shimkit_call *c, grpc_byte_buffer *bb, const ProtobufCM
   c->bytes_in += len;
 
   ProtobufCMessage *msg = NULL;
-  if (shimkit__wire_depth_ok(desc, data, len, SHIMKIT__PROTO_DEPTH_MAX)) {
+  shimkit__wire_verdict verdict = shimkit__wire_check(desc, data, len, SHIMKIT__PROTO_DEPTH_MAX);
+  if (verdict == SHIMKIT__WIRE_OK) {
     msg = protobuf_c_message_unpack(desc, alloc, len, data == NULL ? (const uint8_t *)"" : data);
-  } else {
+  } else if (verdict == SHIMKIT__WIRE_TOO_DEEP) {
     free(copy);
     shimkit_call_error(c, SHIMKIT_INVALID_ARGUMENT, "request to %s nests messages deeper than %d levels",
                        c->method, SHIMKIT__PROTO_DEPTH_MAX);

@@ -101,10 +101,13 @@ void shimkit_log(shimkit_log_level level, const char *component, const char *fmt
     return;
   }
   size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
-  va_list ap;
-  va_start(ap, fmt);
-  int m = vsnprintf(line + len, sizeof line - len, fmt != NULL ? fmt : "", ap);
-  va_end(ap);
+  int m = 0;
+  if (fmt != NULL) {
+    va_list ap;
+    va_start(ap, fmt);
+    m = vsnprintf(line + len, sizeof line - len, fmt, ap);
+    va_end(ap);
+  }
   if (m > 0) {
     if ((size_t)m >= sizeof line - len) {
       len = sizeof line - 1;

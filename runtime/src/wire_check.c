@@ -1,14 +1,27 @@
 /*
- * wire_check.c - refuse protobuf input nested deeper than a bound.
+ * wire_check.c - refuse protobuf input nested deeper than a bound, or with
+ * field numbers protobuf-c decodes but cannot encode again.
  *
  * protobuf-c decodes a sub-message by recursing, with no depth limit, so a
  * few megabytes of nested length prefixes for a recursive type (a message
  * that contains itself, like google.protobuf.Struct) would overflow a
  * worker's stack. Before decoding, this walks the wire bytes along the
  * fields the descriptor says are messages, with a depth bound, and
- * otherwise skips. It is not a validator: anything malformed is left for
- * protobuf-c to reject. Recursion here is bounded by max_depth.
+ * otherwise skips.
+ *
+ * Field numbers: protobuf-c 1.4 refuses a tag of field number 0 written in
+ * one byte but keeps one written in more (0x80 0x00) as an unknown field,
+ * which it then packs in one byte: a message that protobuf-c itself refuses
+ * to read back. Code that re-encodes a request (the v1alpha reflection
+ * stream, the model repository's stored tensor specs) would fail on it, or
+ * store bytes it can never read. So every tag of every message is checked
+ * here, field numbers 1..2^29-1 as protobuf defines them.
+ *
+ * It is not a validator otherwise: anything malformed is left for
+ * protobuf-c to reject. Recursion here is bounded by max_depth (types with
+ * no message fields nest nothing and add no level).
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -49,16 +62,22 @@ static bool has_message_fields(const ProtobufCMessageDescriptor *desc) {
   return false;
 }
 
-static bool walk(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t len, int depth) {
-  if (depth <= 0) {
-    return false;
+#define FIELD_NUMBER_MAX 0x1FFFFFFFu
+
+static shimkit__wire_verdict walk(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t len,
+                                  int depth) {
+  if (depth <= 0 && has_message_fields(desc)) {
+    return SHIMKIT__WIRE_TOO_DEEP;
   }
   size_t pos = 0;
   while (pos < len) {
     uint64_t key;
     size_t n = read_varint(p + pos, len - pos, &key);
     if (n == 0) {
-      return true; /* malformed: protobuf-c will say so */
+      return SHIMKIT__WIRE_OK; /* malformed: protobuf-c will say so */
+    }
+    if ((key >> 3) == 0 || (key >> 3) > FIELD_NUMBER_MAX) {
+      return SHIMKIT__WIRE_BAD_TAG;
     }
     pos += n;
     uint64_t value;
@@ -66,45 +85,48 @@ static bool walk(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_
     case 0: /* varint */
       n = read_varint(p + pos, len - pos, &value);
       if (n == 0) {
-        return true;
+        return SHIMKIT__WIRE_OK;
       }
       pos += n;
       break;
     case 1: /* 64-bit */
       if (len - pos < 8) {
-        return true;
+        return SHIMKIT__WIRE_OK;
       }
       pos += 8;
       break;
     case 5: /* 32-bit */
       if (len - pos < 4) {
-        return true;
+        return SHIMKIT__WIRE_OK;
       }
       pos += 4;
       break;
     case 2: { /* length-delimited */
       n = read_varint(p + pos, len - pos, &value);
       if (n == 0 || value > len - pos - n) {
-        return true;
+        return SHIMKIT__WIRE_OK;
       }
       pos += n;
       const ProtobufCMessageDescriptor *sub = sub_message(desc, key >> 3);
-      if (sub != NULL && has_message_fields(sub) && !walk(sub, p + pos, (size_t)value, depth - 1)) {
-        return false;
+      if (sub != NULL) {
+        shimkit__wire_verdict v = walk(sub, p + pos, (size_t)value, depth - 1);
+        if (v != SHIMKIT__WIRE_OK) {
+          return v;
+        }
       }
       pos += (size_t)value;
       break;
     }
-    default: /* groups and bad wire types: protobuf-c rejects them */ return true;
+    default: /* groups and bad wire types: protobuf-c rejects them */ return SHIMKIT__WIRE_OK;
     }
   }
-  return true;
+  return SHIMKIT__WIRE_OK;
 }
 
-bool shimkit__wire_depth_ok(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t len,
-                            int max_depth) {
-  if (desc == NULL || data == NULL || len == 0 || !has_message_fields(desc)) {
-    return true;
+shimkit__wire_verdict shimkit__wire_check(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
+                                          size_t len, int max_depth) {
+  if (desc == NULL || data == NULL || len == 0) {
+    return SHIMKIT__WIRE_OK;
   }
   return walk(desc, data, len, max_depth);
 }

@@ -257,7 +257,10 @@ int fs_rows_from_proto(const fs_view *view, Shimkit__Ml__V1__FeatureRow *const *
                    FS_MAX_ROWS_PER_MESSAGE),
            -1;
   fs_entity *ents = fs_mem_alloc(mem, (n_rows ? n_rows : 1) * sizeof *ents);
-  if (!ents) return fs_fail(err, FS_FULL, "out of memory"), -1;
+  /* slot[f]: 1 + the cell of feature f in the row being read, 0 for none. A map key sent twice (the wire
+   * allows it) keeps its last value, as protobuf's map semantics say: one cell per feature (fs_backend.h). */
+  size_t *slot = fs_mem_alloc(mem, (view->n_features ? view->n_features : 1) * sizeof *slot);
+  if (!ents || !slot) return fs_fail(err, FS_FULL, "out of memory"), -1;
   fs_time now = fs_time_now();
   for (size_t r = 0; r < n_rows; r++) {
     const Shimkit__Ml__V1__FeatureRow *row = rows[r];
@@ -277,6 +280,7 @@ int fs_rows_from_proto(const fs_view *view, Shimkit__Ml__V1__FeatureRow *const *
     }
     fs_cell *cells = fs_mem_alloc(mem, row->n_values * sizeof *cells);
     if (!cells) return fs_fail(err, FS_FULL, "out of memory"), -1;
+    size_t n_cells = 0;
     for (size_t v = 0; v < row->n_values; v++) {
       const Shimkit__Ml__V1__FeatureRow__ValuesEntry *e = row->values[v];
       long fi = fs_view_feature(view, str_or_empty(e->key));
@@ -284,11 +288,14 @@ int fs_rows_from_proto(const fs_view *view, Shimkit__Ml__V1__FeatureRow *const *
         return fs_fail(err, FS_ERROR, "%s: view \"%s\" has no feature \"%.200s\"", where, view->name,
                        str_or_empty(e->key)),
                -1;
-      cells[v].feature = (size_t)fi;
-      cells[v].time = t;
-      if (value_from_proto(&view->features[fi], e->value, &cells[v].value, where, err) != 0) return -1;
+      size_t c = slot[fi] ? slot[fi] - 1 : n_cells++;
+      slot[fi] = c + 1;
+      cells[c].feature = (size_t)fi;
+      cells[c].time = t;
+      if (value_from_proto(&view->features[fi], e->value, &cells[c].value, where, err) != 0) return -1;
     }
-    ents[r] = (fs_entity){.key = key, .n_cells = row->n_values, .cells = cells};
+    for (size_t c = 0; c < n_cells; c++) slot[cells[c].feature] = 0;
+    ents[r] = (fs_entity){.key = key, .n_cells = n_cells, .cells = cells};
   }
   *out = ents;
   return 0;

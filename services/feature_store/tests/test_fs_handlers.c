@@ -15,6 +15,8 @@
 #include <cmocka.h>
 
 #include "fake_backend.h"
+#include "fs_convert.h"
+#include "fs_mem.h"
 #include "fs_handlers.h"
 #include "fs_views.h"
 
@@ -355,9 +357,54 @@ static void test_list_paging(void **state) {
                    SHIMKIT_UNAVAILABLE);
 }
 
+/*
+ * Regression (fuzz/corpus/feature_rows): a map key sent twice in one row
+ * (the wire allows it; protobuf-c keeps both entries) gave the back end two
+ * cells of one feature, which fs_backend.h rules out. The last value wins,
+ * as protobuf's map semantics say, in the first one's place.
+ */
+static void test_rows_duplicate_key_last_wins(void **state) {
+  (void)state;
+  fs_feature features[] = {{"a", FS_TYPE_INT64, ""}, {"b", FS_TYPE_STRING, ""}};
+  fs_view view = {.name = "v", .entity_key = "id", .description = "", .n_features = 2, .features = features};
+  fs_mem mem;
+  fs_mem_init(&mem, 1 << 20);
+  assert_int_equal(fs_view_index(&view, &mem), 0);
+  Shimkit__Ml__V1__FeatureValue v1 = SHIMKIT__ML__V1__FEATURE_VALUE__INIT, v2 = v1, vb = v1;
+  v1.kind_case = v2.kind_case = SHIMKIT__ML__V1__FEATURE_VALUE__KIND_INT64_VALUE;
+  v1.int64_value = 1;
+  v2.int64_value = 2;
+  vb.kind_case = SHIMKIT__ML__V1__FEATURE_VALUE__KIND_STRING_VALUE;
+  vb.string_value = "x";
+  Shimkit__Ml__V1__FeatureRow__ValuesEntry e1 = SHIMKIT__ML__V1__FEATURE_ROW__VALUES_ENTRY__INIT, eb = e1, e2 = e1;
+  e1.key = "a";
+  e1.value = &v1;
+  eb.key = "b";
+  eb.value = &vb;
+  e2.key = "a";
+  e2.value = &v2;
+  Shimkit__Ml__V1__FeatureRow__ValuesEntry *entries[] = {&e1, &eb, &e2};
+  Shimkit__Ml__V1__FeatureRow row = SHIMKIT__ML__V1__FEATURE_ROW__INIT, *rows[] = {&row, &row};
+  row.entity_key = "k";
+  row.n_values = 3;
+  row.values = entries;
+  fs_entity *out = NULL;
+  fs_err err;
+  assert_int_equal(fs_rows_from_proto(&view, rows, 2, "message 0", &mem, &out, &err), 0);
+  for (size_t r = 0; r < 2; r++) { /* the second row reads the same: nothing carried over */
+    assert_int_equal(out[r].n_cells, 2);
+    assert_int_equal(out[r].cells[0].feature, 0);
+    assert_int_equal(out[r].cells[0].value.u.i, 2);
+    assert_int_equal(out[r].cells[1].feature, 1);
+    assert_string_equal(out[r].cells[1].value.u.s, "x");
+  }
+  fs_mem_free(&mem);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rc_to_code_table),
+      cmocka_unit_test(test_rows_duplicate_key_last_wins),
       cmocka_unit_test_setup_teardown(test_native_failures_reach_the_client, setup, teardown),
       cmocka_unit_test_setup_teardown(test_create_exists, setup, teardown),
       cmocka_unit_test_setup_teardown(test_write_failures, setup, teardown),
