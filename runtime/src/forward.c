@@ -181,6 +181,22 @@ static bool start(shimkit__fwd *f, grpc_call *core, const grpc_op *ops, size_t n
   return true;
 }
 
+/* The op that sends initial metadata (md, n entries). */
+static void op_send_md(grpc_op *op, const grpc_metadata *md, size_t n) {
+  op->op = GRPC_OP_SEND_INITIAL_METADATA;
+  op->data.send_initial_metadata.count = n;
+  op->data.send_initial_metadata.metadata = (grpc_metadata *)md;
+}
+
+/* The op that receives attempt a's status, trailers and message. */
+static void op_recv_status(grpc_op *op, attempt *a) {
+  op->op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+  op->data.recv_status_on_client.trailing_metadata = &a->trailers;
+  op->data.recv_status_on_client.status = &a->status;
+  op->data.recv_status_on_client.status_details = &a->details;
+  op->data.recv_status_on_client.error_string = &a->error_string;
+}
+
 static attempt *current(shimkit__fwd *f) {
   return f->n_att > 0 ? &f->att[f->n_att - 1] : NULL;
 }
@@ -277,27 +293,17 @@ static void send_final(shimkit__fwd *f, shimkit_code code, const char *message, 
   grpc_op ops[3];
   size_t n = 0;
   memset(ops, 0, sizeof ops);
-  if (resp != NULL && !c->initial_md_sent) {
-    /* A unary plan's response: headers, message and status in one batch. */
-    ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[n].data.send_initial_metadata.count = n_init;
-    ops[n].data.send_initial_metadata.metadata = (grpc_metadata *)init;
-    n++;
+  if (!c->initial_md_sent) {
+    op_send_md(&ops[n++], init, n_init);
     c->initial_md_sent = true;
+  }
+  if (resp != NULL) {
+    /* A unary plan's response: headers, message and status in one batch. */
     ops[n].op = GRPC_OP_SEND_MESSAGE;
     ops[n].data.send_message.send_message = resp;
     n++;
     c->bytes_out += grpc_byte_buffer_length(resp);
     f->s_send_bb = resp; /* freed with the forward, after this batch */
-  } else if (resp != NULL) {
-    grpc_byte_buffer_destroy(resp);
-  }
-  if (!c->initial_md_sent) {
-    ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[n].data.send_initial_metadata.count = n_init;
-    ops[n].data.send_initial_metadata.metadata = (grpc_metadata *)init;
-    n++;
-    c->initial_md_sent = true;
   }
   grpc_slice msg;
   ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
@@ -394,10 +400,7 @@ static void start_unary(shimkit__fwd *f, attempt *a) {
   grpc_op ops[6];
   size_t n = 0;
   memset(ops, 0, sizeof ops);
-  ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-  ops[n].data.send_initial_metadata.count = f->n_req_md;
-  ops[n].data.send_initial_metadata.metadata = f->req_md;
-  n++;
+  op_send_md(&ops[n++], f->req_md, f->n_req_md);
   if (msg != NULL) {
     ops[n].op = GRPC_OP_SEND_MESSAGE;
     ops[n].data.send_message.send_message = msg;
@@ -410,12 +413,7 @@ static void start_unary(shimkit__fwd *f, attempt *a) {
   ops[n].op = GRPC_OP_RECV_MESSAGE;
   ops[n].data.recv_message.recv_message = &f->b_recv_bb;
   n++;
-  ops[n].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-  ops[n].data.recv_status_on_client.trailing_metadata = &a->trailers;
-  ops[n].data.recv_status_on_client.status = &a->status;
-  ops[n].data.recv_status_on_client.status_details = &a->details;
-  ops[n].data.recv_status_on_client.error_string = &a->error_string;
-  n++;
+  op_recv_status(&ops[n++], a);
   f->b_md_sent = true;
   f->b_closed = true;
   f->b_recv_headers = true;
@@ -463,11 +461,7 @@ static void start_attempt(shimkit__fwd *f, shimkit_channel *ch) {
   }
   grpc_op op;
   memset(&op, 0, sizeof op);
-  op.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-  op.data.recv_status_on_client.trailing_metadata = &a->trailers;
-  op.data.recv_status_on_client.status = &a->status;
-  op.data.recv_status_on_client.status_details = &a->details;
-  op.data.recv_status_on_client.error_string = &a->error_string;
+  op_recv_status(&op, a);
   f->b_status_pending = start(f, a->core, &op, 1, SHIMKIT__TAG_KIND_FWD_BSTATUS);
   if (!f->b_status_pending) {
     a->status = GRPC_STATUS_INTERNAL;
@@ -478,9 +472,7 @@ static void start_attempt(shimkit__fwd *f, shimkit_channel *ch) {
    * and there is no batch (and no event) for it alone. */
   grpc_op ops[3];
   memset(ops, 0, sizeof ops);
-  ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-  ops[0].data.send_initial_metadata.count = f->n_req_md;
-  ops[0].data.send_initial_metadata.metadata = f->req_md;
+  op_send_md(&ops[0], f->req_md, f->n_req_md);
   ops[1].op = GRPC_OP_RECV_INITIAL_METADATA;
   ops[1].data.recv_initial_metadata.recv_initial_metadata = &a->headers;
   ops[2].op = GRPC_OP_RECV_MESSAGE;
@@ -528,10 +520,7 @@ static void pump_backend_send(shimkit__fwd *f) {
   size_t n = 0;
   memset(ops, 0, sizeof ops);
   if (!f->b_md_sent) {
-    ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[n].data.send_initial_metadata.count = f->n_req_md;
-    ops[n].data.send_initial_metadata.metadata = f->req_md;
-    n++;
+    op_send_md(&ops[n++], f->req_md, f->n_req_md);
     f->b_md_sent = true;
   }
   grpc_byte_buffer *msg = NULL;
@@ -610,10 +599,7 @@ static void pump_client_send(shimkit__fwd *f) {
   if (!c->initial_md_sent) {
     size_t n_init = 0;
     grpc_metadata *init = pass_md(c, &current(f)->headers, false, &n_init);
-    ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[n].data.send_initial_metadata.count = n_init;
-    ops[n].data.send_initial_metadata.metadata = init;
-    n++;
+    op_send_md(&ops[n++], init, n_init);
     c->initial_md_sent = true;
   }
   ops[n].op = GRPC_OP_SEND_MESSAGE;

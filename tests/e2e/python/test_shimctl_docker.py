@@ -13,16 +13,9 @@ import subprocess
 
 import pytest
 
-from shimctl_stack import Stack, free_port
+from shimctl_stack import Stack, docker_ok, free_port
 
 TAG = "e2e"
-
-
-def docker_ok():
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
 
 
 pytestmark = pytest.mark.skipif(not docker_ok(), reason="docker: not available (dockerd does not answer "
