@@ -121,25 +121,38 @@ static void reap(void) {
   }
 }
 
-/* How the process of id ended: reaped already, or a zombie of ours that
- * died since the last reap (reaped now), or "gone" (not our child: a
- * replica adopted from an earlier supervisor). */
-static const char *how_ended(const char *id) {
-  pid_t pid = (pid_t)atoi(id);
-  for (int pass = 0; pass < 2; pass++) {
-    int n = g_n_reaped < 64 ? g_n_reaped : 64;
-    for (int k = 0; k < n; k++) { /* newest first: a pid may have been used before */
-      const reaped *r = &g_reaped[(g_n_reaped - 1 - k) % 64];
-      if (r->pid == pid) {
-        return r->how;
-      }
-    }
-    int status;
-    if (pass == 0 && pid > 0 && waitpid(pid, &status, WNOHANG) == pid) {
-      record_exit(pid, status);
+static const char *reaped_how(pid_t pid) {
+  int n = g_n_reaped < 64 ? g_n_reaped : 64;
+  for (int k = 0; k < n; k++) { /* newest first: a pid may have been used before */
+    const reaped *r = &g_reaped[(g_n_reaped - 1 - k) % 64];
+    if (r->pid == pid) {
+      return r->how;
     }
   }
-  return "gone";
+  return NULL;
+}
+
+/* How the process of id ended: reaped already, or a child of ours that
+ * died since the last reap (reaped now), or "gone" (not our child: a
+ * replica adopted from an earlier supervisor). A killed multi-threaded
+ * child shows as a zombie while its other threads still exit, and cannot
+ * be waited for yet: that takes a few milliseconds, so wait (bounded). */
+static const char *how_ended(const char *id) {
+  pid_t pid = (pid_t)atoi(id);
+  const char *how = reaped_how(pid);
+  for (int waited = 0; how == NULL && pid > 0 && waited <= 2000; waited += 5) {
+    int status;
+    pid_t got = waitpid(pid, &status, WNOHANG);
+    if (got == pid) {
+      record_exit(pid, status);
+      how = reaped_how(pid);
+    } else if (got < 0 && errno != EINTR) {
+      break; /* not our child */
+    } else {
+      shimctl_sleep_ms(5);
+    }
+  }
+  return how != NULL ? how : "gone";
 }
 
 /* ---------------------------------------------------------------- stops on threads */
