@@ -367,7 +367,12 @@ static int pass(shimctl_state *st, void *arg) {
       bool wanted = !pc->shutting_down && !set->retiring && rep->index < set->replicas;
       bool alive = rep->id[0] != '\0' && pc->env->alive(rep->id) == 1;
       if (rep->id[0] != '\0' && !alive && !is_stopping(rep->id)) {
-        snprintf(rep->last_exit, sizeof rep->last_exit, "%s", how_ended(rep->id));
+        if (pc->env->ended != NULL) {
+          /* docker: its output kept in its log file, the container removed. */
+          pc->env->ended(rep->id, rep->last_exit, sizeof rep->last_exit);
+        } else {
+          snprintf(rep->last_exit, sizeof rep->last_exit, "%s", how_ended(rep->id));
+        }
         if (wanted) {
           logf_("%s/%d (%s) %s; starting it again", set->name, rep->index, rep->id, rep->last_exit);
           rep->restarts++;
