@@ -82,6 +82,12 @@ static int kept_and_live(const shimctl_env *env, const char *path, const char *i
     fflush(stdout);
     return SHIMCTL_EXIT_OK;
   }
+  if (env->alive(id) != 1) {
+    printf("==> container %s: not running; the supervisor keeps its output in the file above as it removes it "
+           "(see shimctl status) <==\n", id);
+    fflush(stdout);
+    return SHIMCTL_EXIT_OK;
+  }
   printf("==> container %s: live output (%s logs --timestamps%s) <==\n", id, env->name, follow ? " --follow" : "");
   fflush(stdout);
   signal(SIGINT, on_int);
@@ -132,6 +138,9 @@ int shimctl_cmd_logs(const shimctl_opts *o, int argc, char **argv) {
     set = shimctl_state_active_set(st, what);
   }
   shimctl_replica *rep = set != NULL ? shimctl_set_replica(set, replica) : NULL;
+  if (rep != NULL && rep->id[0] == '\0' && (set->retiring || rep->index >= set->replicas)) {
+    rep = NULL; /* stopped for good (swapped out, scaled down): only its file is left */
+  }
   if (rep == NULL) {
     rc = kept_only(dir, st, set != NULL ? set->name : what, replica);
     goto out;
