@@ -58,8 +58,8 @@ static int kept_only(const char *dir, const shimctl_state *st, const char *set_n
   bool name_ok = strchr(set_name, '/') == NULL && set_name[0] != '.';
   snprintf(path, sizeof path, "%s/logs/%s-%d.log", dir, set_name, replica);
   if (!name_ok || stat(path, &sb) != 0) {
-    fprintf(stderr, "shimctl logs: stack %s has no service or set %s with a replica %d, and no log %s\n", st->stack,
-            set_name, replica, path);
+    fprintf(stderr, "shimctl logs: stack %s has no service or set %s with a replica %d, and no log %s\n",
+            st->stack, set_name, replica, path);
     return SHIMCTL_EXIT_FAIL;
   }
   printf("==> %s: kept log of %s replica %d (no longer in the stack) <==\n", path, set_name, replica);
@@ -83,16 +83,20 @@ static int kept_and_live(const shimctl_env *env, const char *path, const char *i
     return SHIMCTL_EXIT_OK;
   }
   if (env->alive(id) != 1) {
-    printf("==> container %s: not running; the supervisor keeps its output in the file above as it removes it "
-           "(see shimctl status) <==\n", id);
+    printf(
+        "==> container %s: not running; the supervisor keeps its output in the file above as it removes it "
+        "(see shimctl status) <==\n",
+        id);
     fflush(stdout);
     return SHIMCTL_EXIT_OK;
   }
-  printf("==> container %s: live output (%s logs --timestamps%s) <==\n", id, env->name, follow ? " --follow" : "");
+  printf("==> container %s: live output (%s logs --timestamps%s) <==\n", id, env->name,
+         follow ? " --follow" : "");
   fflush(stdout);
   signal(SIGINT, on_int);
   if (env->logs(id, follow, stdout) != 0) {
-    fprintf(stderr, "shimctl logs: could not read the output of container %s (%s logs failed; see shimctl status)\n",
+    fprintf(stderr,
+            "shimctl logs: could not read the output of container %s (%s logs failed; see shimctl status)\n",
             id, env->name);
     return SHIMCTL_EXIT_FAIL;
   }

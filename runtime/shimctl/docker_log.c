@@ -24,11 +24,11 @@
 
 /* What docker inspect says about a container. */
 typedef struct container_info {
-  char id[16];        /* short id, 12 hex digits */
+  char id[16]; /* short id, 12 hex digits */
   int running;
   int exit_code;
   int oom_killed;
-  int restarts;       /* by docker's restart policy */
+  int restarts; /* by docker's restart policy */
   char started[64];
   char finished[64];
   char image[256];
@@ -45,11 +45,15 @@ static void take_field(char **p, char *out, size_t len, int last) {
 
 /* 0 with info filled; 1 when there is no such container; -1 with a reason in err. */
 static int inspect(const char *name, container_info *info, char *err, size_t err_len) {
-  const char *argv[] = {shimctl_runcmd_docker(), "inspect", "-f",
-                        "{{.Id}}|{{.State.Running}}|{{.State.ExitCode}}|{{.State.OOMKilled}}|{{.RestartCount}}|"
-                        "{{.State.StartedAt}}|{{.State.FinishedAt}}|{{.Config.Image}}|"
-                        "{{index .Config.Labels \"" SHIMCTL_DOCKER_LOG_LABEL "\"}}",
-                        name, NULL};
+  const char *argv[] = {
+      shimctl_runcmd_docker(),
+      "inspect",
+      "-f",
+      "{{.Id}}|{{.State.Running}}|{{.State.ExitCode}}|{{.State.OOMKilled}}|{{.RestartCount}}|"
+      "{{.State.StartedAt}}|{{.State.FinishedAt}}|{{.Config.Image}}|"
+      "{{index .Config.Labels \"" SHIMCTL_DOCKER_LOG_LABEL "\"}}",
+      name,
+      NULL};
   char *out = NULL;
   int rc = shimctl_runcmd_capture(argv, 1, &out, err, err_len);
   if (rc != 0) {
@@ -158,7 +162,9 @@ int shimctl_docker_keep_log(const char *name, const char *fallback, char *how, s
     fd = open_log(name, path, err, err_len);
   }
   if (fd < 0) return -1;
-  if (flock(fd, LOCK_EX) != 0 || kept_already(fd, info.id)) {
+  while (flock(fd, LOCK_EX) != 0 && errno == EINTR) {
+  }
+  if (kept_already(fd, info.id)) {
     close(fd);
     return 0;
   }
@@ -172,7 +178,8 @@ int shimctl_docker_keep_log(const char *name, const char *fallback, char *how, s
     return -1;
   }
   if (!ends_with_newline(fd)) fputc('\n', f);
-  fprintf(f, SHIMCTL_DOCKER_LOG_MARK "%s (%s) started %s, image %s\n", name, info.id, info.started, info.image);
+  fprintf(f, SHIMCTL_DOCKER_LOG_MARK "%s (%s) started %s, image %s\n", name, info.id, info.started,
+          info.image);
   fflush(f);
   const char *argv[] = {shimctl_runcmd_docker(), "logs", "--timestamps", name, NULL};
   char lerr[256] = "";
