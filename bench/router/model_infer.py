@@ -36,14 +36,13 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
+import report  # noqa: E402  (bench/router/report.py: summary and tables)
 import run as echo_bench  # noqa: E402  (bench/run.py: h2load, ratio, STREAMS)
 
 _spec = importlib.util.spec_from_file_location("mi_bench", os.path.join(ROOT, "bench", "model_infer", "run.py"))
 mi_bench = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(mi_bench)  # bench/model_infer/run.py: the model, the repository, readiness, requests
 
-TARGET_RATIO = 0.7
-TARGET_ADDED_P50_MS = 0.3
 PATH = "/inference.GRPCInferenceService/ModelInfer"
 
 
@@ -176,14 +175,7 @@ def main():
         procs.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    summary = {}
-    for streams in echo_bench.STREAMS:
-        d, r = results["direct"]["runs"][str(streams)], results["router"]["runs"][str(streams)]
-        summary[str(streams)] = {
-            "ratio": echo_bench.ratio(r["req_per_s"], d["req_per_s"]),
-            "added_p50_ms": round(r["p50_ms"] - d["p50_ms"], 3) if r["p50_ms"] and d["p50_ms"] else None,
-            "added_p99_ms": round(r["p99_ms"] - d["p99_ms"], 3) if r["p99_ms"] and d["p99_ms"] else None,
-        }
+    summary = report.summarize(results, echo_bench.STREAMS)
     doc = {
         "benchmark": "unary ModelInfer (XGBoost, 1 row x 13 FP32): direct to one model_execution_shim vs through "
                      "shimkit_router",
@@ -193,7 +185,7 @@ def main():
                  "connections": 1, "streams": list(echo_bench.STREAMS), "duration_s": args.duration,
                  "warmup_s": args.warmup, "request_bytes": len(msg)},
         "results": results, "summary": summary,
-        "targets": {"ratio": f">= {TARGET_RATIO}", "added_p50_ms": f"<= {TARGET_ADDED_P50_MS}"},
+        "targets": {"ratio": f">= {report.TARGET_RATIO}", "added_p50_ms": f"<= {report.TARGET_ADDED_P50_MS}"},
     }
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "router_model_infer.json"), "w") as f:
@@ -214,23 +206,9 @@ def markdown(doc):
              f"({doc['load']['request_bytes']}-byte request, one row of 13 FP32 features); {doc['machine']['cpus']} "
              f"CPUs shared by h2load, the router and {n} model_execution_shim replicas (direct: 1 replica). "
              "Failed = h2load errors plus calls the servers' /metrics count as not OK. The echo-service "
-             "figures (a hop against no work at all) are in router.md. Raw figures: router_model_infer.json.", "",
-             "| path | streams | req/s | p50 ms | p99 ms | failed |", "|---|---:|---:|---:|---:|---:|"]
-    for key, label in (("direct", "direct to one model_execution_shim"), ("router", f"shimkit_router -> {n} replicas")):
-        for streams, r in res[key]["runs"].items():
-            lines.append(f"| {label} | {streams} | {r['req_per_s']:.0f} | {r['p50_ms']} | {r['p99_ms']} | "
-                         f"{r['failed'] + r['grpc_not_ok']} |")
-    lines += ["", "| streams | routed / direct req/s | added p50 ms | added p99 ms |", "|---:|---:|---:|---:|"]
-    for streams, s in summ.items():
-        lines.append(f"| {streams} | {s['ratio']} | {s['added_p50_ms']} | {s['added_p99_ms']} |")
-    lines += ["", f"Targets (issue 5 §7): routed throughput >= {TARGET_RATIO}x direct, added p50 <= "
-              f"{TARGET_ADDED_P50_MS} ms.", ""]
-    for streams, s in summ.items():
-        ok_r = (s["ratio"] or 0) >= TARGET_RATIO
-        ok_l = s["added_p50_ms"] is not None and s["added_p50_ms"] <= TARGET_ADDED_P50_MS
-        lines.append(f"- {streams} stream(s): ratio {s['ratio']} ({'met' if ok_r else 'NOT met'}), added p50 "
-                     f"{s['added_p50_ms']} ms ({'met' if ok_l else 'NOT met'})")
-    lines += ["", "Absolute numbers are noisy on a shared 2-CPU machine; compare within one run only.", ""]
+             "figures (a hop against no work at all) are in router.md. Raw figures: router_model_infer.json.", ""]
+    labels = {"direct": "direct to one model_execution_shim", "router": f"shimkit_router -> {n} replicas"}
+    lines += report.tables(res, summ, labels, failed=lambda r: r["failed"] + r["grpc_not_ok"])
     return "\n".join(lines)
 
 
