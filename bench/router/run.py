@@ -26,10 +26,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
+import report  # noqa: E402  (bench/router/report.py: summary and tables)
 import run as echo_bench  # noqa: E402  (bench/run.py: Server, h2load, grpc_frame, stubs)
-
-TARGET_RATIO = 0.7
-TARGET_ADDED_P50_MS = 0.3
 
 
 def log(msg):
@@ -105,14 +103,7 @@ def main():
         for s in reps:
             s.stop()
 
-    summary = {}
-    for streams in echo_bench.STREAMS:
-        d, r = results["direct"]["runs"][str(streams)], results["router"]["runs"][str(streams)]
-        summary[str(streams)] = {
-            "ratio": echo_bench.ratio(r["req_per_s"], d["req_per_s"]),
-            "added_p50_ms": round(r["p50_ms"] - d["p50_ms"], 3) if r["p50_ms"] and d["p50_ms"] else None,
-            "added_p99_ms": round(r["p99_ms"] - d["p99_ms"], 3) if r["p99_ms"] and d["p99_ms"] else None,
-        }
+    summary = report.summarize(results, echo_bench.STREAMS)
     doc = {
         "benchmark": "unary Say, small payload: direct to one replica vs through shimkit_router",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -122,7 +113,7 @@ def main():
                  "warmup_s": args.warmup, "request_bytes": len(echo_bench.grpc_frame()) - 5},
         "results": results,
         "summary": summary,
-        "targets": {"ratio": f">= {TARGET_RATIO}", "added_p50_ms": f"<= {TARGET_ADDED_P50_MS}"},
+        "targets": {"ratio": f">= {report.TARGET_RATIO}", "added_p50_ms": f"<= {report.TARGET_ADDED_P50_MS}"},
     }
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "router.json"), "w") as f:
@@ -141,23 +132,9 @@ def markdown(doc):
              f"{doc['load']['tool']}, 1 connection, {doc['load']['duration_s']} s per run after "
              f"{doc['load']['warmup_s']} s warm-up, unary Say ({doc['load']['request_bytes']}-byte request); "
              f"{doc['machine']['cpus']} CPUs shared by h2load, the router and {n} echo_shim replicas "
-             f"(direct: 1 replica). Raw figures: router.json.", "",
-             "| path | streams | req/s | p50 ms | p99 ms | failed |", "|---|---:|---:|---:|---:|---:|"]
-    for key, label in (("direct", "direct to one echo_shim"), ("router", f"shimkit_router -> {n} replicas")):
-        for streams, r in res[key]["runs"].items():
-            lines.append(f"| {label} | {streams} | {r['req_per_s']:.0f} | {r['p50_ms']} | {r['p99_ms']} | "
-                         f"{r['failed']} |")
-    lines += ["", "| streams | routed / direct req/s | added p50 ms | added p99 ms |", "|---:|---:|---:|---:|"]
-    for streams, s in summ.items():
-        lines.append(f"| {streams} | {s['ratio']} | {s['added_p50_ms']} | {s['added_p99_ms']} |")
-    lines += ["", f"Targets (issue 5 §7): routed throughput >= {TARGET_RATIO}x direct, added p50 <= "
-              f"{TARGET_ADDED_P50_MS} ms.", ""]
-    for streams, s in summ.items():
-        ok_r = (s["ratio"] or 0) >= TARGET_RATIO
-        ok_l = s["added_p50_ms"] is not None and s["added_p50_ms"] <= TARGET_ADDED_P50_MS
-        lines.append(f"- {streams} stream(s): ratio {s['ratio']} ({'met' if ok_r else 'NOT met'}), added p50 "
-                     f"{s['added_p50_ms']} ms ({'met' if ok_l else 'NOT met'})")
-    lines += ["", "Absolute numbers are noisy on a shared 2-CPU machine; compare within one run only.", ""]
+             f"(direct: 1 replica). Raw figures: router.json.", ""]
+    lines += report.tables(res, summ, 
+        {"direct": "direct to one echo_shim", "router": f"shimkit_router -> {n} replicas"})
     return "\n".join(lines)
 
 
