@@ -113,10 +113,16 @@ static void record_exit(pid_t pid, int status) {
   }
 }
 
+/* Reaps the loop's own children (the replicas and the router, all started
+ * by this thread). __WNOTHREAD (Linux) leaves alone the children of the stop
+ * threads -- the docker CLI runs of env_docker's stop, which wait for them
+ * by pid: reaped here first, their exit status was lost ("waitpid docker: No
+ * child processes") and the stop, or the keeping of the container's log,
+ * failed. */
 static void reap(void) {
   int status;
   pid_t pid;
-  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+  while ((pid = waitpid(-1, &status, WNOHANG | __WNOTHREAD)) > 0) {
     record_exit(pid, status);
   }
 }
