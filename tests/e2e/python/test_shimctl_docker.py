@@ -168,5 +168,9 @@ services:
         fs_log = log_file(stack, "feature_store-sqlite", 0)
         assert "feature_store_shim listening on 0.0.0.0:" in fs_log and f"container {fs} (" in fs_log, fs_log[-2000:]
         assert f"container {victim} ({dead}) ended " in log_file(stack, "training-liblinear", 1)
+        # Nothing went wrong keeping them (the supervisor's own lines start with a time).
+        with open(os.path.join(stack.state_dir, "supervisor.log")) as f:
+            trouble = [line for line in f if line.startswith("shimctl: ")]
+        assert not trouble, trouble
     finally:
         stack.close()
