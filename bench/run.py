@@ -131,12 +131,12 @@ def percentile(sorted_vals, p):
     return sorted_vals[lo] + (sorted_vals[hi] - sorted_vals[lo]) * (k - lo)
 
 
-def h2load(port, streams, body_path, duration, warmup, workdir, tag):
+def h2load(port, streams, body_path, duration, warmup, workdir, tag, path="/shimkit.examples.v1.Echo/Say"):
     log_path = os.path.join(workdir, f"h2load-{tag}.tsv")
     argv = ["h2load", "-c", "1", "-t", "1", "-m", str(streams), "-D", str(duration),
             "--warm-up-time", str(warmup), "-d", body_path,
             "-H", "content-type: application/grpc", "-H", "te: trailers",
-            "--log-file", log_path, f"http://127.0.0.1:{port}/shimkit.examples.v1.Echo/Say"]
+            "--log-file", log_path, f"http://127.0.0.1:{port}{path}"]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + warmup + 60)
     text = out.stdout + out.stderr
     m = re.search(r"finished in [\d.]+\w*, ([\d.]+) req/s", text)

@@ -21,8 +21,9 @@ int tr_fail(tr_err *err, const char *fmt, ...) {
   return -1;
 }
 
+/* A map key sent twice: the last one wins, as protobuf's map semantics say. */
 const char *tr_params_get(const tr_params *params, const char *key) {
-  for (size_t i = 0; i < params->n; i++)
+  for (size_t i = params->n; i-- > 0;)
     if (params->items[i].key && strcmp(params->items[i].key, key) == 0) return params->items[i].value;
   return NULL;
 }

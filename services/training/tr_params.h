@@ -11,7 +11,7 @@
 
 #include "tr_trainer.h"
 
-/* The value of key, or NULL. */
+/* The value of key, or NULL; a key given twice: the last value (protobuf map semantics). */
 const char *tr_params_get(const tr_params *params, const char *key);
 
 /* Fails on the first key not in allowed (a NULL-terminated list), naming them all. */

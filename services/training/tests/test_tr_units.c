@@ -222,6 +222,10 @@ static void test_liblinear_params(void **state) {
   assert_int_equal(ll_params_parse(&plr, &p, &bias, &err), 0);
   assert_int_equal(p.solver_type, L2R_LR);
   assert_true(p.C == 0.5 && p.eps == 0.01 && bias == 1);
+  const tr_param twice[] = {{"C", "0"}, {"C", "2"}}; /* a map key sent twice: the last wins */
+  tr_params ptwice = params_of(twice, 2);
+  assert_int_equal(ll_params_parse(&ptwice, &p, &bias, &err), 0);
+  assert_true(p.C == 2);
   const tr_param bad[][1] = {{{"solver", "magic"}}, {{"C", "0"}}, {{"C", "1x"}}, {{"eps", "nan"}}, {{"gamma", "1"}}};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     tr_params pb = params_of(bad[i], 1);
