@@ -5,8 +5,15 @@
  * A replica's id is "PID@STARTTIME" (the start time from /proc/PID/stat, in
  * clock ticks since boot), so a pid reused by another process after the
  * replica died is never taken for the replica. A zombie counts as gone: the
- * supervisor (the parent) reaps its children on its own schedule. A
- * supervisor started again later adopts running replicas by their id.
+ * supervisor (the parent) reaps its children on its own schedule. But the
+ * main thread of a multi-threaded process that exits (or is killed) often
+ * turns zombie first, while its other threads are still exiting; the last of
+ * them releases the memory (slow under ASan) and only then the open files,
+ * so the listening socket stays bound for up to a few hundred milliseconds.
+ * Such a zombie is still alive here: a replica started again on its port
+ * in that window failed to listen (and counted as a second restart), and
+ * down or scale returned with the port still taken. A supervisor started
+ * again later adopts running replicas by their id.
  */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
@@ -56,6 +63,25 @@ static int proc_stat(pid_t pid, char *state, unsigned long long *start) {
   return 0;
 }
 
+/* Threads of pid, from /proc/PID/status; 0 when unknown. A zombie thread
+ * group leader counts itself until it is reaped. */
+static int proc_threads(pid_t pid) {
+  char path[64], buf[4096];
+  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return 0;
+  }
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) {
+    return 0;
+  }
+  buf[n] = '\0';
+  const char *t = strstr(buf, "\nThreads:");
+  return t != NULL ? atoi(t + strlen("\nThreads:")) : 0;
+}
+
 static int parse_id(const char *id, pid_t *pid, unsigned long long *start) {
   char *end = NULL;
   long v = strtol(id, &end, 10);
@@ -77,7 +103,14 @@ static int process_alive(const char *id) {
   if (proc_stat(pid, &state, &start) != 0) {
     return 0;
   }
-  return (start == want && state != 'Z' && state != 'X') ? 1 : 0;
+  if (start != want || state == 'X') {
+    return 0;
+  }
+  if (state == 'Z') {
+    /* Gone only once no other thread still exits: they hold its sockets. */
+    return proc_threads(pid) > 1 ? 1 : 0;
+  }
+  return 1;
 }
 
 static int process_start(const shimctl_replica_spec *spec, char *id, size_t id_len, char *err, size_t err_len) {

@@ -115,14 +115,23 @@ class Watcher(threading.Thread):
         super().__init__(daemon=True)
         self.pb, self.tr, self.job_id = pb, tr, job_id
         self.events, self.error = [], None
+        self.first = threading.Event()  # set once the first event (the job's state then) is in
         self.start()
 
     def run(self):
         try:
             for ev in self.tr.stub.WatchJob(self.pb.tr.WatchJobRequest(id=self.job_id), timeout=120):
                 self.events.append(ev)
+                self.first.set()
         except grpc.RpcError as e:
             self.error = e
+        finally:
+            self.first.set()
+
+    def wait_first(self, timeout=WAIT):
+        """Until the watch got its first event: the state the job had when the watch began."""
+        assert self.first.wait(timeout), f"WatchJob({self.job_id}) sent nothing in {timeout} s"
+        assert self.error is None and self.events, self.error
 
     def states(self):
         """The distinct states in the order seen."""
@@ -157,7 +166,11 @@ def start_slow_pair(pb, tr, repo):
     b = submit(pb, tr, "slow-b", rows=ROWS)
     assert state(pb, b) == "JOB_STATE_QUEUED"
     wb = Watcher(pb, tr, b.id)
-    time.sleep(0.3)  # B stays queued: the only worker is busy with A
+    # The watches must have begun before the test cancels or stops: a watch
+    # that starts after the cancel sees CANCELLED only (never QUEUED).
+    wa.wait_first()
+    wb.wait_first()
+    assert wb.states() == ["JOB_STATE_QUEUED"], wb.states()  # the only worker is busy with A
     assert state(pb, get(pb, tr, b.id)) == "JOB_STATE_QUEUED"
     return a, b, wa, wb
 

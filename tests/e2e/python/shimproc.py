@@ -12,8 +12,10 @@ import signal
 import subprocess
 import threading
 import time
+import urllib.request
 
 LISTENING = re.compile(r"listening on (\S+?):(\d+)\b")
+METRICS_AT = re.compile(r"Prometheus metrics on http://(\S+)/metrics")
 
 
 def shim_command():
@@ -102,8 +104,44 @@ class Shim:
             self.proc.wait(10)
 
     def log(self):
+        """What the program wrote to stderr so far, as far as the reader thread got."""
         with self._lock:
             return "\n".join(self.lines)
+
+    def wait_log(self, text, count=1, timeout=20.0):
+        """The log once text is in it (count times): a line the program wrote
+        before a call returned may still be on its way through the pipe and the
+        reader thread. Raises AssertionError, with the log, after timeout s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            log = self.log()
+            if log.count(text) >= count:
+                return log
+            if time.monotonic() > deadline or (self.proc.poll() is not None and not self._reader.is_alive()):
+                raise AssertionError(f"{text!r} not in the log {count} time(s) within {timeout} s:\n{log}")
+            time.sleep(0.02)
+
+    def metrics_address(self):
+        """HOST:PORT of --metrics-listen (the shim logs it once it serves metrics)."""
+        return METRICS_AT.search(self.wait_log("Prometheus metrics on")).group(1)
+
+    def in_flight(self, method):
+        """shimkit_calls_in_flight of method (a full path) from /metrics; 0 before its first call."""
+        with urllib.request.urlopen(f"http://{self.metrics_address()}/metrics", timeout=10) as r:
+            text = r.read().decode()
+        for line in text.splitlines():
+            if line.startswith(f'shimkit_calls_in_flight{{method="{method}"}} '):
+                return int(float(line.rsplit(" ", 1)[1]))
+        return 0
+
+    def wait_in_flight(self, method, n=1, timeout=20.0):
+        """Until n calls of method run in the handler (needs --metrics-listen): a
+        call started by the client is only then known to be on the server."""
+        deadline = time.monotonic() + timeout
+        while self.in_flight(method) < n:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{method}: fewer than {n} calls in flight after {timeout} s:\n{self.log()}")
+            time.sleep(0.02)
 
     def __enter__(self):
         return self.start()

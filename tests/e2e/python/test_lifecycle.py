@@ -11,6 +11,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SAY = "/shimkit.examples.v1.Echo/Say"
 
 
 def connect(shim, stubs):
@@ -52,12 +53,14 @@ def test_client_killed_mid_stream_server_keeps_serving(new_shim, stubs, pb2):
 
 
 def test_sigterm_lets_in_flight_call_finish(new_shim, stubs, pb2):
-    shim = new_shim("--drain-grace-ms", "5000")
+    shim = new_shim("--drain-grace-ms", "5000", "--metrics-listen", "127.0.0.1:0")
     ch, stub = connect(shim, stubs)
     with ch:
         assert stub.Say(pb2.EchoRequest(message="warm"), timeout=10).message == "warm"
         fut = stub.Say.future(pb2.EchoRequest(message="in flight", delay_ms=1000), timeout=30)
-        time.sleep(0.3)  # the call is on the server (the connection is up already)
+        # SIGTERM only once the call runs in the handler: one that has not
+        # reached the server yet is refused by the drain (UNAVAILABLE).
+        shim.wait_in_flight(SAY)
         shim.signal(signal.SIGTERM)
         reply = fut.result(timeout=30)
         assert reply.message == "in flight"
@@ -69,13 +72,13 @@ def test_sigterm_lets_in_flight_call_finish(new_shim, stubs, pb2):
 
 
 def test_sigterm_past_grace_cuts_the_call_off(new_shim, stubs, pb2):
-    shim = new_shim("--drain-grace-ms", "500")
+    shim = new_shim("--drain-grace-ms", "500", "--metrics-listen", "127.0.0.1:0")
     ch, stub = connect(shim, stubs)
     with ch:
         assert stub.Say(pb2.EchoRequest(message="warm"), timeout=10).message == "warm"
         started = time.monotonic()
         fut = stub.Say.future(pb2.EchoRequest(message="too slow", delay_ms=10000), timeout=60)
-        time.sleep(0.3)
+        shim.wait_in_flight(SAY)  # on the server, in the handler: the drain must cut it off
         shim.signal(signal.SIGTERM)
         with pytest.raises(grpc.RpcError) as e:
             fut.result(timeout=60)

@@ -20,6 +20,8 @@ import pytest
 
 from shimproc import Shim
 
+SAY = "/shimkit.examples.v1.Echo/Say"
+
 
 def router_command():
     cmd = os.environ.get("SHIMKIT_ROUTER")
@@ -33,7 +35,8 @@ def run_cluster(pb2, stubs, *router_args):
     reps = []
     for i in range(3):
         extra = ["--drain-grace-ms", "20000"] if i == 1 else []
-        reps.append(Shim("--name", f"r{i}", *extra).start())
+        # --metrics-listen: tests wait for a call to be in a replica's handler (Shim.wait_in_flight).
+        reps.append(Shim("--name", f"r{i}", "--metrics-listen", "127.0.0.1:0", *extra).start())
     args = []
     for s in reps:
         args += ["--backend", s.target]
@@ -99,7 +102,7 @@ def test_unary_round_robin_spreads_calls(cluster, pb2):
         assert r.message == f"m{i}"
         counts[r.served_by] = counts.get(r.served_by, 0) + 1
     assert set(counts) == {"r0", "r1", "r2"} and all(n == 10 for n in counts.values()), counts
-    assert "forwarded /shimkit.examples.v1.Echo/Say" in router.log()
+    router.wait_log("forwarded /shimkit.examples.v1.Echo/Say")
 
 
 def test_metadata_both_ways_and_binary(cluster, pb2):
@@ -262,9 +265,14 @@ def test_client_cancel_reaches_backend(cluster, pb2):
     call = stub.Expand(pb2.ExpandRequest(message="c", count=1000, interval_ms=50), timeout=30)
     next(call)
     call.cancel()
-    time.sleep(1.0)
+    # The replica's access log line is written once its handler saw the
+    # cancel and the call ended there: wait for it (well before the 50 s
+    # the stream would take).
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any("Expand" in r.log() and "CANCELLED" in r.log() for r in reps):
+        time.sleep(0.05)
     logs = "\n".join(r.log() for r in reps)
-    assert "Expand" in logs and "CANCELLED" in logs
+    assert "Expand" in logs and "CANCELLED" in logs, logs
 
 
 def test_unary_client_cancel_reaches_backend(cluster, pb2):
@@ -273,7 +281,11 @@ def test_unary_client_cancel_reaches_backend(cluster, pb2):
     stub, reps, _ = cluster
     before = sum(r.log().count("CANCELLED") for r in reps)
     fut = stub.Say.future(pb2.EchoRequest(message="slow", delay_ms=20000), timeout=60)
-    time.sleep(0.5)
+    # Cancel only once a replica runs the call: cancelled before, it never gets there.
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any(r.in_flight(SAY) for r in reps):
+        time.sleep(0.02)
+    assert any(r.in_flight(SAY) for r in reps), "the slow call never reached a replica"
     fut.cancel()
     deadline = time.monotonic() + 15  # well before the 20 s the replica would take
     while time.monotonic() < deadline and sum(r.log().count("CANCELLED") for r in reps) == before:
@@ -283,13 +295,16 @@ def test_unary_client_cancel_reaches_backend(cluster, pb2):
 
 
 def test_draining_replica_gets_no_new_calls(cluster, pb2, stubs):
-    stub, reps, _ = cluster
+    stub, reps, router = cluster
     # A slow call straight to r1 keeps it draining (20 s grace) after SIGTERM: up, but NOT_SERVING.
     with grpc.insecure_channel(reps[1].target) as ch:
         slow = stubs[1].EchoStub(ch).Say.future(pb2.EchoRequest(message="slow", delay_ms=8000), timeout=20)
-        time.sleep(0.3)
+        reps[1].wait_in_flight(SAY)  # in r1's handler: without it r1 would exit at once
+        not_serving = f"{reps[1].target} (set default) is not serving"
+        seen = router.log().count(not_serving)
         reps[1].signal(signal.SIGTERM)
-        time.sleep(1.0)
+        # Until the router saw r1's health go NOT_SERVING (its Watch, polled every 20 ms).
+        router.wait_log(not_serving, count=seen + 1)
         assert reps[1].alive()
         served = {stub.Say(pb2.EchoRequest(message="d"), timeout=10).served_by for _ in range(30)}
         assert served == {"r0", "r2"}, served
@@ -303,9 +318,7 @@ def test_killed_replica_no_failed_calls(cluster, pb2):
     # noticing it may fail UNAVAILABLE (they are not replayed: they might have
     # reached the handler, docs/router.md "Retry rule"); from the moment the
     # router sees the replica gone, no call may fail.
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and f"{reps[2].target} (set default) is not serving" not in router.log():
-        time.sleep(0.02)
+    router.wait_log(f"{reps[2].target} (set default) is not serving")
     failures = 0
     served = set()
     for i in range(200):
@@ -365,9 +378,7 @@ def test_hash_removed_replica_moves_only_its_keys(hash_cluster, pb2):
     before = {k: served_by_key(stub, pb2, k)[0] for k in keys}
     gone = before[keys[0]]
     reps[int(gone[1])].kill()  # SIGKILL
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and router.log().count("is not serving") < 1:
-        time.sleep(0.05)
+    router.wait_log(f"{reps[int(gone[1])].target} (set default) is not serving")
     after = {k: served_by_key(stub, pb2, k)[0] for k in keys}
     for k in keys:
         if before[k] == gone:

@@ -102,7 +102,7 @@ def test_same_value_same_replica_all_kinds(router_on, pb2):
         assert {x.served_by for x in chat} == {owner}
         collect = r.stub.Collect(iter([pb2.EchoRequest(message=value), pb2.EchoRequest(message="x")]), timeout=10)
         assert collect.joined == f"{value} x"
-    assert "hashing on field message" in r.proc.log()
+    r.proc.wait_log("hashing on field message")
 
 
 def test_values_spread(router_on):
@@ -121,7 +121,7 @@ def test_without_the_field_round_robin(router_on):
     r = router_on("--policy", "hash", "--hash-field", "message")
     served = [r.say(delay_ms=0) for _ in range(30)]
     assert {served.count(x) for x in ("r0", "r1", "r2")} == {10}, served
-    assert r.proc.log().count("a request without the hash field") == 1
+    assert r.proc.wait_log("a request without the hash field").count("a request without the hash field") == 1
 
 
 def test_nested_integer_and_repeated_fields(router_on, pb2):
@@ -138,14 +138,14 @@ def test_nested_integer_and_repeated_fields(router_on, pb2):
     # The shard is its decimal text, a negative one too.
     assert by_shard.say(key=pb2.EchoKey(shard=-5)) == by_message.say(message="-5")
     for r in (by_id, by_shard, by_first):
-        assert "1 step" not in r.proc.log() and "2 steps" in r.proc.log()
+        assert "1 step" not in r.proc.wait_log("2 steps")
 
 
 def test_unknown_field_round_robin(router_on):
     r = router_on("--policy", "hash", "--hash-field", "no_such_field")
     served = [r.say(message="same") for _ in range(30)]
     assert {served.count(x) for x in ("r0", "r1", "r2")} == {10}, served
-    log = r.proc.log()
+    log = r.proc.wait_log("cannot hash on field no_such_field")
     assert log.count("cannot hash on field no_such_field") == 1, log
     assert "has no field no_such_field" in log
 
@@ -272,8 +272,8 @@ def test_admin_set_hash_field(admin_router, replicas, pb2, admin_stubs):
     with pytest.raises(grpc.RpcError) as err:
         apply_set(admin, admin_stubs, "echo-hash", [ECHO], replicas, policy=pb.HASH, hash_field="key..id")
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    log = proc.log()
-    assert "hashing on field message" in log and "hashing on field key.id" in log
+    proc.wait_log("hashing on field message")
+    proc.wait_log("hashing on field key.id")
 
 
 def test_reflection_of_several_sets(admin_router, replicas, admin_stubs):
