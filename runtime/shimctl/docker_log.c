@@ -143,12 +143,13 @@ int shimctl_docker_keep_log(const char *name, const char *fallback, char *how, s
     how = dummy;
     how_len = sizeof dummy;
   }
-  snprintf(how, how_len, "gone");
   container_info info;
   int ir = inspect(name, &info, err, err_len);
   if (ir != 0) {
-    if (ir < 0) snprintf(how, how_len, "unknown (docker inspect failed)");
-    return ir > 0 ? 0 : -1;
+    snprintf(how, how_len, "%s",
+             ir > 0 ? "container removed (how it ended: the end line in the replica's log file)"
+                    : "unknown (docker inspect failed)");
+    return ir;
   }
   describe_exit(&info, how, how_len);
   const char *path = info.log_path[0] != '\0' ? info.log_path : fallback;

@@ -32,12 +32,13 @@
  * Appends the output of container name (docker logs --timestamps) to its
  * log file -- the io.shimkit.log label's, else fallback (may be NULL) --
  * between a start and an end line, unless it was kept already. Writes how
- * the container ended ("exit code 137 (killed by signal 9)", "gone" when
- * there is no such container) to how (may be NULL).
+ * the container ended ("exit code 137 (killed by signal 9)") to how (may be
+ * NULL).
  *
- * Returns 0 when kept, kept already, or nothing to keep (no such container,
- * no log file named); -1 with a reason in err when the output could not be
- * kept (the file cannot be opened, docker logs failed).
+ * Returns 0 when kept, kept already, or nothing to keep (no log file
+ * named); 1 when there is no such container (how says it was removed); -1
+ * with a reason in err when the output could not be kept (docker inspect
+ * failed, the file cannot be opened, docker logs failed).
  */
 int shimctl_docker_keep_log(const char *name, const char *fallback, char *how, size_t how_len, char *err,
                             size_t err_len);

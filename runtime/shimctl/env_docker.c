@@ -64,12 +64,15 @@ static int stateful(const char *service) {
 
 /* Keeps the output of container id in its log file (fallback: when its label
  * names none that can be opened); a failure is said on stderr (the
- * supervisor's log, or shimctl's terminal) but does not keep the container. */
-static void keep_log(const char *id, const char *fallback, char *how, size_t how_len) {
+ * supervisor's log, or shimctl's terminal) but does not keep the container.
+ * shimctl_docker_keep_log's result: 1 when there is no such container. */
+static int keep_log(const char *id, const char *fallback, char *how, size_t how_len) {
   char err[1300];
-  if (shimctl_docker_keep_log(id, fallback, how, how_len, err, sizeof err) != 0) {
+  int rc = shimctl_docker_keep_log(id, fallback, how, how_len, err, sizeof err);
+  if (rc < 0) {
     fprintf(stderr, "shimctl: %s\n", err);
   }
+  return rc;
 }
 
 /* First line of text, at most 300 bytes, for an error message. */
@@ -265,8 +268,7 @@ static int docker_stop(const char *id, int grace_ms) {
 }
 
 static int docker_ended(const char *id, char *how, size_t how_len) {
-  keep_log(id, NULL, how, how_len);
-  if (strcmp(how, "gone") == 0) return 0;
+  if (keep_log(id, NULL, how, how_len) == 1) return 0; /* removed already (by stop) */
   const char *rm[] = {docker_cli(), "rm", "-f", id, NULL};
   return shimctl_runcmd_quiet(rm) == 0 ? 0 : -1;
 }
