@@ -133,11 +133,15 @@ static const char *reaped_how(pid_t pid) {
 }
 
 /* How the process of id ended: reaped already, or a child of ours that
- * died since the last reap (reaped now), or "gone" (not our child: a
- * replica adopted from an earlier supervisor). A killed multi-threaded
+ * died since the last reap (reaped now), or, with no status to tell (not
+ * our child: a replica adopted from an earlier supervisor), just that it
+ * ended. A killed multi-threaded
  * child shows as a zombie while its other threads still exit, and cannot
  * be waited for yet: that takes a few milliseconds, so wait (bounded). */
 static const char *how_ended(const char *id) {
+  if (strchr(id, '@') == NULL) {
+    return "ended"; /* not a process id ("pid@start"): a container, whose engine knows more */
+  }
   pid_t pid = (pid_t)atoi(id);
   const char *how = reaped_how(pid);
   for (int waited = 0; how == NULL && pid > 0 && waited <= 2000; waited += 5) {
@@ -152,7 +156,7 @@ static const char *how_ended(const char *id) {
       shimctl_sleep_ms(5);
     }
   }
-  return how != NULL ? how : "gone";
+  return how != NULL ? how : "ended (exit status unknown: started by an earlier supervisor)";
 }
 
 /* ---------------------------------------------------------------- stops on threads */
