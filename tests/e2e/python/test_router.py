@@ -10,6 +10,7 @@ as unary (one batch each way, once the router learned from the replicas'
 reflection that Say is unary; the fixture waits for that) and with
 --no-unary-plan (message by message, the path streams take)."""
 import os
+import json
 import re
 import shlex
 import signal
@@ -148,6 +149,11 @@ def test_deadline_propagates(cluster, pb2):
     logs = "\n".join(r.log() for r in reps)
     assert ended.search(logs), logs
     assert sum(r.in_flight(SAY) for r in reps) == 0, logs
+    # The deadline itself reached the replica: its access log gives the time
+    # the call had when it arrived there: about the client's 5 s (grpc-timeout
+    # goes on the wire in coarse units, rounded up, at each hop), not none.
+    line = json.loads(next(ln for ln in logs.splitlines() if ended.search(ln)))
+    assert 0 < line.get("deadline_ms", 0) <= 5500, line
 
 
 def test_unknown_method_is_forwarded_and_unimplemented(cluster):
