@@ -22,6 +22,7 @@
 #include "router.h"
 
 #define DNS_KEEP_UNUSED_MS 30000 /* a name no set uses is forgotten after this */
+#define DNS_SWAP_RETRY_MS 20      /* a snapshot swap put off by an admin change is tried again after this */
 
 static int64_t now_ms(void) {
   struct timespec ts;
@@ -115,9 +116,16 @@ static bool resolve_names(router *r, char **names, int n) {
   return swap;
 }
 
-/* A new snapshot of the same sets, with the addresses resolved now. */
-static void swap_in(router *r) {
-  pthread_mutex_lock(&r->admin_lock);
+/*
+ * A new snapshot of the same sets, with the addresses resolved now. false
+ * when an admin change holds admin_lock: the thread does not wait for it (a
+ * change may be waiting for this thread to resolve its new names) and tries
+ * again shortly; the admin change itself expands the latest addresses anyway.
+ */
+static bool swap_in(router *r) {
+  if (pthread_mutex_trylock(&r->admin_lock) != 0) {
+    return false;
+  }
   router_set_spec *specs = NULL;
   int n = 0;
   if (!atomic_load(&r->stopping) && router_config_specs(r, &specs, &n) == 0 &&
@@ -130,6 +138,7 @@ static void swap_in(router *r) {
     router_spec_clear(&specs[i]);
   }
   free(specs);
+  return true;
 }
 
 /* The names of the current sets join the table; names no set uses for a while leave it. */
@@ -151,6 +160,7 @@ static void sync_names(router *r) {
 static void *dns_main(void *arg) {
   router *r = arg;
   int64_t next_round = 0; /* the next full round (every name) */
+  bool pending = false;   /* addresses changed and the new snapshot is not in yet */
   pthread_mutex_lock(&r->dns_lock);
   while (!r->dns_stop) {
     bool all = now_ms() >= next_round;
@@ -163,15 +173,19 @@ static void *dns_main(void *arg) {
     char **names = NULL;
     int n = 0;
     if (names_to_resolve(r, all, &names, &n) == 0 && n > 0 && resolve_names(r, names, n)) {
-      swap_in(r);
+      pending = true;
     }
     for (int i = 0; i < n; i++) {
       free(names[i]);
     }
     free(names);
+    if (pending && swap_in(r)) {
+      pending = false;
+    }
     pthread_mutex_lock(&r->dns_lock);
-    struct timespec until = at_ms(next_round);
-    while (!r->dns_stop && !r->dns_kick && now_ms() < next_round) {
+    int64_t until_ms = pending ? now_ms() + DNS_SWAP_RETRY_MS : next_round;
+    struct timespec until = at_ms(until_ms);
+    while (!r->dns_stop && !r->dns_kick && now_ms() < until_ms) {
       pthread_cond_timedwait(&r->dns_kicked, &r->dns_lock, &until);
     }
   }
