@@ -10,7 +10,8 @@ server is asked. The file is rewritten in place (same inode, so the bind
 mount sees it) to add and remove replicas while calls run: calls are balanced
 over the addresses the name has; an address added gets calls within a bounded
 wait; an address removed gets no new call while the calls already on it
-finish OK. --sets-file: the router serves the file's sets, never writes it,
+finish OK; a failed resolution keeps the last good replicas (one warning per
+streak); a name that never resolved gives UNAVAILABLE naming it. --sets-file: the router serves the file's sets, never writes it,
 and refuses --state or --backend with it. The router must exit 0 on SIGTERM
 (with no sanitizer report) after every test."""
 import concurrent.futures
@@ -58,8 +59,11 @@ def namespace_ok(tmp_path_factory):
 class NsRouter:
     """A router in its own mount namespace, with hosts bind-mounted over /etc/hosts."""
 
-    def __init__(self, stubs, admin, hosts, *args):
-        script = f'mount --bind {shlex.quote(str(hosts))} /etc/hosts && exec "$0" "$@"'
+    def __init__(self, stubs, admin, hosts, *args, nsswitch=None):
+        script = f'mount --bind {shlex.quote(str(hosts))} /etc/hosts && '
+        if nsswitch is not None:  # e.g. "hosts: files" only: a name missing from hosts fails, no name server asked
+            script += f'mount --bind {shlex.quote(str(nsswitch))} /etc/nsswitch.conf && '
+        script += 'exec "$0" "$@"'
         self.proc = Shim("--health-retry-ms", "100", "--resolve-interval-ms", "200", *args,
                          command=["unshare", "-m", "sh", "-c", script] + router_command()).start()
         self.channel = grpc.insecure_channel(self.proc.target)
@@ -91,6 +95,13 @@ def wait_replicas(r, want, timeout=WAIT):
         time.sleep(0.05)
 
 
+def warm_up(proc, echo, pb2):
+    """One call, then until the router knows Say is unary: the lookup of that
+    borrows a replica once (a round-robin turn), so exact shares are counted after it."""
+    echo.Say(pb2.EchoRequest(message="warm-up"), timeout=10)
+    proc.wait_log("/shimkit.examples.v1.Echo/Say is unary")
+
+
 def served(r, pb2, n):
     counts = {}
     for i in range(n):
@@ -120,8 +131,8 @@ def echoes():
 def ns_router(stubs, admin, namespace_ok, tmp_path):  # noqa: F811
     started = []
 
-    def make(*args):
-        r = NsRouter(stubs, admin, tmp_path / "hosts", *args)
+    def make(*args, nsswitch=None):
+        r = NsRouter(stubs, admin, tmp_path / "hosts", *args, nsswitch=nsswitch)
         started.append(r)
         return r
 
@@ -144,6 +155,7 @@ def test_dns_replicas_follow_the_name(ns_router, echoes, pb2, tmp_path):
     assert list(sets[0].set.backends) == [f"dns:{NAME}:{port}"]
     assert {b.source for b in sets[0].backends} == {f"dns:{NAME}:{port}"}
     assert not sets[0].unresolved
+    warm_up(r.proc, r.echo, pb2)
     assert served(r, pb2, 20) == {"r2": 10, "r3": 10}
 
     # A third address appears: it gets calls within a bounded wait, then its share.
@@ -208,6 +220,57 @@ def test_dns_set_through_admin_and_policies(ns_router, echoes, admin, pb2, tmp_p
         assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "dns:HOST:PORT" in e.value.details()
 
 
+def test_dns_failures(ns_router, echoes, admin, pb2, tmp_path):  # noqa: F811
+    """A failed resolution keeps the last good replicas (one warning per failure
+    streak, with the reason); a name that never resolved leaves its set with no
+    replica and its calls fail UNAVAILABLE naming it. The namespace's
+    nsswitch.conf says "hosts: files", so a name missing from the hosts file
+    fails at once and no name server is asked."""
+    port, _ = echoes
+    hosts = tmp_path / "hosts"
+    nsswitch = tmp_path / "nsswitch.conf"
+    nsswitch.write_text("hosts: files\n")
+    write_hosts(hosts, "127.0.0.2", "127.0.0.3")
+    r = ns_router("--backend", f"dns:{NAME}:{port}", nsswitch=nsswitch)
+    a2, a3 = f"127.0.0.2:{port}", f"127.0.0.3:{port}"
+    wait_replicas(r, {a2, a3})
+    warm_up(r.proc, r.echo, pb2)
+
+    # The name disappears: warned once (with the reason), the replicas stay.
+    write_hosts(hosts)
+    log = r.proc.wait_log(f"cannot resolve dns:{NAME}:{port}")
+    assert "keeping its last addresses" in log, log
+    time.sleep(1.0)  # five more failed resolutions at 200 ms: still one warning
+    assert r.proc.log().count(f"cannot resolve dns:{NAME}:{port}") == 1, r.proc.log()
+    wait_replicas(r, {a2, a3})
+    assert served(r, pb2, 10) == {"r2": 5, "r3": 5}
+    write_hosts(hosts, "127.0.0.2", "127.0.0.3")
+    r.proc.wait_log(f"dns:{NAME}:{port} resolves again")
+
+    # A set whose only name never resolves: no replica; calls fail UNAVAILABLE naming it.
+    pb = admin[0]
+    ghost = f"dns:ghost.shimkit.test:{port}"
+    st = r.admin.ApplySet(pb.ApplySetRequest(set=pb.Set(name="ghost", services=[ECHO], backends=[ghost],
+                                                        weight=100)), timeout=30)
+    assert list(st.backends) == [] and len(st.unresolved) == 1 and st.unresolved[0].startswith(
+        f"{ghost} has not resolved"), st
+    with pytest.raises(grpc.RpcError) as e:
+        r.echo.Say(pb2.EchoRequest(message="x"), timeout=10)
+    assert e.value.code() == grpc.StatusCode.UNAVAILABLE and ghost in e.value.details(), e.value.details()
+    # It appears: the set gets its replica and serves.
+    with open(hosts, "a") as f:
+        f.write("127.0.0.4 ghost.shimkit.test\n")
+    deadline = time.monotonic() + WAIT
+    while True:
+        try:
+            if r.echo.Say(pb2.EchoRequest(message="x"), timeout=10).served_by == "r4":
+                break
+        except grpc.RpcError:
+            pass
+        assert time.monotonic() < deadline, r.proc.log()
+        time.sleep(0.05)
+
+
 SETS = """shimkit-router-state 1
 set echo
 weight 100
@@ -238,6 +301,7 @@ def test_sets_file(stubs, admin, echoes, pb2, tmp_path):  # noqa: F811
                 break
             assert time.monotonic() < deadline, f"{sets}\n{proc.log()}"
             time.sleep(0.05)
+        warm_up(proc, echo, pb2)
         counts = {}
         for i in range(10):
             who = echo.Say(pb2.EchoRequest(message=f"m{i}"), timeout=10).served_by
