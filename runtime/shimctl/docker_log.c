@@ -32,7 +32,7 @@ typedef struct container_info {
   char started[64];
   char finished[64];
   char image[256];
-  char log_path[1024]; /* the io.shimkit.log label, or "" */
+  char log_path[1100]; /* the io.shimkit.log label, or "": as long as env_docker.c's label_log allows, never cut */
 } container_info;
 
 /* Next '|'-separated field of *p into out; the last one takes the rest of the line. */
