@@ -153,7 +153,9 @@ static void entry_clear(router_dns_entry *e) {
 
 /* Adds name unless present: 1 added, 0 present, -1 out of memory. */
 static int add_name(router_dns_table *t, const char *name) {
-  if (router_dns_find(t, name) != NULL) {
+  router_dns_entry *have = router_dns_find(t, name);
+  if (have != NULL) {
+    have->unused_since_ms = 0; /* named again: a change about to use it must not lose it to a sync */
     return 0;
   }
   router_dns_entry *grown = realloc(t->entries, (size_t)(t->n + 1) * sizeof *grown);

@@ -32,7 +32,7 @@ typedef struct container_info {
   char started[64];
   char finished[64];
   char image[256];
-  char log_path[1024]; /* the io.shimkit.log label, or "" */
+  char log_path[1100]; /* the io.shimkit.log label, or "": as long as env_docker.c's label_log allows, never cut */
 } container_info;
 
 /* Next '|'-separated field of *p into out; the last one takes the rest of the line. */
@@ -170,7 +170,9 @@ int shimctl_docker_keep_log(const char *name, const char *fallback, char *how, s
     return 0;
   }
   int rc = 0;
-  int dup_fd = dup(fd);
+  /* CLOEXEC: a child another thread spawns meanwhile (the router the
+   * supervisor restarts) must not inherit it and hold the flock for life. */
+  int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   FILE *f = dup_fd >= 0 ? fdopen(dup_fd, "a") : NULL;
   if (f == NULL) {
     if (dup_fd >= 0) close(dup_fd);

@@ -5,6 +5,7 @@
  * child gets /dev/null as stdin so a program that would prompt (docker login,
  * kubectl) fails instead of waiting on the operator's terminal.
  */
+#define _GNU_SOURCE /* pipe2 */
 #define _POSIX_C_SOURCE 200809L
 #include "runcmd.h"
 
@@ -25,7 +26,11 @@ enum out_mode { OUT_PIPE, OUT_PIPE_MERGED, OUT_INHERIT, OUT_NULL };
 /* Spawns argv; *pipe_rd receives the read end when mode is a pipe mode. */
 static int spawn(const char *const argv[], enum out_mode mode, pid_t *pid, int *pipe_rd, char *err, size_t err_len) {
   int fds[2] = {-1, -1};
-  if ((mode == OUT_PIPE || mode == OUT_PIPE_MERGED) && pipe(fds) != 0) {
+  /* CLOEXEC: a child spawned by another thread meanwhile (the supervisor's
+   * stop threads run the docker CLI while its loop starts the router) must
+   * not inherit the write end, or this read sees no EOF until that child
+   * exits. The dup2 onto the child's 1 and 2 clears the flag there. */
+  if ((mode == OUT_PIPE || mode == OUT_PIPE_MERGED) && pipe2(fds, O_CLOEXEC) != 0) {
     snprintf(err, err_len, "pipe: %s", strerror(errno));
     return -1;
   }

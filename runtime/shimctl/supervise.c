@@ -152,7 +152,8 @@ static const char *how_ended(const char *id) {
   const char *how = reaped_how(pid);
   for (int waited = 0; how == NULL && pid > 0 && waited <= 2000; waited += 5) {
     int status;
-    pid_t got = waitpid(pid, &status, WNOHANG);
+    /* __WNOTHREAD: never a stop thread's docker CLI run that took a dead adopted replica's pid */
+    pid_t got = waitpid(pid, &status, WNOHANG | __WNOTHREAD);
     if (got == pid) {
       record_exit(pid, status);
       how = reaped_how(pid);

@@ -276,7 +276,13 @@ static void test_never_resolved_and_expand(void **state) {
   router_spec_push(&only_a.backends, &only_a.n_backends, "dns:a:7000");
   assert_int_equal(router_dns_sync(&t, &only_a, 1, 2000, 30000), 0);
   assert_non_null(router_dns_find(&t, "dns:b:7000"));
+  /* A change naming b again (router_dns_prime) before it is swapped in: the
+   * next sync, still seeing the old sets, must not drop b from under it. */
+  assert_int_equal(router_dns_add(&t, &s), 0);
   assert_int_equal(router_dns_sync(&t, &only_a, 1, 40000, 30000), 0);
+  assert_non_null(router_dns_find(&t, "dns:b:7000"));
+  assert_int_equal(router_dns_find(&t, "dns:b:7000")->n_addrs, 2);
+  assert_int_equal(router_dns_sync(&t, &only_a, 1, 80000, 30000), 0);
   assert_null(router_dns_find(&t, "dns:b:7000"));
   assert_non_null(router_dns_find(&t, "dns:a:7000"));
   router_spec_clear(&only_a);
