@@ -102,6 +102,17 @@ static router_backend *find_backend(const router_config *old, const char *name, 
   return NULL;
 }
 
+/* The round-robin cursor of the old snapshot's set of that name (0 for a new
+ * set): a snapshot swap (another set's change, a DNS answer) keeps the turn. */
+static unsigned old_cursor(const router_config *old, const char *name) {
+  for (int i = 0; old != NULL && i < old->n_sets; i++) {
+    if (strcmp(old->sets[i].spec.name, name) == 0) {
+      return atomic_load(&old->sets[i].next);
+    }
+  }
+  return 0;
+}
+
 /*
  * The field cache of set s (hash on a field): the old snapshot's, when its
  * set of the same name hashes on the same field over the same replicas (a
@@ -256,7 +267,7 @@ int router_config_replace(router *r, const router_set_spec *specs, int n) {
   for (int i = 0; i < n; i++) {
     router_set *s = &cfg->sets[i];
     cfg->n_sets++;
-    atomic_init(&s->next, 0);
+    atomic_init(&s->next, old_cursor(old, specs[i].name));
     if (router_spec_copy(&s->spec, &specs[i]) != 0) {
       goto fail;
     }
