@@ -18,9 +18,9 @@
 
 static router_policy policy_of(int p) {
   switch (p) {
-    case SHIMCTL_POLICY_LEAST_OUTSTANDING: return ROUTER_LEAST_OUTSTANDING;
-    case SHIMCTL_POLICY_HASH: return ROUTER_HASH;
-    default: return ROUTER_ROUND_ROBIN;
+  case SHIMCTL_POLICY_LEAST_OUTSTANDING: return ROUTER_LEAST_OUTSTANDING;
+  case SHIMCTL_POLICY_HASH: return ROUTER_HASH;
+  default: return ROUTER_ROUND_ROBIN;
   }
 }
 
@@ -28,8 +28,8 @@ static const char *opt(const char *s) {
   return s != NULL && s[0] != '\0' ? s : NULL;
 }
 
-char *shimctl_router_sets_text(const shimctl_route *routes, const char *const *backends, size_t n, size_t *len,
-                               char *err, size_t errlen) {
+char *shimctl_router_sets_text(const shimctl_route *routes, const char *const *backends, size_t n,
+                               size_t *len, char *err, size_t errlen) {
   if (n > ROUTER_MAX_SETS) {
     snprintf(err, errlen, "%zu sets: the router takes at most %d", n, ROUTER_MAX_SETS);
     return NULL;
@@ -79,7 +79,8 @@ char *shimctl_router_sets_text(const shimctl_route *routes, const char *const *b
     return NULL;
   }
   /* Its first line is the writer's comment for a --state file: say what this file is instead. */
-  static const char head[] = "# shimkit_router --sets-file, written by shimctl: read at start, never written\n";
+  static const char head[] =
+      "# shimkit_router --sets-file, written by shimctl: read at start, never written\n";
   const char *body = text;
   if (body[0] == '#') {
     const char *nl = strchr(body, '\n');

@@ -20,7 +20,7 @@
  * that the router does not refuse the file at start. malloc'd and
  * NUL-terminated (*len without the NUL), or NULL with a reason in err.
  */
-char *shimctl_router_sets_text(const shimctl_route *routes, const char *const *backends, size_t n, size_t *len,
-                               char *err, size_t errlen);
+char *shimctl_router_sets_text(const shimctl_route *routes, const char *const *backends, size_t n,
+                               size_t *len, char *err, size_t errlen);
 
 #endif /* SHIMCTL_ROUTER_SETS_H */
