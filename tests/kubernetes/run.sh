@@ -122,7 +122,9 @@ if [[ -n $ROUTER ]]; then
   for s in echo-builtin feature_store-sqlite training-liblinear; do
     grep -q "\"$s\"" "$OUT/listsets.json" || { cat "$OUT/listsets.json"; fail "the router does not list set $s"; }
   done
-  grep -q 'ml-training-liblinear-pods' "$OUT/listsets.json" || fail "the router does not list training's dns backend"
+  grep -q 'ml-training-liblinear-pods:50140' "$OUT/listsets.json" || fail "the router does not list training's dns backend"
+  grep -q '"hashField": "model_name"' "$OUT/listsets.json" || fail "the router does not hash training on model_name"
+  grep -q '"hashKey": "x-entity"' "$OUT/listsets.json" || fail "the router does not hash feature_store on x-entity"
   cmp -s "$SETS" "$SETS.orig" || fail "the router wrote its sets file"
   echo "e2e.kubernetes: shimkit_router serves the 3 sets of its sets file (${how[0]})"
 fi
