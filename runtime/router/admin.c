@@ -5,9 +5,10 @@
  *
  * Every change goes the same way, under admin_lock: take the current specs,
  * change them, validate, write the --state file (if any; a change that
- * cannot be saved is refused and nothing changes), then swap in the new
- * snapshot (sets.c). Bad requests get INVALID_ARGUMENT or NOT_FOUND with a
- * message that names the set and the problem.
+ * cannot be saved is refused and nothing changes; a --sets-file is never
+ * written), then swap in the new snapshot (sets.c); a set's new dns: names
+ * are resolved once first (discover.c). Bad requests get INVALID_ARGUMENT
+ * or NOT_FOUND with a message that names the set and the problem.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -45,9 +46,11 @@ static int fill_status(shimkit_call *call, const router_set *s, pb_set_status *o
     ps->services[i] = dup_or_empty(call, s->spec.services[i]);
   }
   ps->n_backends = (size_t)s->spec.n_backends;
-  ps->backends = shimkit_call_alloc(call, (size_t)s->spec.n_backends * sizeof(char *));
-  out->backends = shimkit_call_alloc(call, (size_t)s->spec.n_backends * sizeof *out->backends);
-  if ((ps->services == NULL && s->spec.n_services > 0) || ps->backends == NULL || out->backends == NULL) {
+  ps->backends = shimkit_call_alloc(call, (size_t)s->spec.n_backends * sizeof(char *) + 1);
+  out->backends = shimkit_call_alloc(call, (size_t)s->n_backends * sizeof *out->backends + 1);
+  out->unresolved = shimkit_call_alloc(call, (size_t)s->n_unresolved * sizeof(char *) + 1);
+  if ((ps->services == NULL && s->spec.n_services > 0) || ps->backends == NULL || out->backends == NULL ||
+      out->unresolved == NULL) {
     return -1;
   }
   ps->policy = (Shimkit__Router__V1__Policy)s->spec.policy;
@@ -55,16 +58,23 @@ static int fill_status(shimkit_call *call, const router_set *s, pb_set_status *o
   ps->hash_key = dup_or_empty(call, s->spec.hash_key);
   ps->weight = s->spec.weight;
   out->set = ps;
-  out->n_backends = (size_t)s->spec.n_backends;
   for (int i = 0; i < s->spec.n_backends; i++) {
+    ps->backends[i] = dup_or_empty(call, s->spec.backends[i]); /* as given: dns: entries too */
+  }
+  out->n_unresolved = (size_t)s->n_unresolved;
+  for (int i = 0; i < s->n_unresolved; i++) {
+    out->unresolved[i] = dup_or_empty(call, s->unresolved[i]);
+  }
+  out->n_backends = (size_t)s->n_backends;
+  for (int i = 0; i < s->n_backends; i++) {
     router_backend *b = s->backends[i];
-    ps->backends[i] = dup_or_empty(call, b->address);
     pb_backend_status *bs = shimkit_call_alloc(call, sizeof *bs);
     if (bs == NULL) {
       return -1;
     }
     shimkit__router__v1__backend_status__init(bs);
-    bs->address = ps->backends[i];
+    bs->address = dup_or_empty(call, b->address);
+    bs->source = ps->backends[s->origin[i]];
     bs->serving = atomic_load(&b->healthy);
     bs->outstanding = atomic_load(&b->outstanding);
     bs->calls = atomic_load(&b->calls);
@@ -237,6 +247,7 @@ static shimkit_code apply_set(shimkit_call *call, const Shimkit__Router__V1__App
   bool added = false;
   apply_arg a = {.spec = &spec, .added = &added};
   pthread_mutex_lock(&r->admin_lock);
+  router_dns_prime(r, &spec, 1); /* its new dns: names resolved once before it goes live */
   shimkit_code code = change_sets(r, call, apply_edit, &a);
   if (code == SHIMKIT_OK) {
     shimkit_log(SHIMKIT_LOG_INFO, "router", "%s set %s: %d backends, policy %s, weight %u",
@@ -428,13 +439,21 @@ int router_load_state(router *r, const router_set_spec *fallback, int n_fallback
   router_set_spec *specs = NULL;
   int n = 0;
   char err[600];
-  int rc = r->state_path != NULL ? router_state_load(r->state_path, &specs, &n, err, sizeof err) : 1;
-  if (rc < 0) {
-    shimkit_log(SHIMKIT_LOG_ERROR, "router", "cannot load the state file: %s", err);
+  const char *path = r->state_path != NULL ? r->state_path : r->sets_path;
+  int rc = path != NULL ? router_state_load(path, &specs, &n, err, sizeof err) : 1;
+  if (rc < 0 || (rc == 1 && r->sets_path != NULL)) {
+    shimkit_log(SHIMKIT_LOG_ERROR, "router", "cannot load the %s file: %s", r->sets_path != NULL ? "sets" : "state",
+                rc < 0 ? err : "it does not exist");
     return -1;
   }
   if (rc == 0) {
-    shimkit_log(SHIMKIT_LOG_INFO, "router", "loaded %d set%s from %s", n, n == 1 ? "" : "s", r->state_path);
+    shimkit_log(SHIMKIT_LOG_INFO, "router", "loaded %d set%s from %s", n, n == 1 ? "" : "s", path);
+  }
+  if (r->sets_path != NULL) {
+    shimkit_log(SHIMKIT_LOG_INFO, "router",
+                "sets from --sets-file %s, which the router never writes: changes made through RouterAdmin "
+                "are not persisted (they last until the router restarts)",
+                r->sets_path);
   }
   /* --backend's set "default" joins, unless the state file has its own. */
   for (int i = 0; i < n_fallback; i++) {
@@ -451,6 +470,7 @@ int router_load_state(router *r, const router_set_spec *fallback, int n_fallback
     n++;
   }
   pthread_mutex_lock(&r->admin_lock);
+  router_dns_prime(r, specs, n); /* dns: names resolved once before the sets go live */
   rc = router_config_replace(r, specs, n);
   if (rc == 0 && r->state_path != NULL && router_state_save(r->state_path, specs, n, err, sizeof err) != 0) {
     shimkit_log(SHIMKIT_LOG_ERROR, "router", "cannot write the state file: %s", err);

@@ -167,7 +167,7 @@ void router_backend_stop(router_backend *b) {
 }
 
 bool router_set_has_healthy(const router_set *s) {
-  for (int i = 0; i < s->spec.n_backends; i++) {
+  for (int i = 0; i < s->n_backends; i++) {
     if (atomic_load(&s->backends[i]->healthy)) {
       return true;
     }
@@ -212,7 +212,7 @@ router_backend *router_pick(router_set *s, router_backend *const *tried, int n_t
                             size_t key_len) {
   router_backend *best = NULL;
   uint64_t best_score = 0;
-  int n = s->spec.n_backends;
+  int n = s->n_backends;
   router_policy policy = s->spec.policy == ROUTER_HASH && key == NULL ? ROUTER_ROUND_ROBIN : s->spec.policy;
   unsigned start = policy == ROUTER_ROUND_ROBIN ? atomic_fetch_add(&s->next, 1) : 0;
   for (int k = 0; k < n; k++) {

@@ -130,6 +130,11 @@ static shimkit_code fwd_choose(shimkit_call *call, void *state, const uint8_t *f
       router_config_unref(cfg);
     }
   }
+  if (b == NULL && st->set->n_unresolved > 0) { /* say which dns: name is missing */
+    return shimkit_call_error(call, SHIMKIT_UNAVAILABLE, "router: no healthy backend for %s (set %s; %s%s)",
+                              method, st->set->spec.name, st->set->unresolved[0],
+                              st->set->n_unresolved > 1 ? "; and more" : "");
+  }
   if (b == NULL) {
     return shimkit_call_error(call, SHIMKIT_UNAVAILABLE, "router: no healthy backend for %s (set %s)", method,
                               st->set->spec.name);

@@ -4,10 +4,13 @@
  *
  *   shimkit_router --listen 127.0.0.1:8080 [--backend 127.0.0.1:50051 ...]
  *                  [--policy round_robin|least_outstanding|hash [--hash-key KEY | --hash-field PATH]]
- *                  [--state FILE] [--health-retry-ms MS]
+ *                  [--state FILE | --sets-file FILE] [--health-retry-ms MS] [--resolve-interval-ms MS]
  *
  * --backend flags make the catch-all set "default" (with --policy and
- * --hash-key or --hash-field). --state FILE keeps the sets and weights across restarts.
+ * --hash-key or --hash-field); a backend may be dns:HOST:PORT (a replica per
+ * address HOST resolves to, every --resolve-interval-ms: discover.c).
+ * --state FILE keeps the sets and weights across restarts; --sets-file FILE
+ * reads them from FILE (same format) and never writes it.
  * Every other option (listen, TLS, workers, drain, metrics, logging) is the
  * shim command line shared with the shim programs (services/common/shim_cli).
  */
@@ -41,7 +44,7 @@ static shimkit_code setup(shimkit_server *srv, void *ctx) {
             shimkit_code_name(rc));
     return rc;
   }
-  if (router_load_state(r, &g_default, g_default.n_backends > 0 ? 1 : 0) != 0) {
+  if (router_dns_start(r) != 0 || router_load_state(r, &g_default, g_default.n_backends > 0 ? 1 : 0) != 0) {
     fprintf(stderr, "shimkit_router: cannot set up the sets (see the log above)\n");
     return SHIMKIT_FAILED_PRECONDITION;
   }
@@ -69,7 +72,8 @@ static int take_options(router *r, router_set_spec *def, int *argc, char **argv)
     const char *a = argv[i];
     const char *v = i + 1 < *argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--backend") == 0 || strcmp(a, "--policy") == 0 || strcmp(a, "--health-retry-ms") == 0 ||
-        strcmp(a, "--hash-key") == 0 || strcmp(a, "--hash-field") == 0 || strcmp(a, "--state") == 0) {
+        strcmp(a, "--hash-key") == 0 || strcmp(a, "--hash-field") == 0 || strcmp(a, "--state") == 0 ||
+        strcmp(a, "--sets-file") == 0 || strcmp(a, "--resolve-interval-ms") == 0) {
       if (v == NULL) {
         fprintf(stderr, "shimkit_router: %s needs a value\n", a);
         return -1;
@@ -101,6 +105,16 @@ static int take_options(router *r, router_set_spec *def, int *argc, char **argv)
         def->hash_field = strdup(v);
       } else if (strcmp(a, "--state") == 0) {
         r->state_path = v;
+      } else if (strcmp(a, "--sets-file") == 0) {
+        r->sets_path = v;
+      } else if (strcmp(a, "--resolve-interval-ms") == 0) {
+        char *end = NULL;
+        long ms = strtol(v, &end, 10);
+        if (end == v || *end != '\0' || ms < 10 || ms > 3600000) {
+          fprintf(stderr, "shimkit_router: --resolve-interval-ms must be 10..3600000, not %s\n", v);
+          return -1;
+        }
+        r->resolve_interval_ms = (int)ms;
       } else if (strcmp(a, "--health-retry-ms") == 0) {
         r->health_retry_ms = atoi(v);
         if (r->health_retry_ms < 10) {
@@ -131,9 +145,18 @@ static int check_options(router *r, router_set_spec *def) {
     fprintf(stderr, "shimkit_router: --policy hash goes with --hash-key KEY or --hash-field PATH\n");
     return 2;
   }
-  if (def->n_backends == 0 && r->state_path == NULL) {
-    fprintf(stderr, "shimkit_router: give at least one --backend ADDR, or --state FILE (sets then come "
-                    "from the file and RouterAdmin/ApplySet)\n");
+  if (r->sets_path != NULL && r->state_path != NULL) {
+    fprintf(stderr, "shimkit_router: --sets-file and --state exclude each other: --sets-file is read and never "
+                    "written (a declarative deployment), --state is written after every change\n");
+    return 2;
+  }
+  if (r->sets_path != NULL && def->n_backends > 0) {
+    fprintf(stderr, "shimkit_router: --sets-file and --backend exclude each other: put the set in the file\n");
+    return 2;
+  }
+  if (def->n_backends == 0 && r->state_path == NULL && r->sets_path == NULL) {
+    fprintf(stderr, "shimkit_router: give at least one --backend ADDR, or --state FILE or --sets-file FILE "
+                    "(sets then come from the file and RouterAdmin/ApplySet)\n");
     return 2;
   }
   if (def->n_backends == 0 && (def->policy != ROUTER_ROUND_ROBIN || def->hash_key != NULL || def->hash_field != NULL)) {
@@ -147,15 +170,22 @@ static int check_options(router *r, router_set_spec *def) {
     fprintf(stderr, "shimkit_router: %s\n", err);
     return 2;
   }
-  if (r->state_path != NULL) {
-    /* A bad state file stops the router here, with the reason. */
+  if (r->state_path != NULL || r->sets_path != NULL) {
+    /* A bad state or sets file stops the router here, with the reason. */
+    const char *path = r->state_path != NULL ? r->state_path : r->sets_path;
+    const char *flag = r->state_path != NULL ? "--state" : "--sets-file";
     router_set_spec *specs = NULL;
     int n = 0;
-    if (router_state_load(r->state_path, &specs, &n, err, sizeof err) < 0) {
-      fprintf(stderr, "shimkit_router: bad --state file: %s\n", err);
+    int rc = router_state_load(path, &specs, &n, err, sizeof err);
+    router_specs_free(specs, n);
+    if (rc < 0) {
+      fprintf(stderr, "shimkit_router: bad %s file: %s\n", flag, err);
       return 2;
     }
-    router_specs_free(specs, n);
+    if (rc == 1 && r->sets_path != NULL) {
+      fprintf(stderr, "shimkit_router: bad --sets-file file: %s: no such file\n", path);
+      return 2;
+    }
   }
   return 0;
 }
@@ -182,14 +212,19 @@ int main(int argc, char **argv) {
       .name = "shimkit_router",
       .summary = "Forwards every gRPC call, byte for byte, to a healthy replica of a set; the sets are\n"
                  "  managed at run time with shimkit.router.v1.RouterAdmin on the same address.\n"
-                 "  --backend ADDR          a replica of the catch-all set \"default\" (repeat for each)\n"
+                 "  --backend ADDR          a replica of the catch-all set \"default\" (repeat for each);\n"
+                 "                          dns:HOST:PORT = one replica per address HOST resolves to\n"
                  "  --policy P              its policy: round_robin (default), least_outstanding or hash\n"
                  "  --hash-key KEY          with --policy hash: the request metadata key hashed on\n"
                  "  --hash-field PATH       with --policy hash: the request field hashed on (model_name,\n"
                  "                          key.entity_id), learned from the replicas' reflection\n"
                  "  --state FILE            keep sets and weights in FILE (written after every change,\n"
                  "                          read at start)\n"
+                 "  --sets-file FILE        read the sets from FILE (the --state format) and never write\n"
+                 "                          it; RouterAdmin changes are not persisted (not with --state\n"
+                 "                          or --backend)\n"
                  "  --health-retry-ms MS    re-watch a gone replica after MS (default 500)\n"
+                 "  --resolve-interval-ms MS  resolve dns:HOST:PORT backends again every MS (default 5000)\n"
                  "  --no-unary-plan         forward unary methods message by message, as streams are\n"
                  "                          (by default they go in one batch each way once the\n"
                  "                          replicas' reflection says they are unary)",

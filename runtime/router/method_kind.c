@@ -116,7 +116,7 @@ static void *lookup_main(void *arg) {
 /* A healthy replica of s, referenced (the set may go while the lookup runs); NULL when none. Not counted as
  * a call: the replica's outstanding and calls metrics are the clients' calls only. */
 static router_backend *healthy_replica(router_set *s) {
-  for (int i = 0; i < s->spec.n_backends; i++) {
+  for (int i = 0; i < s->n_backends; i++) {
     router_backend *b = s->backends[i];
     if (atomic_load(&b->healthy)) {
       router_backend_ref(b);

@@ -48,7 +48,7 @@ static uint64_t healthy_signature(const router_config *cfg) {
   for (int i = 0; cfg != NULL && i < cfg->n_sets; i++) {
     const router_set *s = &cfg->sets[i];
     sig = router_hash_bytes(&sig, sizeof sig) ^ router_hash_bytes(s->spec.name, strlen(s->spec.name));
-    for (int j = 0; j < s->spec.n_backends; j++) {
+    for (int j = 0; j < s->n_backends; j++) {
       if (atomic_load(&s->backends[j]->healthy)) {
         sig = router_hash_bytes(&sig, sizeof sig) ^ s->backends[j]->address_hash;
       }

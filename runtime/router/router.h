@@ -29,12 +29,15 @@
 
 #include <shimkit/shimkit.h>
 
+#include "dns_table.h"
 #include "spec.h"
 
 #define ROUTER_MAX_ATTEMPTS 3     /* tries of one call (the first and two retries) */
 #define ROUTER_MAX_HOLDS 64       /* services held at once */
 #define ROUTER_HOLD_DEFAULT_MS 60000
 #define ROUTER_FIRST_HEALTH_MS 2000 /* how long a set change waits for its new replicas' first health */
+#define ROUTER_FIRST_RESOLVE_MS 3000 /* how long a set change waits for its new dns: names' first resolution */
+#define ROUTER_RESOLVE_INTERVAL_MS 5000 /* default --resolve-interval-ms */
 
 typedef struct router router;
 
@@ -42,7 +45,7 @@ typedef struct router router;
 typedef struct router_backend {
   atomic_int refs;             /* sets (of any snapshot) holding it, plus its watcher */
   router *r;                   /* the router it belongs to */
-  char *address;               /* "127.0.0.1:50051" as given */
+  char *address;               /* "127.0.0.1:50051" as given, or as a dns: backend resolved */
   char *set_name;              /* the set it belongs to (metrics labels) */
   uint64_t address_hash;       /* its identity for rendezvous hashing */
   shimkit_channel *channel;    /* shared by every call to it */
@@ -60,7 +63,12 @@ typedef struct router_backend {
 /* One set in a snapshot: its spec and its replicas. */
 typedef struct router_set {
   router_set_spec spec;        /* as applied (weight included) */
-  router_backend **backends;   /* spec.n_backends entries, in spec order */
+  router_backend **backends;   /* n_backends replicas: the fixed backends and the addresses the dns:
+                                  ones resolved to (router_dns_expand), in spec order */
+  int n_backends;
+  int *origin;                 /* per replica: the index in spec.backends of the entry it comes from */
+  char **unresolved;           /* its dns: backends with no address yet ("dns:H:P has not resolved: why") */
+  int n_unresolved;
   atomic_uint next;            /* round-robin cursor */
   struct router_field_cache *field_cache; /* spec.hash_field: its per-method field paths (field_route.h),
                                              learned afresh for each snapshot; else NULL */
@@ -97,6 +105,7 @@ struct router {
   /* options */
   int health_retry_ms;         /* pause before re-watching a replica that is gone */
   const char *state_path;      /* --state FILE, or NULL */
+  const char *sets_path;       /* --sets-file FILE (read at start, never written), or NULL */
   bool access_log;             /* one line per forwarded call (off with --no-access-log) */
   bool unary_plan;             /* forward unary methods in one batch each way (off with --no-unary-plan) */
   struct router_method_kinds *kinds; /* which methods are unary (method_kind.h); NULL: none known */
@@ -108,6 +117,18 @@ struct router {
   pthread_mutex_t watch_lock;  /* guards n_watchers */
   pthread_cond_t watch_done;   /* signalled when a watcher ends */
   int n_watchers;              /* health-watch threads running */
+  /* dns: backends (discover.c) */
+  int resolve_interval_ms;     /* --resolve-interval-ms */
+  router_resolver resolve;     /* router_resolve_system, or a test's */
+  void *resolve_ctx;
+  pthread_mutex_t dns_lock;    /* guards dns, dns_kick, dns_stop; never held by a forwarded call */
+  pthread_cond_t dns_kicked;   /* (CLOCK_MONOTONIC) wakes the resolver thread early */
+  pthread_cond_t dns_done;     /* signalled after each resolution */
+  router_dns_table dns;        /* every dns: name with its last good addresses */
+  bool dns_kick;               /* resolve now (new names) */
+  bool dns_stop;               /* the resolver thread returns */
+  bool dns_on;                 /* it runs */
+  pthread_t dns_thread;
   /* holds */
   pthread_mutex_t hold_lock;   /* guards holds, hold_ids and the timer fields */
   pthread_cond_t hold_changed; /* (CLOCK_MONOTONIC) signalled when a hold is set and at stop: the timer looks */
@@ -155,6 +176,22 @@ int router_config_specs(router *r, router_set_spec **specs, int *n);
  * no set serves the service.
  */
 router_set *router_choose_set(router_config *cfg, const char *service, size_t len);
+
+/* ---- discover.c: dns: backends ------------------------------------------------ */
+
+/* Starts the resolver thread (resolves every dns: name now, then every
+ * resolve_interval_ms, and swaps in new snapshots when addresses change). 0, or -1. */
+int router_dns_start(router *r);
+/* Stops it (waits for it). Idempotent. */
+void router_dns_stop(router *r);
+/*
+ * Makes sure the dns: names of specs (n) are known and resolved once:
+ * new names are resolved by the resolver thread now, and this waits (at most
+ * ROUTER_FIRST_RESOLVE_MS, without holding dns_lock) for their first
+ * answer. Caller holds admin_lock (so the thread cannot forget them before
+ * the change that uses them is swapped in).
+ */
+void router_dns_prime(router *r, const router_set_spec *specs, int n);
 
 /* ---- backends.c: replicas ----------------------------------------------------- */
 

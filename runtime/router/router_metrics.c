@@ -64,7 +64,7 @@ static size_t collect(char *buf, size_t cap, void *user_data) {
     out(&t, "# HELP %s %s\n# TYPE %s %s\n", series[m].name, series[m].help, series[m].name, series[m].type);
     for (int i = 0; cfg != NULL && i < cfg->n_sets; i++) {
       const router_set *s = &cfg->sets[i];
-      for (int j = 0; j < s->spec.n_backends; j++) {
+      for (int j = 0; j < s->n_backends; j++) {
         out(&t, "%s{set=\"%s\",backend=\"%s\"} %ld\n", series[m].name, s->spec.name, s->backends[j]->address,
             value_of(s->backends[j], m));
       }

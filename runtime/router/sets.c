@@ -4,6 +4,7 @@
  * swapping it in, and choosing a set for a new call by weight.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -28,19 +29,33 @@ void router_init(router *r) {
   pthread_condattr_init(&attr);
   pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* the hold timer waits for monotonic times */
   pthread_cond_init(&r->hold_changed, &attr);
+  pthread_cond_init(&r->dns_kicked, &attr);
+  pthread_cond_init(&r->dns_done, &attr);
   pthread_condattr_destroy(&attr);
+  pthread_mutex_init(&r->dns_lock, NULL);
+  r->resolve_interval_ms = ROUTER_RESOLVE_INTERVAL_MS;
+  r->resolve = router_resolve_system;
   atomic_init(&r->stopping, false);
   atomic_init(&r->n_holds_seen, 0);
   atomic_init(&r->srv, NULL);
 }
 
+static void free_strings(char **list, int n) {
+  for (int i = 0; i < n; i++) {
+    free(list[i]);
+  }
+  free(list);
+}
+
 static void config_free(router_config *cfg) {
   for (int i = 0; i < cfg->n_sets; i++) {
     router_set *s = &cfg->sets[i];
-    for (int j = 0; s->backends != NULL && j < s->spec.n_backends; j++) {
+    for (int j = 0; s->backends != NULL && j < s->n_backends; j++) {
       router_backend_unref(s->backends[j]);
     }
     free(s->backends);
+    free(s->origin);
+    free_strings(s->unresolved, s->n_unresolved);
     router_field_cache_unref(s->field_cache);
     router_spec_clear(&s->spec);
   }
@@ -78,7 +93,7 @@ static router_backend *find_backend(const router_config *old, const char *name, 
     if (strcmp(s->spec.name, name) != 0) {
       continue;
     }
-    for (int j = 0; j < s->spec.n_backends; j++) {
+    for (int j = 0; j < s->n_backends; j++) {
       if (strcmp(s->backends[j]->address, address) == 0) {
         return s->backends[j];
       }
@@ -113,13 +128,60 @@ static struct router_field_cache *keep_field_cache(const router_config *old, con
 
 static bool contains_backend(const router_config *cfg, const router_backend *b) {
   for (int i = 0; cfg != NULL && i < cfg->n_sets; i++) {
-    for (int j = 0; j < cfg->sets[i].spec.n_backends; j++) {
+    for (int j = 0; j < cfg->sets[i].n_backends; j++) {
       if (cfg->sets[i].backends[j] == b) {
         return true;
       }
     }
   }
   return false;
+}
+
+/*
+ * The replica addresses of set s (copies, *n of them), from its spec and
+ * what its dns: names resolved to; sets s->origin, s->unresolved and room
+ * for the replicas in s->backends. 0, or -1 when out of memory.
+ */
+static int replica_addresses(router *r, router_set *s, char ***out, int *n) {
+  const char **addrs = NULL;
+  int dropped = 0;
+  *out = NULL;
+  *n = 0;
+  pthread_mutex_lock(&r->dns_lock);
+  int rc = router_dns_expand(&s->spec, &r->dns, &addrs, &s->origin, n, &dropped);
+  if (rc == 0 && (*out = calloc((size_t)*n + 1, sizeof **out)) == NULL) {
+    rc = -1;
+  }
+  for (int j = 0; rc == 0 && j < *n; j++) {
+    (*out)[j] = strdup(addrs[j]);
+    rc = (*out)[j] == NULL ? -1 : 0;
+  }
+  for (int j = 0; rc == 0 && j < s->spec.n_backends; j++) {
+    const char *b = s->spec.backends[j];
+    const router_dns_entry *e = router_is_dns_backend(b) ? router_dns_find(&r->dns, b) : NULL;
+    if (router_is_dns_backend(b) && (e == NULL || e->n_addrs == 0)) {
+      char why[ROUTER_MAX_ADDRESS + ROUTER_DNS_MAX_ERROR + 32];
+      snprintf(why, sizeof why, "%s has not resolved%s%s", b, e != NULL && e->error[0] != '\0' ? ": " : " yet",
+               e != NULL ? e->error : "");
+      rc = router_spec_push(&s->unresolved, &s->n_unresolved, why);
+    }
+  }
+  pthread_mutex_unlock(&r->dns_lock);
+  free(addrs);
+  if (rc == 0 && (s->backends = calloc((size_t)*n + 1, sizeof *s->backends)) == NULL) {
+    rc = -1;
+  }
+  if (rc != 0) {
+    free_strings(*out, *out != NULL ? *n : 0);
+    *out = NULL;
+    *n = 0;
+    return -1;
+  }
+  if (dropped > 0) {
+    shimkit_log(SHIMKIT_LOG_WARN, "router", "set %s: more than %d replicas; %d addresses left out", s->spec.name,
+                ROUTER_MAX_BACKENDS, dropped);
+  }
+  return 0;
 }
 
 /* Adds set index to the group of service (NULL = catch-all), making it. */
@@ -198,20 +260,25 @@ int router_config_replace(router *r, const router_set_spec *specs, int n) {
     if (router_spec_copy(&s->spec, &specs[i]) != 0) {
       goto fail;
     }
-    s->backends = calloc((size_t)s->spec.n_backends, sizeof *s->backends);
-    if (s->backends == NULL) {
+    char **addrs = NULL;
+    int n_addrs = 0;
+    if (replica_addresses(r, s, &addrs, &n_addrs) != 0) {
       goto fail;
     }
-    for (int j = 0; j < s->spec.n_backends; j++) {
-      router_backend *b = find_backend(old, s->spec.name, s->spec.backends[j]);
+    for (int j = 0; j < n_addrs; j++) {
+      router_backend *b = find_backend(old, s->spec.name, addrs[j]);
       if (b != NULL) {
         router_backend_ref(b);
-      } else if ((b = router_backend_new(r, s->spec.name, s->spec.backends[j])) != NULL) {
+      } else if ((b = router_backend_new(r, s->spec.name, addrs[j])) != NULL) {
         fresh[n_fresh++] = b;
       } else {
-        goto fail;
+        break;
       }
-      s->backends[j] = b;
+      s->backends[s->n_backends++] = b;
+    }
+    free_strings(addrs, n_addrs);
+    if (s->n_backends < n_addrs) {
+      goto fail;
     }
     if (s->spec.hash_field != NULL && s->spec.policy == ROUTER_HASH &&
         (s->field_cache = keep_field_cache(old, s)) == NULL) {
@@ -236,7 +303,7 @@ int router_config_replace(router *r, const router_set_spec *specs, int n) {
   pthread_mutex_unlock(&r->cfg_lock);
   /* Replicas that left: their watches end now; calls on them finish. */
   for (int i = 0; old != NULL && i < old->n_sets; i++) {
-    for (int j = 0; j < old->sets[i].spec.n_backends; j++) {
+    for (int j = 0; j < old->sets[i].n_backends; j++) {
       if (!contains_backend(cfg, old->sets[i].backends[j])) {
         router_backend_stop(old->sets[i].backends[j]);
       }
@@ -324,12 +391,13 @@ router_set *router_choose_set(router_config *cfg, const char *service, size_t le
 
 void router_stop(router *r) {
   atomic_store(&r->stopping, true);
+  router_dns_stop(r); /* before the sets go: it swaps snapshots in */
   pthread_mutex_lock(&r->cfg_lock);
   router_config *cfg = r->config;
   r->config = NULL;
   pthread_mutex_unlock(&r->cfg_lock);
   for (int i = 0; cfg != NULL && i < cfg->n_sets; i++) {
-    for (int j = 0; j < cfg->sets[i].spec.n_backends; j++) {
+    for (int j = 0; j < cfg->sets[i].n_backends; j++) {
       router_backend_stop(cfg->sets[i].backends[j]);
     }
   }

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dns_table.h"
+
 static void free_list(char **list, int n) {
   for (int i = 0; i < n; i++) {
     free(list[i]);
@@ -209,8 +211,14 @@ int router_spec_validate(const router_set_spec *s, char *err, size_t cap) {
     FAIL("set \"%s\": at most %d backends", s->name, ROUTER_MAX_BACKENDS);
   }
   for (int i = 0; i < s->n_backends; i++) {
-    if (!valid_address(s->backends[i])) {
-      FAIL("set \"%s\": backend \"%.64s\" is not host:port (port 1-65535)", s->name, s->backends[i]);
+    char host[ROUTER_DNS_MAX_HOST + 2];
+    unsigned port;
+    if (router_is_dns_backend(s->backends[i])
+            ? router_dns_split(s->backends[i], host, sizeof host, &port) != 0
+            : !valid_address(s->backends[i])) {
+      FAIL("set \"%s\": backend \"%.64s\" is not host:port or dns:HOST:PORT (an RFC 1123 host name; "
+           "port 1-65535)",
+           s->name, s->backends[i]);
     }
     for (int j = 0; j < i; j++) {
       if (strcmp(s->backends[i], s->backends[j]) == 0) {

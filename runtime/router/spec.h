@@ -25,7 +25,8 @@ typedef struct router_set_spec {
   char *name;          /* unique among the router's sets */
   char **services;     /* full service names; none = the catch-all set */
   int n_services;
-  char **backends;     /* "host:port", in the order given */
+  char **backends;     /* "host:port", or "dns:HOST:PORT" (a replica per address HOST resolves to:
+                          dns_table.h), in the order given */
   int n_backends;
   router_policy policy;
   char *hash_field;    /* ROUTER_HASH: a field path of the request message, or NULL */
@@ -44,9 +45,9 @@ int router_spec_push(char ***list, int *n, const char *value);
 
 /*
  * Checks a spec: a name of [A-Za-z0-9._-], services of [A-Za-z0-9_.], at
- * least one backend, each "host:port" with a port 1..65535 and no
- * duplicates, HASH with exactly one of hash_field and hash_key (and those
- * only with HASH), a weight of at most ROUTER_MAX_WEIGHT. 0 when valid;
+ * least one backend, each "host:port" with a port 1..65535 or
+ * "dns:HOST:PORT" with an RFC 1123 HOST (dns_table.h), and no duplicates,
+ * HASH with exactly one of hash_field and hash_key (and those only with HASH), a weight of at most ROUTER_MAX_WEIGHT. 0 when valid;
  * else -1 with a one-line reason in err ("set \"a\": backend \"x\" is not host:port").
  */
 int router_spec_validate(const router_set_spec *s, char *err, size_t cap);

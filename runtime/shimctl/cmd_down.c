@@ -102,6 +102,10 @@ int shimctl_cmd_down(const shimctl_opts *o, int argc, char **argv) {
       if (id[0] != '\0' && env->alive(id) == 1) {
         shimctl_say("stopping %s/%d (%s)", st->sets[i].name, st->sets[i].rep[r].index, id);
         env->stop(id, st->sets[i].drain_grace_ms);
+      } else if (id[0] != '\0' && env->ended != NULL) {
+        /* Dead, not yet seen by a supervisor: docker keeps its output and removes it. */
+        char how[SHIMCTL_STR];
+        env->ended(id, how, sizeof how);
       }
     }
   }

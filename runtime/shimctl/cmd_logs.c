@@ -1,14 +1,19 @@
 /*
  * cmd_logs.c - shimctl logs SERVICE|SET|router|supervisor [--replica I]
- * [--follow]: a replica's output (stdout and stderr of the shim). In the
- * process environment the logs are files in <state>/logs, kept across
- * restarts of the replica; in others, the environment's own log command.
+ * [--follow]: a replica's output (stdout and stderr of the shim). Its log
+ * file is <state>/logs/<set>-<i>.log, kept across restarts of the replica.
+ * In the process environment the replica writes it; in the docker
+ * environment it holds the output of the replica's containers that ended
+ * (docker_log.h), so logs prints it, then the live container's output
+ * (docker logs), each after a line saying where it comes from. A set no
+ * longer in the stack (retired by a swap, scaled down) still has its file.
  */
 #define _XOPEN_SOURCE 700
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "env.h"
 #include "shimctl.h"
@@ -43,6 +48,58 @@ static int cat_file(const char *path, bool follow) {
   }
   fflush(stdout);
   fclose(f);
+  return SHIMCTL_EXIT_OK;
+}
+
+/* A set or replica the stack no longer has: its log file, if one was kept. */
+static int kept_only(const char *dir, const shimctl_state *st, const char *set_name, int replica) {
+  char path[2 * SHIMCTL_PATH];
+  struct stat sb;
+  bool name_ok = strchr(set_name, '/') == NULL && set_name[0] != '.';
+  snprintf(path, sizeof path, "%s/logs/%s-%d.log", dir, set_name, replica);
+  if (!name_ok || stat(path, &sb) != 0) {
+    fprintf(stderr, "shimctl logs: stack %s has no service or set %s with a replica %d, and no log %s\n",
+            st->stack, set_name, replica, path);
+    return SHIMCTL_EXIT_FAIL;
+  }
+  printf("==> %s: kept log of %s replica %d (no longer in the stack) <==\n", path, set_name, replica);
+  return cat_file(path, false);
+}
+
+/* docker: the kept output of the replica's ended containers, then the live one's. */
+static int kept_and_live(const shimctl_env *env, const char *path, const char *id, bool follow) {
+  struct stat sb;
+  if (stat(path, &sb) == 0) {
+    printf("==> %s: kept output of this replica's containers that ended <==\n", path);
+    if (cat_file(path, false) != SHIMCTL_EXIT_OK) {
+      return SHIMCTL_EXIT_FAIL;
+    }
+  } else {
+    printf("==> %s: none kept yet (no container of this replica has ended) <==\n", path);
+  }
+  if (id[0] == '\0') {
+    printf("==> no live container: the supervisor is starting this replica again (see shimctl status) <==\n");
+    fflush(stdout);
+    return SHIMCTL_EXIT_OK;
+  }
+  if (env->alive(id) != 1) {
+    printf(
+        "==> container %s: not running; the supervisor keeps its output in the file above as it removes it "
+        "(see shimctl status) <==\n",
+        id);
+    fflush(stdout);
+    return SHIMCTL_EXIT_OK;
+  }
+  printf("==> container %s: live output (%s logs --timestamps%s) <==\n", id, env->name,
+         follow ? " --follow" : "");
+  fflush(stdout);
+  signal(SIGINT, on_int);
+  if (env->logs(id, follow, stdout) != 0) {
+    fprintf(stderr,
+            "shimctl logs: could not read the output of container %s (%s logs failed; see shimctl status)\n",
+            id, env->name);
+    return SHIMCTL_EXIT_FAIL;
+  }
   return SHIMCTL_EXIT_OK;
 }
 
@@ -84,22 +141,20 @@ int shimctl_cmd_logs(const shimctl_opts *o, int argc, char **argv) {
   if (set == NULL) {
     set = shimctl_state_active_set(st, what);
   }
-  if (set == NULL) {
-    fprintf(stderr, "shimctl logs: stack %s has no service or set %s\n", st->stack, what);
-    goto out;
+  shimctl_replica *rep = set != NULL ? shimctl_set_replica(set, replica) : NULL;
+  if (rep != NULL && rep->id[0] == '\0' && (set->retiring || rep->index >= set->replicas)) {
+    rep = NULL; /* stopped for good (swapped out, scaled down): only its file is left */
   }
-  shimctl_replica *rep = shimctl_set_replica(set, replica);
   if (rep == NULL) {
-    fprintf(stderr, "shimctl logs: %s has no replica %d\n", set->name, replica);
-    goto out;
-  }
-  const shimctl_env *env = shimctl_env_find(st->environment);
-  if (env != NULL && env != &shimctl_env_process && rep->id[0] != '\0') {
-    signal(SIGINT, on_int);
-    rc = env->logs(rep->id, follow, stdout) == 0 ? SHIMCTL_EXIT_OK : SHIMCTL_EXIT_FAIL;
+    rc = kept_only(dir, st, set != NULL ? set->name : what, replica);
     goto out;
   }
   snprintf(path, sizeof path, "%s/logs/%s-%d.log", dir, set->name, replica);
+  const shimctl_env *env = shimctl_env_find(st->environment);
+  if (env != NULL && env != &shimctl_env_process) {
+    rc = kept_and_live(env, path, rep->id, follow);
+    goto out;
+  }
   rc = cat_file(path, follow);
 out:
   free(st);

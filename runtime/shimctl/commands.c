@@ -82,7 +82,10 @@ const shimctl_command shimctl_commands[] = {
      "usage: shimctl logs SERVICE|SET|router|supervisor [--replica I] [--follow] [-f FILE]\n"
      "Prints the log of replica I (default 0) of the service's active set (or of\n"
      "the set named), of the router or of the supervisor; --follow keeps printing\n"
-     "until interrupted.\n",
+     "until interrupted. Logs are files in the state directory, logs/<set>-<i>.log,\n"
+     "kept across restarts; in the docker environment the file keeps the output of\n"
+     "the replica's containers that ended (each between a start and an end line),\n"
+     "and logs prints it, then the live container's output (docker logs).\n",
      false},
     {"supervise", shimctl_cmd_supervise, "(internal) the supervisor process",
      "usage: shimctl supervise --dir STATE_DIR\n"

@@ -5,7 +5,8 @@
  * process, a Docker container or (rendered only) a Kubernetes pod.
  *
  *   process     env_process.c     supervised child processes on loopback
- *   docker      env_docker.c      docker run -d --restart unless-stopped -p 127.0.0.1:P:P
+ *   docker      env_docker.c      docker run -d --restart unless-stopped -p 127.0.0.1:P:P; output kept
+ *                                 in the log file when the container goes (docker_log.c)
  *   kubernetes  env_kubernetes.c  Deployment + Service manifests, kubectl apply
  */
 #ifndef SHIMCTL_ENV_H
@@ -31,7 +32,8 @@ typedef struct shimctl_replica_spec {
   const char *host;        /* address the replica is reached on, "127.0.0.1" */
   int port;                /* port it listens on (and is published on) */
   int drain_grace_ms;      /* the shim's --drain-grace-ms; stop waits this long plus a margin */
-  const char *log_path;    /* process: file its stdout and stderr go to (appended) */
+  const char *log_path;    /* file its stdout and stderr go to (appended); docker: where its output is
+                            * kept when its container goes (docker_log.h) */
   const char *workdir;     /* process: its working directory (the stack file's folder), or NULL */
 } shimctl_replica_spec;
 
@@ -44,8 +46,16 @@ typedef struct shimctl_env {
   int (*stop)(const char *id, int grace_ms);
   /* 1 running, 0 gone, -1 unknown. */
   int (*alive)(const char *id);
-  /* Copies its log to out; follow keeps copying until interrupted. */
+  /* Copies its log to out; follow keeps copying until interrupted. docker:
+   * only the live container's output (what earlier containers printed is in
+   * the replica's log file). */
   int (*logs)(const char *id, bool follow, FILE *out);
+  /* For a replica found not alive: clears up after it and writes how it
+   * ended to how. docker: its output kept in its log file, the container
+   * removed; how is "exit code N ...". 0, or -1 (how says "unknown").
+   * NULL when there is nothing to clear up (process: the supervisor reaps
+   * its children and knows how they ended). */
+  int (*ended)(const char *id, char *how, size_t how_len);
 } shimctl_env;
 
 extern const shimctl_env shimctl_env_process;

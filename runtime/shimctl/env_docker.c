@@ -3,10 +3,20 @@
  * of env.h), driven through the docker CLI from argv arrays.
  *
  *   start  docker run -d --restart unless-stopped --name shimkit-<stack>-<set>-<i>
- *                 -p 127.0.0.1:P:P [-v <name>-data:/data] <image> --listen 0.0.0.0:P <args>
- *   stop   docker stop -t <grace + 2 s>, then docker rm (the data volume stays)
+ *                 --label io.shimkit.log=<log file> -p 127.0.0.1:P:P [-v <name>-data:/data]
+ *                 <image> --listen 0.0.0.0:P <args>
+ *   stop   docker stop -t <grace + 2 s>, its output kept, docker rm (the data volume stays)
  *   alive  docker inspect -f '{{.State.Running}} {{.State.Restarting}}'
- *   logs   docker logs [-f]
+ *   logs   docker logs --timestamps [-f]: the live container only
+ *   ended  (a dead replica) its output kept, docker rm -f
+ *
+ * Logs: before shimctl removes a container -- stop, ended, or start
+ * replacing a leftover of the same name -- its output (docker logs
+ * --timestamps, every run docker's restart policy made) is appended to the
+ * replica's log file, <state>/logs/<set>-<i>.log as in the process
+ * environment, between a start and an end line (docker_log.h). The file is
+ * named in the container's io.shimkit.log label, so stop, which gets only
+ * the container name, finds it.
  *
  * The container name is the replica's id, so a restarted shimctl finds its
  * replicas again by name. The shim is PID 1 in its container; it installs
@@ -32,10 +42,12 @@
  * SHIMCTL_DOCKER names another CLI with the same commands (podman).
  */
 #define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "docker_log.h"
 #include "env.h"
 #include "runcmd.h"
 
@@ -48,6 +60,19 @@ static const char *docker_cli(void) { return shimctl_runcmd_docker(); }
 /* Services whose back ends keep files (sqlite, fs) under /data. */
 static int stateful(const char *service) {
   return service && (strcmp(service, "feature_store") == 0 || strcmp(service, "model_repository") == 0);
+}
+
+/* Keeps the output of container id in its log file (fallback: when its label
+ * names none that can be opened); a failure is said on stderr (the
+ * supervisor's log, or shimctl's terminal) but does not keep the container.
+ * shimctl_docker_keep_log's result: 1 when there is no such container. */
+static int keep_log(const char *id, const char *fallback, char *how, size_t how_len) {
+  char err[1300];
+  int rc = shimctl_docker_keep_log(id, fallback, how, how_len, err, sizeof err);
+  if (rc < 0) {
+    fprintf(stderr, "shimctl: %s\n", err);
+  }
+  return rc;
 }
 
 /* First line of text, at most 300 bytes, for an error message. */
@@ -134,7 +159,7 @@ static int docker_start(const shimctl_replica_spec *spec, char *id, size_t id_le
     return -1;
   }
   char name[256], publish[128], listen[64], grace[32], volume[300], mount[320];
-  char label_stack[300], label_set[300], label_index[64];
+  char label_stack[300], label_set[300], label_index[64], label_log[1100];
   if (snprintf(name, sizeof name, "shimkit-%s-%s-%d", spec->stack, spec->set, spec->index) >= (int)sizeof name) {
     snprintf(err, err_len, "container name too long for set %s", spec->set);
     return -1;
@@ -148,10 +173,17 @@ static int docker_start(const shimctl_replica_spec *spec, char *id, size_t id_le
   snprintf(label_stack, sizeof label_stack, "io.shimkit.stack=%s", spec->stack);
   snprintf(label_set, sizeof label_set, "io.shimkit.set=%s", spec->set);
   snprintf(label_index, sizeof label_index, "io.shimkit.replica=%d", spec->index);
+  const char *log_path = spec->log_path != NULL ? spec->log_path : "";
+  if (snprintf(label_log, sizeof label_log, SHIMCTL_DOCKER_LOG_LABEL "=%s", log_path) >= (int)sizeof label_log) {
+    snprintf(err, err_len, "set %s: log file path too long: %s", spec->set, log_path);
+    return -1;
+  }
   const char *cli = docker_cli();
 
   /* A container left by an earlier run under this name would make docker run
-   * fail ("name already in use"): this replica replaces it. */
+   * fail ("name already in use"): this replica replaces it, after keeping
+   * what it printed. */
+  keep_log(name, spec->log_path, NULL, 0);
   const char *rm[] = {cli, "rm", "-f", name, NULL};
   shimctl_runcmd_quiet(rm);
   if (stateful(spec->service)) {
@@ -164,7 +196,8 @@ static int docker_start(const shimctl_replica_spec *spec, char *id, size_t id_le
   const char *fixed[] = {cli,           "run",       "-d",          "--restart",
                          "unless-stopped", "--name", name,          "--label",
                          label_stack,   "--label",   label_set,     "--label",
-                         label_index,   "--add-host", "host.docker.internal:host-gateway",
+                         label_index,   "--label",   label_log,
+                         "--add-host", "host.docker.internal:host-gateway",
                          "-p",          publish};
   for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) argv[n++] = fixed[i];
   if (stateful(spec->service)) {
@@ -229,7 +262,14 @@ static int docker_stop(const char *id, int grace_ms) {
   free(out);
   if (rc != 0 && !gone) return -1;
   if (gone) return 0;
+  keep_log(id, NULL, NULL, 0);
   const char *rm[] = {cli, "rm", id, NULL};
+  return shimctl_runcmd_quiet(rm) == 0 ? 0 : -1;
+}
+
+static int docker_ended(const char *id, char *how, size_t how_len) {
+  if (keep_log(id, NULL, how, how_len) == 1) return 0; /* removed already (by stop) */
+  const char *rm[] = {docker_cli(), "rm", "-f", id, NULL};
   return shimctl_runcmd_quiet(rm) == 0 ? 0 : -1;
 }
 
@@ -250,8 +290,8 @@ static int docker_alive(const char *id) {
 
 static int docker_logs(const char *id, bool follow, FILE *out) {
   const char *cli = docker_cli();
-  const char *plain[] = {cli, "logs", id, NULL};
-  const char *tail[] = {cli, "logs", "-f", id, NULL};
+  const char *plain[] = {cli, "logs", "--timestamps", id, NULL};
+  const char *tail[] = {cli, "logs", "--timestamps", "-f", id, NULL};
   char err[256];
   int rc = shimctl_runcmd_stream(follow ? tail : plain, out, err, sizeof err);
   return rc == 0 ? 0 : -1;
@@ -263,4 +303,5 @@ const shimctl_env shimctl_env_docker = {
     .stop = docker_stop,
     .alive = docker_alive,
     .logs = docker_logs,
+    .ended = docker_ended,
 };

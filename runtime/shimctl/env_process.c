@@ -253,4 +253,5 @@ const shimctl_env shimctl_env_process = {
     .stop = process_stop,
     .alive = process_alive,
     .logs = process_logs,
+    .ended = NULL, /* the supervisor reaps its children */
 };

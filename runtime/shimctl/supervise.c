@@ -113,10 +113,16 @@ static void record_exit(pid_t pid, int status) {
   }
 }
 
+/* Reaps the loop's own children (the replicas and the router, all started
+ * by this thread). __WNOTHREAD (Linux) leaves alone the children of the stop
+ * threads -- the docker CLI runs of env_docker's stop, which wait for them
+ * by pid: reaped here first, their exit status was lost ("waitpid docker: No
+ * child processes") and the stop, or the keeping of the container's log,
+ * failed. */
 static void reap(void) {
   int status;
   pid_t pid;
-  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+  while ((pid = waitpid(-1, &status, WNOHANG | __WNOTHREAD)) > 0) {
     record_exit(pid, status);
   }
 }
@@ -371,7 +377,12 @@ static int pass(shimctl_state *st, void *arg) {
       bool wanted = !pc->shutting_down && !set->retiring && rep->index < set->replicas;
       bool alive = rep->id[0] != '\0' && pc->env->alive(rep->id) == 1;
       if (rep->id[0] != '\0' && !alive && !is_stopping(rep->id)) {
-        snprintf(rep->last_exit, sizeof rep->last_exit, "%s", how_ended(rep->id));
+        if (pc->env->ended != NULL) {
+          /* docker: its output kept in its log file, the container removed. */
+          pc->env->ended(rep->id, rep->last_exit, sizeof rep->last_exit);
+        } else {
+          snprintf(rep->last_exit, sizeof rep->last_exit, "%s", how_ended(rep->id));
+        }
         if (wanted) {
           logf_("%s/%d (%s) %s; starting it again", set->name, rep->index, rep->id, rep->last_exit);
           rep->restarts++;

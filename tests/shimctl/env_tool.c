@@ -7,6 +7,9 @@
  *   shimctl_env_tool alive ENV ID      prints 1, 0 or -1
  *   shimctl_env_tool stop ENV ID GRACE_MS
  *   shimctl_env_tool logs ENV ID
+ *
+ * $SHIMCTL_ENV_TOOL_LOG, when set, is the replica's log file (spec.log_path):
+ * docker keeps the container's output there when stop removes it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +35,7 @@ int main(int argc, char **argv) {
         .drain_grace_ms = atoi(argv[9]),
         .host = "127.0.0.1",
         .args = (const char *const *)(argv + 10),
+        .log_path = getenv("SHIMCTL_ENV_TOOL_LOG"),
     };
     char id[256], err[1024];
     if (env_named(argv[2])->start(&spec, id, sizeof id, err, sizeof err) != 0) {

@@ -13,6 +13,7 @@ from repo import Postgres, Shim  # noqa: E402  (repo puts tests/contract/common 
 from contractkit import generate_stubs  # noqa: E402
 
 BACKENDS = ["fs", "postgres"]
+METRICS = ("--metrics-listen", "127.0.0.1:0")  # calls in flight, for tests that must know a call arrived
 
 
 @pytest.fixture(scope="session")
@@ -62,10 +63,10 @@ class Repo:
 def make_repo(backend, stubs, tmp_path, postgres):
     if backend == "fs":
         where = str(tmp_path / "fs-data")
-        shim = Shim("--backend", "fs", "--data-dir", where)
+        shim = Shim("--backend", "fs", "--data-dir", where, *METRICS)
     else:
         where = postgres.new_database()
-        shim = Shim("--backend", "postgres", "--postgres-dsn", where)
+        shim = Shim("--backend", "postgres", "--postgres-dsn", where, *METRICS)
     return Repo(backend, shim, stubs, where)
 
 

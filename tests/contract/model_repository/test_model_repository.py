@@ -152,7 +152,7 @@ def test_upload_cut_off_halfway_stores_nothing(repo, pb2):
 
     fut = repo.stub.UploadVersion.future(requests(), timeout=60)
     assert sent_half.wait(30)
-    time.sleep(0.5)  # let the server take the chunks
+    repo.shim.wait_in_flight("/shimkit.ml.v1.ModelRepository/UploadVersion")  # the server is reading chunks
     fut.cancel()
     release.set()
     with pytest.raises(grpc.FutureCancelledError):

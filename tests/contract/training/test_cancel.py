@@ -15,6 +15,7 @@ What the shim promises (services/training/README.md, "Cancel"):
 - SIGTERM drains: the running job is cancelled the same way, queued ones are
   CANCELLED, each end is logged, and the shim exits 0 within the grace."""
 import os
+import subprocess
 import threading
 import time
 from concurrent import futures
@@ -190,15 +191,16 @@ def test_cancel_queued_and_running(pb, backend, blocking_repo, new_training):
     assert wb.states() == ["JOB_STATE_QUEUED", "JOB_STATE_CANCELLED"]
 
     # A, blocked in CreateModel: the cancel aborts that call; A ends CANCELLED
-    # without the repository ever answering, and nothing is uploaded.
-    t0 = time.monotonic()
+    # without the repository ever answering (it is not released until after
+    # the cancel: a job that waited for the answer would never end here), and
+    # nothing is uploaded.
     got = tr.stub.CancelJob(pb.tr.CancelJobRequest(id=a.id), timeout=10)
     assert state(pb, got) in ("JOB_STATE_RUNNING", "JOB_STATE_CANCELLED"), got
     wa.join(WAIT)
     assert not wa.is_alive() and wa.error is None, wa.error
     done = wa.events[-1].job
     assert state(pb, done) == "JOB_STATE_CANCELLED", done
-    assert time.monotonic() - t0 < 10
+    assert not blocking_repo.release_event.is_set()  # it ended while CreateModel still blocked
     assert done.model_version == 0 and done.finished_at.seconds >= done.started_at.seconds > 0
     assert "CancelJob" in done.failure_reason and "running" in done.failure_reason
     assert wa.states()[-2:] == ["JOB_STATE_RUNNING", "JOB_STATE_CANCELLED"], wa.states()
@@ -236,17 +238,22 @@ def test_sigterm_drains_with_a_running_job(pb, backend, blocking_repo):
         tr.backend = backend
         a, b, wa, wb = start_slow_pair(pb, tr, blocking_repo)
 
-        # The repository is never released: the stop itself must unblock job A.
-        t0 = time.monotonic()
+        # The repository is never released: the stop itself must unblock job A
+        # (a shim that waited for CreateModel would never exit; the wait bounds
+        # the test, the log says how the jobs ended).
         shim.signal()
-        rc = shim.wait(grace_ms / 1000 + 15)
-        took = time.monotonic() - t0
+        try:
+            rc = shim.wait(60)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"training_shim did not exit on SIGTERM with job A blocked:\n{shim.log()}")
         log = shim.log()
         assert rc == 0, f"training_shim exited with {rc} on SIGTERM:\n{log}"
-        assert took < grace_ms / 1000 + 10, f"took {took:.1f} s to stop:\n{log}"
+        assert not blocking_repo.release_event.is_set()
         # Each job's end is reported as it happens.
         assert f"{a.id} CANCELLED: the shim stopped while running" in log, log
         assert f"{b.id} CANCELLED: the shim stopped while queued" in log, log
+        # ... before the shim stopped: the stop waited for A to end, it did not leave it blocked.
+        assert log.index(f"{a.id} CANCELLED") < log.index("training_shim stopped"), log
         blocking_repo.wait_abandoned("slow-a")
         assert blocking_repo.uploaded == []
         # The watches ended with the server (their last word is not a success).
@@ -271,15 +278,15 @@ def test_xgboost_cancel_between_rounds(pb, blocking_repo, new_training):
         events.append(ev)
         if "xgboost round" in ev.message:
             break
-    t0 = time.monotonic()
     got = tr.stub.CancelJob(pb.tr.CancelJobRequest(id=job.id), timeout=10)
     assert state(pb, got) in ("JOB_STATE_RUNNING", "JOB_STATE_CANCELLED"), got
     events += list(stream)
     done = events[-1].job
     assert state(pb, done) == "JOB_STATE_CANCELLED", done
-    assert time.monotonic() - t0 < 10
     assert "CancelJob" in done.failure_reason and "running" in done.failure_reason
     assert done.model_version == 0 and "train_accuracy" not in done.metrics
+    # It stopped between two rounds, not after the last one (a job that ran
+    # on would report round 100000, or not end before the stream's deadline).
     last_round = [e.message for e in events if "xgboost round" in e.message][-1]
     assert not last_round.startswith("xgboost round 100000 of"), last_round
     assert blocking_repo.entered == [] and blocking_repo.uploaded == []

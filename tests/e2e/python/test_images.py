@@ -10,7 +10,9 @@ Builds shimkit/echo-builtin and shimkit/feature_store-sqlite from the freshly bu
   - a container of each runs, published on 127.0.0.1 only, and answers grpc.health.v1 and one
     RPC through grpcurl; feature_store's data in /data survives a SIGKILL of the shim (the
     restart policy brings it back) because the docker environment (env_docker.c) keeps it
-    in a volume; docker stop drains the shim as PID 1 and it exits 0.
+    in a volume; docker stop drains the shim as PID 1 and it exits 0; when the environment's stop
+    removes the container, the output of both runs is kept in the replica's log file, between
+    a start and an end line saying how it ended and that docker restarted it once.
 Skips, saying why, only when dockerd does not answer (scripts/services/docker.sh starts it).
 """
 import io
@@ -165,9 +167,11 @@ def test_image_size(images):
         assert size <= MAX_BYTES, f"{ref} is {size / 1e6:.1f} MB, more than 40 MB"
 
 
-def env_tool(*args, check=True):
+def env_tool(*args, check=True, log=None):
+    """log: the replica's log file (start)."""
     assert ENV_TOOL and os.access(ENV_TOOL, os.X_OK), "SHIMKIT_ENV_TOOL not set (run through ctest)"
-    r = subprocess.run([ENV_TOOL, *args], capture_output=True, timeout=120)
+    env = {**os.environ, "SHIMCTL_ENV_TOOL_LOG": log} if log else None
+    r = subprocess.run([ENV_TOOL, *args], capture_output=True, timeout=120, env=env)
     out = r.stdout.decode(errors="replace").strip()
     if check:
         assert r.returncode == 0, out + r.stderr.decode(errors="replace")
@@ -192,10 +196,11 @@ def test_echo_container_answers_on_loopback(images):
     assert env_tool("alive", "docker", cid) == "0"
 
 
-def test_feature_store_container_keeps_data_and_drains(images):
+def test_feature_store_container_keeps_data_and_drains(images, tmp_path):
     port = free_port()
+    log = tmp_path / "feature_store-sqlite-0.log"
     cid = env_tool("start", "docker", STACK, "feature_store", "feature_store-sqlite", "0", images["fs"], str(port),
-                   "3000")
+                   "3000", log=str(log))
     volume = f"{cid}-data"
     try:
         wait_serving(port)
@@ -226,3 +231,8 @@ def test_feature_store_container_keeps_data_and_drains(images):
         env_tool("stop", "docker", cid, "3000")
         docker("volume", "rm", "-f", volume, check=False)
     assert env_tool("alive", "docker", cid) == "0"
+    # Its output outlives it: both runs (before and after the SIGKILL), framed once.
+    kept = log.read_text(errors="replace")
+    assert kept.count(f"=== shimctl: container {cid} (") == 2, kept
+    assert kept.count("feature_store_shim listening on 0.0.0.0:") == 2 and "draining" in kept, kept
+    assert "ended" in kept.splitlines()[-1] and "exit code 0; docker's restart policy restarted it 1 time" in kept, kept

@@ -16,6 +16,7 @@ SIGTERM (and print no sanitizer report) after every test."""
 import concurrent.futures
 import importlib
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -31,6 +32,12 @@ from shimproc import Shim
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 ECHO = "shimkit.examples.v1.Echo"
+SAY = f"/{ECHO}/Say"
+SAY_LOGGED = f'"method":"{SAY}"'  # in a replica's access log: it served a Say
+# A hold far longer than anything a test waits for: a call still held, or a
+# router that waits out the hold, is told apart from one that does not by the
+# outcome (status, log, counts), not by how long anything took.
+LONG_HOLD_MS = 600_000
 
 
 def router_command():
@@ -84,8 +91,11 @@ class Router:
 
 @pytest.fixture
 def replicas():
-    """Four echo replicas: a0, a1 (for set A) and b0, b1 (for set B)."""
-    reps = {name: Shim("--name", name).start() for name in ("a0", "a1", "b0", "b1")}
+    """Four echo replicas: a0, a1 (for set A) and b0, b1 (for set B); with
+    --metrics-listen, so that a test can wait for a call to be in a replica's
+    handler (Shim.wait_in_flight)."""
+    reps = {name: Shim("--name", name, "--metrics-listen", "127.0.0.1:0").start()
+            for name in ("a0", "a1", "b0", "b1")}
     yield reps
     for s in reps.values():
         s.kill()
@@ -187,13 +197,18 @@ def test_replace_keeps_staying_replicas(router, replicas, admin, pb2):
     apply(r, admin, "A", replicas, ["a0", "a1"], 100)
     wait_serving(r, admin)
     served(r, pb2, 10)
-    # A slow call on the set, then the set replaced: a1 stays, a0 leaves, b0 joins.
-    slow = r.echo.Say.future(pb2.EchoRequest(message="slow", delay_ms=1500), timeout=30)
-    time.sleep(0.3)
+    # Two slow calls on the set (round robin: one on a0, one on a1), then the
+    # set replaced while both run: a1 stays, a0 leaves, b0 joins. The replace
+    # comes only once a0's handler really has its call (its in-flight gauge),
+    # and the calls take 5 s, far longer than the replace.
+    slow = [r.echo.Say.future(pb2.EchoRequest(message=f"slow{i}", delay_ms=5000), timeout=60) for i in range(2)]
+    replicas["a0"].wait_in_flight(SAY)
+    replicas["a1"].wait_in_flight(SAY)
     st = apply(r, admin, "A", replicas, ["a1", "b0"], 100)
     a1 = [b for b in st.backends if b.address == replicas["a1"].target][0]
     assert a1.serving and a1.calls >= 5, st  # the same replica object: health and counters kept
-    assert slow.result().message == "slow"   # the call on the leaving replica finished
+    # The call on the leaving replica (and the one on the staying one) finished.
+    assert sorted(c.result().message for c in slow) == ["slow0", "slow1"]
     wait_serving(r, admin)
     assert set(served(r, pb2, 10)) == {"a1", "b0"}
 
@@ -229,15 +244,8 @@ def test_hold_lapses_by_itself(router, replicas, admin, pb2):
     assert r.echo.Say(pb2.EchoRequest(message="late"), timeout=30).message == "late"
 
 
-def timed(fn):
-    """fn()'s result and how long it took (s)."""
-    t0 = time.monotonic()
-    out = fn()
-    return out, time.monotonic() - t0
-
-
-def held_calls(r, pb):
-    return r.admin.HoldService(pb.HoldServiceRequest(service=ECHO, hold=True, hold_timeout_ms=60000),
+def held_calls(r, pb, hold_ms=60000):
+    return r.admin.HoldService(pb.HoldServiceRequest(service=ECHO, hold=True, hold_timeout_ms=hold_ms),
                                timeout=10).held_calls
 
 
@@ -245,33 +253,55 @@ def backend_calls(r, pb):
     return sum(b.calls for s in r.admin.ListSets(pb.ListSetsRequest(), timeout=10).sets for b in s.backends)
 
 
+def wait_held(r, pb, want, hold_ms=60000, timeout=20.0):
+    """Until HoldService counts want calls held (re-arming the hold each time)."""
+    deadline = time.monotonic() + timeout
+    held = held_calls(r, pb, hold_ms)
+    while held != want and time.monotonic() < deadline:
+        time.sleep(0.02)
+        held = held_calls(r, pb, hold_ms)
+    assert held == want, f"{held} calls held, not {want}:\n{r.proc.log()}"
+
+
+def not_blocked(what, fn):
+    """fn(), an admin call with a deadline of many seconds (each passes one of
+    10 s) while calls are held for 10 minutes: one that waited for a worker
+    held calls took would end DEADLINE_EXCEEDED instead."""
+    try:
+        return fn()
+    except grpc.RpcError as e:
+        raise AssertionError(f"{what} did not answer while calls were held: {e.code()} {e.details()}") from e
+
+
 def test_held_calls_hold_no_worker(router, replicas, admin, pb2):
     """With 4 workers, 50 held calls all wait and RouterAdmin still answers
-    at once (the swap benchmark's failure: held calls took every worker, so
-    SetWeights and the release could not run)."""
+    (the swap benchmark's failure: held calls took every worker, so
+    SetWeights and the release could not run). The calls are held for
+    10 minutes, and every admin call has a 10 s deadline: blocked behind the
+    held calls, it would fail DEADLINE_EXCEEDED long before any of them let
+    a worker go."""
     r = router("--workers", "4")
     apply(r, admin, "A", replicas, ["a0"], 100)
     apply(r, admin, "B", replicas, ["b0"], 0)
     wait_serving(r, admin)
     pb = admin[0]
-    r.admin.HoldService(pb.HoldServiceRequest(service=ECHO, hold=True, hold_timeout_ms=60000), timeout=10)
-    calls = [r.echo.Say.future(pb2.EchoRequest(message=f"w{i}"), timeout=60) for i in range(50)]
+    hold = lambda: held_calls(r, pb, LONG_HOLD_MS)  # noqa: E731
+    not_blocked("HoldService", hold)
+    calls = [r.echo.Say.future(pb2.EchoRequest(message=f"w{i}"), timeout=LONG_HOLD_MS / 1000)
+             for i in range(50)]
     deadline = time.monotonic() + 20
     held = 0
     while time.monotonic() < deadline and held < 50:
-        held, took = timed(lambda: held_calls(r, pb))
-        assert took < 1.0, f"HoldService took {took:.2f} s with {held} calls held"
+        held = not_blocked(f"HoldService (with {held} calls held)", hold)
         time.sleep(0.05)
     assert held == 50
-    listed, took = timed(lambda: r.admin.ListSets(pb.ListSetsRequest(), timeout=10))
-    assert took < 1.0, f"ListSets took {took:.2f} s with 50 calls held"
+    listed = not_blocked("ListSets", lambda: r.admin.ListSets(pb.ListSetsRequest(), timeout=10))
     assert list(listed.held_services) == [ECHO]
-    _, took = timed(lambda: r.admin.SetWeights(pb.SetWeightsRequest(service=ECHO, weights={"A": 0, "B": 100}),
-                                               timeout=10))
-    assert took < 1.0, f"SetWeights took {took:.2f} s with 50 calls held"
+    not_blocked("SetWeights", lambda: r.admin.SetWeights(
+        pb.SetWeightsRequest(service=ECHO, weights={"A": 0, "B": 100}), timeout=10))
     assert not any(c.done() for c in calls)
-    resp, took = timed(lambda: r.admin.HoldService(pb.HoldServiceRequest(service=ECHO, hold=False), timeout=10))
-    assert took < 1.0
+    resp = not_blocked("HoldService release", lambda: r.admin.HoldService(
+        pb.HoldServiceRequest(service=ECHO, hold=False), timeout=10))
     assert resp.held_calls == 50
     results = [c.result() for c in calls]  # raises on any failed call
     assert [x.message for x in results] == [f"w{i}" for i in range(50)]
@@ -279,52 +309,63 @@ def test_held_calls_hold_no_worker(router, replicas, admin, pb2):
 
 
 def test_held_call_ends_at_its_deadline_not_forwarded(router, replicas, admin, pb2):
+    """A held call whose deadline passes, or whose client cancels, ends then
+    in the router (its hold count goes back to 0, the router logs how it
+    ended) and is never forwarded. The hold lasts 10 minutes: a router that
+    kept the call until the hold lapsed would still count it held, and would
+    then forward it."""
     r = router("--workers", "4")
     apply(r, admin, "A", replicas, ["a0"], 100)
     wait_serving(r, admin)
     pb = admin[0]
     before = backend_calls(r, pb)
-    r.admin.HoldService(pb.HoldServiceRequest(service=ECHO, hold=True, hold_timeout_ms=60000), timeout=10)
-    t0 = time.monotonic()
+    held_calls(r, pb, LONG_HOLD_MS)
+    # A deadline of 5 s: long enough to reach the router and be held on a busy
+    # machine, far shorter than the hold.
+    late = r.echo.Say.future(pb2.EchoRequest(message="late"), timeout=5)
     with pytest.raises(grpc.RpcError) as err:
-        r.echo.Say(pb2.EchoRequest(message="late"), timeout=0.5)
+        late.result()
     assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    assert time.monotonic() - t0 < 2.0
-    # A client that cancels while held: the router lets it go at once too.
-    call = r.echo.Say.future(pb2.EchoRequest(message="gone"), timeout=60)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and held_calls(r, pb) < 1:
-        time.sleep(0.02)
+    # The router ended it while held: DEADLINE_EXCEEDED, or CANCELLED when the
+    # client's own timer (it fires first) cancelled the stream before the
+    # router's copy of the deadline passed.
+    log = r.proc.wait_log("ended while held, not forwarded:")
+    assert re.search(r"Say from \S+ ended while held, not forwarded: (DEADLINE_EXCEEDED|CANCELLED)", log), log
+    wait_held(r, pb, 0, LONG_HOLD_MS)
+    # A client that cancels while held: the router lets it go too.
+    call = r.echo.Say.future(pb2.EchoRequest(message="gone"), timeout=LONG_HOLD_MS / 1000)
+    wait_held(r, pb, 1, LONG_HOLD_MS)
     call.cancel()
-    deadline = time.monotonic() + 2
-    while time.monotonic() < deadline and held_calls(r, pb) > 0:
-        time.sleep(0.02)
-    assert held_calls(r, pb) == 0
+    log = r.proc.wait_log("ended while held, not forwarded:", count=2)
+    assert log.split("ended while held, not forwarded:")[2].startswith(" CANCELLED"), log
+    wait_held(r, pb, 0, LONG_HOLD_MS)
     assert r.admin.HoldService(pb.HoldServiceRequest(service=ECHO, hold=False), timeout=10).held_calls == 0
     assert backend_calls(r, pb) == before  # neither was forwarded
+    assert SAY_LOGGED not in replicas["a0"].log()
     assert r.echo.Say(pb2.EchoRequest(message="after"), timeout=10).message == "after"
     assert backend_calls(r, pb) == before + 1
 
 
 def test_drain_with_held_calls(router, replicas, admin, pb2):
     """SIGTERM while calls are held: the drain cancels them after its grace,
-    the router exits 0 (and, under ASan, leaks nothing)."""
+    the router exits 0 (and, under ASan, leaks nothing). The calls are held
+    for 10 minutes (and may wait as long), so a drain that waited out the hold
+    would not exit within Router.stop's 30 s: the calls end UNAVAILABLE or
+    CANCELLED, ended while held, never forwarded."""
     r = router("--workers", "4", "--drain-grace-ms", "300")
     apply(r, admin, "A", replicas, ["a0"], 100)
     wait_serving(r, admin)
     pb = admin[0]
-    r.admin.HoldService(pb.HoldServiceRequest(service=ECHO, hold=True, hold_timeout_ms=60000), timeout=10)
-    calls = [r.echo.Say.future(pb2.EchoRequest(message=f"d{i}"), timeout=60) for i in range(10)]
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and held_calls(r, pb) < 10:
-        time.sleep(0.05)
-    assert held_calls(r, pb) == 10
-    t0 = time.monotonic()
-    r.stop()  # asserts exit 0 and no sanitizer report
-    assert time.monotonic() - t0 < 15
+    held_calls(r, pb, LONG_HOLD_MS)
+    calls = [r.echo.Say.future(pb2.EchoRequest(message=f"d{i}"), timeout=LONG_HOLD_MS / 1000) for i in range(10)]
+    wait_held(r, pb, 10, LONG_HOLD_MS)
+    r.stop()  # asserts exit 0 (within 30 s) and no sanitizer report
     for c in calls:
         assert c.exception() is not None and c.exception().code() in (grpc.StatusCode.UNAVAILABLE,
                                                                       grpc.StatusCode.CANCELLED)
+    log = r.proc.log()
+    assert log.count("ended while held, not forwarded") == 10, log
+    assert SAY_LOGGED not in replicas["a0"].log()  # none was forwarded
 
 
 def listing(r, admin):
@@ -439,12 +480,12 @@ def test_sigkill_during_handler_fails_unavailable_no_replay(router, admin, pb2):
     """A replica SIGKILLed while its handler runs: the client gets UNAVAILABLE (a
     replay on the other replica would answer OK after the delay), and the other
     replica never sees the call."""
-    reps = {n: Shim("--name", n).start() for n in ("k0", "k1")}
+    reps = {n: Shim("--name", n, "--metrics-listen", "127.0.0.1:0").start() for n in ("k0", "k1")}
     try:
         r = router()
         apply(r, admin, "K", reps, ["k0", "k1"], 100)
         wait_serving(r, admin)
-        slow = r.echo.Say.future(pb2.EchoRequest(message="slow", delay_ms=8000), timeout=60)
+        slow = r.echo.Say.future(pb2.EchoRequest(message="slow", delay_ms=120000), timeout=300)
         victim = None
         deadline = time.monotonic() + 10
         while victim is None and time.monotonic() < deadline:
@@ -455,7 +496,7 @@ def test_sigkill_during_handler_fails_unavailable_no_replay(router, admin, pb2):
         assert victim is not None
         name = [n for n, s in reps.items() if s.target == victim][0]
         other = [n for n in reps if n != name][0]
-        time.sleep(0.3)  # well inside the 8 s handler
+        reps[name].wait_in_flight(SAY)  # in its handler (which takes 2 minutes): killed there
         reps[name].kill()
         with pytest.raises(grpc.RpcError) as err:
             slow.result()

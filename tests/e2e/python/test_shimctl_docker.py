@@ -4,8 +4,11 @@ shimctl build (training's three images, feature_store's two), up (two training-l
 containers published on 127.0.0.1, restart policy on, behind the router; a feature_store-sqlite
 one whose SQLite file, a host path in the stack file, lands on the host), scale to 3, swap to libsvm by canary under the
 load generator's ListJobs/GetJob calls through the router (0 failed calls), status and logs from
-the containers, down (no container of the stack left). Skips, saying why, only when dockerd
-does not answer (scripts/services/docker.sh starts it)."""
+the containers, down (no container of the stack left). Logs survive their containers: a replica
+container killed (docker kill) and replaced by the supervisor, the retired liblinear set and the
+containers down removed all leave their output, framed by start/end lines with the exit code, in
+<state>/logs/<set>-<i>.log, which `shimctl logs` shows before the live container's output.
+Skips, saying why, only when dockerd does not answer (scripts/services/docker.sh starts it)."""
 import json
 import os
 import re
@@ -28,9 +31,16 @@ def containers(stack_name):
                          capture_output=True, text=True, timeout=30, check=True).stdout.split()
     if not ids:
         return {}
-    info = json.loads(subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True, timeout=30,
-                                     check=True).stdout)
+    # One may be removed between ps and inspect (the supervisor replacing a dead replica):
+    # inspect then exits 1 but still describes the others.
+    info = json.loads(subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True,
+                                     timeout=30).stdout or "[]")
     return {c["Name"].lstrip("/"): c for c in info}
+
+
+def log_file(stack, set_name, index):
+    with open(os.path.join(stack.state_dir, "logs", f"{set_name}-{index}.log"), errors="replace") as f:
+        return f.read()
 
 
 def running(stack_name):
@@ -102,6 +112,24 @@ services:
             assert f"host.docker.internal:{rp}" in c["Args"] and f"127.0.0.1:{rp}" not in c["Args"], c["Args"]
             assert "host.docker.internal:host-gateway" in c["HostConfig"]["ExtraHosts"]
 
+        # A replica's container killed: docker's restart policy leaves it dead (docker kill is a
+        # manual stop), the supervisor replaces it with a new container of the same name, and
+        # what the dead one printed, with how it ended, is still there.
+        victim = f"shimkit-{name}-training-liblinear-1"
+        dead = containers(name)[victim]["Id"][:12]
+        subprocess.run(["docker", "kill", victim], check=True, capture_output=True, timeout=30)
+        stack.wait_for("the supervisor to replace the killed container", lambda: (
+            lambda c: c is not None and c["Id"][:12] != dead and c["State"]["Running"])(containers(name).get(victim)))
+        r = stack.run("logs", "training", "--replica", "1")
+        kept, _, live = r.stdout.partition(f"==> container {victim}: live output")
+        assert live, r.stdout[-3000:]
+        assert "logs/training-liblinear-1.log: kept output of this replica's containers that ended" in kept, kept
+        started = kept.index(f"=== shimctl: container {victim} ({dead}) started ")
+        ended = kept.index(f"=== shimctl: container {victim} ({dead}) ended ")
+        assert "training_shim listening on 0.0.0.0:" in kept[started:ended], kept[-3000:]
+        assert "exit code 137 (killed by signal 9)" in kept[ended:], kept[-3000:]
+        assert "last exit: exit code 137 (killed by signal 9)" in stack.run("status").stdout
+
         stack.run("scale", "training", "3")
         assert running(name) == [fs] + [f"shimkit-{name}-training-liblinear-{i}" for i in range(3)]
 
@@ -124,8 +152,25 @@ services:
         assert f"shimkit-{name}-training-libsvm-0" in status and "SERVING" in status, status
         logs = stack.run("logs", "training").stdout
         assert "training_shim listening on 0.0.0.0:" in logs, logs[-2000:]
+        # The retired set's output (it drained and exited 0) is kept; logs finds it by the set's name.
+        stack.wait_for("the liblinear set to leave the state", lambda: "training-liblinear" not in stack.state()["sets"])
+        logs = stack.run("logs", "training-liblinear", "--replica", "2").stdout
+        assert "kept log of training-liblinear replica 2 (no longer in the stack)" in logs, logs[-2000:]
+        assert re.search(r"=== shimctl: container \S+-training-liblinear-2 \(\w+\) ended \S+: exit code 0", logs), logs
 
-        r = stack.run("down")
+        r = stack.run("down", "--keep-logs")
         assert containers(name) == {}, "down left containers"
+        # The containers down removed left their output in the log files, as did the killed one.
+        for i in range(3):
+            text = log_file(stack, "training-libsvm", i)
+            assert re.search(rf"=== shimctl: container shimkit-{name}-training-libsvm-{i} \(\w+\) ended \S+: "
+                             r"exit code 0", text), text[-2000:]
+        fs_log = log_file(stack, "feature_store-sqlite", 0)
+        assert "feature_store_shim listening on 0.0.0.0:" in fs_log and f"container {fs} (" in fs_log, fs_log[-2000:]
+        assert f"container {victim} ({dead}) ended " in log_file(stack, "training-liblinear", 1)
+        # Nothing went wrong keeping them (the supervisor's own lines start with a time).
+        with open(os.path.join(stack.state_dir, "supervisor.log")) as f:
+            trouble = [line for line in f if line.startswith("shimctl: ")]
+        assert not trouble, trouble
     finally:
         stack.close()
