@@ -14,8 +14,6 @@
 #include "../router/state.h" /* the router's (this folder's state.h is shimctl's) */
 #include "stack.h"
 
-#define DNS_PREFIX "dns:"
-
 static router_policy policy_of(int p) {
   switch (p) {
   case SHIMCTL_POLICY_LEAST_OUTSTANDING: return ROUTER_LEAST_OUTSTANDING;
@@ -53,15 +51,8 @@ char *shimctl_router_sets_text(const shimctl_route *routes, const char *const *b
         .hash_key = (char *)opt(r->hash_key),
         .weight = r->weight < 0 ? 0 : (uint32_t)r->weight,
     };
-    /* The router resolves a dns: backend's HOST:PORT: that is what must be an address. */
-    router_set_spec check = specs[i];
-    char *plain[1] = {addr[i][0]};
-    if (plain[0] != NULL && strncmp(plain[0], DNS_PREFIX, strlen(DNS_PREFIX)) == 0) {
-      plain[0] += strlen(DNS_PREFIX);
-    }
-    check.backends = plain;
     char why[256];
-    if (router_spec_validate(&check, why, sizeof why) != 0) {
+    if (router_spec_validate(&specs[i], why, sizeof why) != 0) {
       snprintf(err, errlen, "router sets file: %s", why);
       return NULL;
     }

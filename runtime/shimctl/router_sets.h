@@ -16,8 +16,8 @@
 /*
  * The sets file text of routes[0..n), route i with the one backend
  * backends[i]. Every set is checked as the router checks a set it reads
- * (runtime/router/spec.h; a dns: backend as the HOST:PORT it resolves), so
- * that the router does not refuse the file at start. malloc'd and
+ * (router_spec_validate, runtime/router/spec.h), so that the router does
+ * not refuse the file at start. malloc'd and
  * NUL-terminated (*len without the NUL), or NULL with a reason in err.
  */
 char *shimctl_router_sets_text(const shimctl_route *routes, const char *const *backends, size_t n,

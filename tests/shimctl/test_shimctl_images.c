@@ -21,6 +21,7 @@
 #include "env_kubernetes.h"
 #include "image.h"
 #include "image_ldd.h"
+#include "router_sets.h"
 #include "sha256.h"
 
 static const char typical[] =
@@ -220,6 +221,15 @@ static void test_k8s_router_sets(void **state) {
   sets[1].route.set = "training-liblinear";
   assert_null(shimctl_k8s_router_sets(sets, 2, &len, err, sizeof err));
   assert_non_null(strstr(err, "twice"));
+  /* A dns: name the router would refuse (not an RFC 1123 host name). */
+  shimctl_route route = {"echo-builtin", "shimkit.examples.v1.Echo", 0, "", "", 100};
+  const char *bad[] = {"dns:not_a_host:50051"};
+  assert_null(shimctl_router_sets_text(&route, bad, 1, &len, err, sizeof err));
+  assert_non_null(strstr(err, "dns:HOST:PORT"));
+  const char *good[] = {"dns:ml-echo-builtin-pods:50051"};
+  text = shimctl_router_sets_text(&route, good, 1, &len, err, sizeof err);
+  assert_non_null(text);
+  free(text);
 }
 
 /* The router's Deployment reads its sets from the ConfigMap rendered with it; the checksum follows the text. */
