@@ -13,8 +13,8 @@
  * with the router's workers at polling every socket, and each turn is a
  * thread switch on the forwarded calls' path (measured with one replica:
  * 7.2 switches per forwarded call with a blocked watcher, 1.9 without). A
- * change of health is seen at most WATCH_POLL_MS late. A replica is reference-counted (router.h): the sets holding it
- * and its watcher; the last reference frees the channel.
+ * change of health is seen at most WATCH_POLL_MS late. A replica is reference-counted (router.h): the sets
+ * holding it and its watcher; the last reference frees the channel.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
@@ -208,13 +208,15 @@ uint64_t router_hrw_score(uint64_t address_hash, const void *key, size_t key_len
   return mix64(router_hash_bytes(key, key_len) ^ mix64(address_hash));
 }
 
-router_backend *router_pick(router_set *s, router_backend *const *tried, int n_tried, const char *key,
-                            size_t key_len) {
+router_backend *router_pick(router_set *s, router_backend *const *tried, int n_tried, bool borrow,
+                            const char *key, size_t key_len) {
   router_backend *best = NULL;
   uint64_t best_score = 0;
   int n = s->n_backends;
   router_policy policy = s->spec.policy == ROUTER_HASH && key == NULL ? ROUTER_ROUND_ROBIN : s->spec.policy;
-  unsigned start = policy == ROUTER_ROUND_ROBIN ? atomic_fetch_add(&s->next, 1) : 0;
+  unsigned start = policy != ROUTER_ROUND_ROBIN ? 0
+                   : borrow                     ? atomic_load(&s->next)
+                                                : atomic_fetch_add(&s->next, 1);
   for (int k = 0; k < n; k++) {
     router_backend *b = s->backends[(start + (unsigned)k) % (unsigned)n];
     if (!atomic_load(&b->healthy) || was_tried(b, tried, n_tried)) {
@@ -240,7 +242,9 @@ router_backend *router_pick(router_set *s, router_backend *const *tried, int n_t
   }
   if (best != NULL) {
     atomic_fetch_add(&best->outstanding, 1);
-    atomic_fetch_add(&best->calls, 1);
+    if (!borrow) {
+      atomic_fetch_add(&best->calls, 1);
+    }
   }
   return best;
 }

@@ -8,11 +8,7 @@
 #include "router.h"
 
 router_backend *router_borrow(router_set *s, router_backend *const *tried, int n_tried) {
-  router_backend *b = router_pick(s, tried, n_tried, NULL, 0); /* no key: round robin for hash */
-  if (b != NULL) {
-    atomic_fetch_sub(&b->calls, 1);
-  }
-  return b;
+  return router_pick(s, tried, n_tried, true, NULL, 0); /* no key: round robin for hash */
 }
 
 void router_give_back(router_backend *b) {

@@ -39,16 +39,16 @@
 
 typedef struct fwd_state {
   router *r;
-  router_config *cfg;                       /* the snapshot, referenced for the call's life */
-  router_set *set;                          /* the set chosen */
+  router_config *cfg;                         /* the snapshot, referenced for the call's life */
+  router_set *set;                            /* the set chosen */
   router_backend *tried[ROUTER_MAX_ATTEMPTS]; /* replicas tried, in order; the last is the current */
   int n_tried;
-  const char *key;                          /* the hash key (metadata value or field_key), or NULL */
+  const char *key; /* the hash key (metadata value or field_key), or NULL */
   size_t key_len;
-  char *field_key;                          /* field_key's, freed at the end */
-  struct timespec ts0;                      /* arrival */
-  uint64_t hold;                            /* the hold the call waits on (router_hold_check), or 0 */
-  bool waited;                              /* a run of begin parked the call: end frees this */
+  char *field_key;     /* field_key's, freed at the end */
+  struct timespec ts0; /* arrival */
+  uint64_t hold;       /* the hold the call waits on (router_hold_check), or 0 */
+  bool waited;         /* a run of begin parked the call: end frees this */
 } fwd_state;
 
 /* A failed begin: the state goes unless an earlier run parked the call (then end frees it). */
@@ -91,7 +91,8 @@ static shimkit_code fwd_begin(shimkit_call *call, void *user_data, void **state,
   router_set *set = router_choose_set(cfg, service, service_len);
   if (set == NULL) {
     router_config_unref(cfg);
-    return begin_failed(st, state, shimkit_call_error(call, SHIMKIT_UNAVAILABLE, "router: no set serves %s", method));
+    return begin_failed(st, state,
+                        shimkit_call_error(call, SHIMKIT_UNAVAILABLE, "router: no set serves %s", method));
   }
   st->cfg = cfg;
   st->set = set;
@@ -112,7 +113,7 @@ static shimkit_code fwd_choose(shimkit_call *call, void *state, const uint8_t *f
       router_field_key(st->r, st->set, method, first, first_len, &st->field_key, &st->key_len) == 1) {
     st->key = st->field_key;
   }
-  router_backend *b = router_pick(st->set, st->tried, 0, st->key, st->key_len);
+  router_backend *b = router_pick(st->set, st->tried, 0, false, st->key, st->key_len);
   if (b == NULL) {
     /* The set lost its replicas since begin chose it (an admin change removed
      * or replaced it): choose again in the current snapshot. */
@@ -121,7 +122,7 @@ static shimkit_code fwd_choose(shimkit_call *call, void *state, const uint8_t *f
     size_t service_len = slash != NULL ? (size_t)(slash - service) : strlen(service);
     router_config *cfg = router_config_get(st->r);
     router_set *set = router_choose_set(cfg, service, service_len);
-    b = set != NULL ? router_pick(set, st->tried, 0, st->key, st->key_len) : NULL;
+    b = set != NULL ? router_pick(set, st->tried, 0, false, st->key, st->key_len) : NULL;
     if (b != NULL) {
       router_config_unref(st->cfg);
       st->cfg = cfg;
@@ -151,7 +152,8 @@ static shimkit_channel *fwd_attempt_done(shimkit_call *call, void *state, const 
   bool retry = a->code == SHIMKIT_UNAVAILABLE && !a->answered && a->n_trailers == 0 && a->replayable &&
                st->n_tried < ROUTER_MAX_ATTEMPTS && shimkit_call_time_left_ms(call) > 0 &&
                router_connect_failure(a->message);
-  router_backend *nb = retry ? router_pick(st->set, st->tried, st->n_tried, st->key, st->key_len) : NULL;
+  router_backend *nb =
+      retry ? router_pick(st->set, st->tried, st->n_tried, false, st->key, st->key_len) : NULL;
   if (nb == NULL) {
     return NULL;
   }

@@ -32,44 +32,45 @@
 #include "dns_table.h"
 #include "spec.h"
 
-#define ROUTER_MAX_ATTEMPTS 3     /* tries of one call (the first and two retries) */
-#define ROUTER_MAX_HOLDS 64       /* services held at once */
+#define ROUTER_MAX_ATTEMPTS 3 /* tries of one call (the first and two retries) */
+#define ROUTER_MAX_HOLDS 64   /* services held at once */
 #define ROUTER_HOLD_DEFAULT_MS 60000
 #define ROUTER_FIRST_HEALTH_MS 2000 /* how long a set change waits for its new replicas' first health */
-#define ROUTER_FIRST_RESOLVE_MS 3000 /* how long a set change waits for its new dns: names' first resolution */
+#define ROUTER_FIRST_RESOLVE_MS                                                                              \
+  3000 /* how long a set change waits for its new dns: names' first resolution */
 #define ROUTER_RESOLVE_INTERVAL_MS 5000 /* default --resolve-interval-ms */
 
 typedef struct router router;
 
 /* One replica of one set. */
 typedef struct router_backend {
-  atomic_int refs;             /* sets (of any snapshot) holding it, plus its watcher */
-  router *r;                   /* the router it belongs to */
-  char *address;               /* "127.0.0.1:50051" as given, or as a dns: backend resolved */
-  char *set_name;              /* the set it belongs to (metrics labels) */
-  uint64_t address_hash;       /* its identity for rendezvous hashing */
-  shimkit_channel *channel;    /* shared by every call to it */
-  atomic_bool healthy;         /* its Watch says SERVING */
-  atomic_bool known;           /* its first Watch answered (or failed) */
-  atomic_bool stop;            /* left its set (or the router stops): the watch ends */
-  atomic_int outstanding;      /* calls forwarded to it and not finished */
-  atomic_long calls;           /* calls forwarded */
-  atomic_long failures;        /* of those, ended with a status other than OK */
-  atomic_long retried_away;    /* attempts that failed to connect and were retried */
-  pthread_mutex_t lock;        /* guards watch */
-  shimkit_client_call *watch;  /* the Watch in progress, to cancel at stop */
+  atomic_int refs;            /* sets (of any snapshot) holding it, plus its watcher */
+  router *r;                  /* the router it belongs to */
+  char *address;              /* "127.0.0.1:50051" as given, or as a dns: backend resolved */
+  char *set_name;             /* the set it belongs to (metrics labels) */
+  uint64_t address_hash;      /* its identity for rendezvous hashing */
+  shimkit_channel *channel;   /* shared by every call to it */
+  atomic_bool healthy;        /* its Watch says SERVING */
+  atomic_bool known;          /* its first Watch answered (or failed) */
+  atomic_bool stop;           /* left its set (or the router stops): the watch ends */
+  atomic_int outstanding;     /* calls forwarded to it and not finished */
+  atomic_long calls;          /* calls forwarded */
+  atomic_long failures;       /* of those, ended with a status other than OK */
+  atomic_long retried_away;   /* attempts that failed to connect and were retried */
+  pthread_mutex_t lock;       /* guards watch */
+  shimkit_client_call *watch; /* the Watch in progress, to cancel at stop */
 } router_backend;
 
 /* One set in a snapshot: its spec and its replicas. */
 typedef struct router_set {
-  router_set_spec spec;        /* as applied (weight included) */
-  router_backend **backends;   /* n_backends replicas: the fixed backends and the addresses the dns:
-                                  ones resolved to (router_dns_expand), in spec order */
+  router_set_spec spec;      /* as applied (weight included) */
+  router_backend **backends; /* n_backends replicas: the fixed backends and the addresses the dns:
+                                ones resolved to (router_dns_expand), in spec order */
   int n_backends;
-  int *origin;                 /* per replica: the index in spec.backends of the entry it comes from */
-  char **unresolved;           /* its dns: backends with no address yet ("dns:H:P has not resolved: why") */
+  int *origin;       /* per replica: the index in spec.backends of the entry it comes from */
+  char **unresolved; /* its dns: backends with no address yet ("dns:H:P has not resolved: why") */
   int n_unresolved;
-  atomic_uint next;            /* round-robin cursor */
+  atomic_uint next;                       /* round-robin cursor */
   struct router_field_cache *field_cache; /* spec.hash_field: its per-method field paths (field_route.h),
                                              learned afresh for each snapshot; else NULL */
 } router_set;
@@ -77,69 +78,70 @@ typedef struct router_set {
 /* The sets that may serve one service (or the catch-all sets), with the
  * smooth-weighted-round-robin state of their weights. */
 typedef struct router_group {
-  char *service;               /* NULL: the catch-all group */
-  int *sets;                   /* indexes into router_config.sets */
+  char *service; /* NULL: the catch-all group */
+  int *sets;     /* indexes into router_config.sets */
   int n_sets;
-  int64_t *current;            /* SWRR state, one per entry of sets */
-  pthread_mutex_t lock;        /* guards current */
+  int64_t *current;     /* SWRR state, one per entry of sets */
+  pthread_mutex_t lock; /* guards current */
 } router_group;
 
 /* An immutable snapshot of every set (weights included). */
 typedef struct router_config {
-  atomic_int refs;             /* the router's, plus one per call using it */
+  atomic_int refs; /* the router's, plus one per call using it */
   router_set *sets;
   int n_sets;
-  router_group *groups;        /* one per service some set lists, then the catch-all */
+  router_group *groups; /* one per service some set lists, then the catch-all */
   int n_groups;
 } router_config;
 
 /* A held service: its new calls wait (parked in libshimkit) until released or until. */
 typedef struct router_hold {
   char *service;
-  int64_t until_ms;            /* monotonic ms when the hold lapses by itself */
-  int waiting;                 /* calls waiting now */
-  uint64_t id;                 /* this hold (router_hold_check), never 0 */
+  int64_t until_ms; /* monotonic ms when the hold lapses by itself */
+  int waiting;      /* calls waiting now */
+  uint64_t id;      /* this hold (router_hold_check), never 0 */
 } router_hold;
 
 struct router {
   /* options */
-  int health_retry_ms;         /* pause before re-watching a replica that is gone */
-  const char *state_path;      /* --state FILE, or NULL */
-  const char *sets_path;       /* --sets-file FILE (read at start, never written), or NULL */
-  bool access_log;             /* one line per forwarded call (off with --no-access-log) */
-  bool unary_plan;             /* forward unary methods in one batch each way (off with --no-unary-plan) */
+  int health_retry_ms;    /* pause before re-watching a replica that is gone */
+  const char *state_path; /* --state FILE, or NULL */
+  const char *sets_path;  /* --sets-file FILE (read at start, never written), or NULL */
+  bool access_log;        /* one line per forwarded call (off with --no-access-log) */
+  bool unary_plan;        /* forward unary methods in one batch each way (off with --no-unary-plan) */
   struct router_method_kinds *kinds; /* which methods are unary (method_kind.h); NULL: none known */
   /* sets */
-  pthread_mutex_t cfg_lock;    /* guards config (the pointer) */
-  router_config *config;       /* the current snapshot */
-  pthread_mutex_t admin_lock;  /* serialises admin changes and state writes */
-  atomic_bool stopping;        /* teardown began: watchers end */
-  pthread_mutex_t watch_lock;  /* guards n_watchers */
-  pthread_cond_t watch_done;   /* signalled when a watcher ends */
-  int n_watchers;              /* health-watch threads running */
+  pthread_mutex_t cfg_lock;   /* guards config (the pointer) */
+  router_config *config;      /* the current snapshot */
+  pthread_mutex_t admin_lock; /* serialises admin changes and state writes */
+  atomic_bool stopping;       /* teardown began: watchers end */
+  pthread_mutex_t watch_lock; /* guards n_watchers */
+  pthread_cond_t watch_done;  /* signalled when a watcher ends */
+  int n_watchers;             /* health-watch threads running */
   /* dns: backends (discover.c) */
-  int resolve_interval_ms;     /* --resolve-interval-ms */
-  router_resolver resolve;     /* router_resolve_system, or a test's */
+  int resolve_interval_ms; /* --resolve-interval-ms */
+  router_resolver resolve; /* router_resolve_system, or a test's */
   void *resolve_ctx;
-  pthread_mutex_t dns_lock;    /* guards dns, dns_kick, dns_stop; never held by a forwarded call */
-  pthread_cond_t dns_kicked;   /* (CLOCK_MONOTONIC) wakes the resolver thread early */
-  pthread_cond_t dns_done;     /* signalled after each resolution */
-  router_dns_table dns;        /* every dns: name with its last good addresses */
-  bool dns_kick;               /* resolve now (new names) */
-  bool dns_stop;               /* the resolver thread returns */
-  bool dns_on;                 /* it runs */
+  pthread_mutex_t dns_lock;  /* guards dns, dns_kick, dns_stop; never held by a forwarded call */
+  pthread_cond_t dns_kicked; /* (CLOCK_MONOTONIC) wakes the resolver thread early */
+  pthread_cond_t dns_done;   /* signalled after each resolution */
+  router_dns_table dns;      /* every dns: name with its last good addresses */
+  bool dns_kick;             /* resolve now (new names) */
+  bool dns_stop;             /* the resolver thread returns */
+  bool dns_on;               /* it runs */
   pthread_t dns_thread;
   /* holds */
-  pthread_mutex_t hold_lock;   /* guards holds, hold_ids and the timer fields */
-  pthread_cond_t hold_changed; /* (CLOCK_MONOTONIC) signalled when a hold is set and at stop: the timer looks */
+  pthread_mutex_t hold_lock; /* guards holds, hold_ids and the timer fields */
+  pthread_cond_t
+      hold_changed; /* (CLOCK_MONOTONIC) signalled when a hold is set and at stop: the timer looks */
   router_hold holds[ROUTER_MAX_HOLDS];
   int n_holds;
-  uint64_t hold_ids;           /* the last hold's id */
-  atomic_int n_holds_seen;     /* n_holds, read without the lock by every call */
+  uint64_t hold_ids;             /* the last hold's id */
+  atomic_int n_holds_seen;       /* n_holds, read without the lock by every call */
   _Atomic(shimkit_server *) srv; /* the server whose parked calls a release resumes; NULL when none */
-  pthread_t timer;             /* hold_timer: resumes the calls of holds that lapse */
-  bool timer_on;               /* it runs */
-  bool timer_stop;             /* tells it to return */
+  pthread_t timer;               /* hold_timer: resumes the calls of holds that lapse */
+  bool timer_on;                 /* it runs */
+  bool timer_stop;               /* tells it to return */
 };
 
 /* ---- router.c / sets.c: the router and its snapshots ------------------------- */
@@ -210,10 +212,11 @@ bool router_set_has_healthy(const router_set *s);
  * counted as outstanding; NULL when there is none. With ROUTER_HASH, key
  * (key_len bytes) is the call's hash key (the hash_key metadata value, or the
  * hash_field value the caller extracted); with key NULL it picks as
- * round_robin does.
+ * round_robin does. A borrow (the router's own call, borrow.c) does not
+ * take a round-robin turn, so the clients' calls keep their even shares.
  */
-router_backend *router_pick(router_set *s, router_backend *const *tried, int n_tried, const char *key,
-                            size_t key_len);
+router_backend *router_pick(router_set *s, router_backend *const *tried, int n_tried, bool borrow,
+                            const char *key, size_t key_len);
 /* Rendezvous (highest random weight) score of a replica for a key. */
 uint64_t router_hrw_score(uint64_t address_hash, const void *key, size_t key_len);
 uint64_t router_hash_bytes(const void *data, size_t len);

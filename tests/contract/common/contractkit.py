@@ -69,10 +69,14 @@ class Service:
         assert rc == 0, f"shim exited with {rc} on SIGTERM:\n{self.shim.log()}"
 
 
+_HELD_PORTS = []  # bound, never listening: refused to every caller, and no server can take them
+
+
 def free_address():
-    """A loopback address that nothing listens on (a port the kernel just handed out and took back)."""
+    """A loopback address nothing listens on, for as long as the tests run: its
+    port stays bound here without listening, so a connection is refused and no
+    shim started later (port 0) can be given it."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
-    addr = f"127.0.0.1:{s.getsockname()[1]}"
-    s.close()
-    return addr
+    _HELD_PORTS.append(s)
+    return f"127.0.0.1:{s.getsockname()[1]}"

@@ -17,6 +17,7 @@ containers and volumes. Tests skip, saying "docker: not available", only when
 dockerd does not answer."""
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -85,12 +86,28 @@ def shimctl_program():
     return p
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+def free_port(span=4):
+    """A port P such that P .. P+span-1 are free now, below the kernel's
+    ephemeral range: a port given to shimctl is bound a little later, and a
+    port from that range could meanwhile go to any process binding port 0
+    (every shim the tests start does). span covers the replica ports a stack
+    numbers from its service port."""
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(max(1024, low - 12000), low - span)
+        if all(_bindable(port + k) for k in range(span)):
+            return port
+    raise RuntimeError("no free run of loopback ports below the ephemeral range")
+
+
+def _bindable(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
 
 
 def port_free(port):

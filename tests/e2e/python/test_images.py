@@ -19,12 +19,13 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import tarfile
 import time
 
 import pytest
+
+from shimctl_stack import free_port  # a port below the ephemeral range
 
 TOOL = os.environ.get("SHIMKIT_IMAGE_TOOL", "")
 ENV_TOOL = os.environ.get("SHIMKIT_ENV_TOOL", "")
@@ -53,12 +54,6 @@ def docker_ok():
 
 pytestmark = pytest.mark.skipif(not docker_ok(), reason="docker: not available (dockerd does not answer "
                                 "'docker info'; scripts/services/docker.sh start)")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def grpcurl(port, method, data=None, timeout=10):
