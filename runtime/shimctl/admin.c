@@ -14,6 +14,7 @@
 
 #include "catalog.h"
 #include "grpc/health/v1/health.shimkit.h"
+#include "route.h"
 #include "shimkit/router/v1/admin.shimkit.h"
 
 struct shimctl_admin {
@@ -103,8 +104,8 @@ static int admin_call(shimctl_admin *admin, int index, const void *req, Protobuf
 }
 
 int shimctl_admin_apply(shimctl_admin *admin, const shimctl_set *set, int weight, char *err, size_t err_len) {
-  const shimctl_kind *kind = shimctl_kind_find(set->kind);
-  if (kind == NULL) {
+  shimctl_route route;
+  if (shimctl_route_of(set, weight, &route) != 0) {
     snprintf(err, err_len, "unknown kind %s", set->kind);
     return -1;
   }
@@ -118,17 +119,17 @@ int shimctl_admin_apply(shimctl_admin *admin, const shimctl_set *set, int weight
       n++;
     }
   }
-  char *services[1] = {(char *)kind->service};
+  char *services[1] = {(char *)route.service};
   Shimkit__Router__V1__Set s = SHIMKIT__ROUTER__V1__SET__INIT;
-  s.name = (char *)set->name;
+  s.name = (char *)route.set;
   s.n_services = 1;
   s.services = services;
   s.n_backends = n;
   s.backends = backends;
-  s.policy = (Shimkit__Router__V1__Policy)set->policy;
-  s.hash_field = (char *)set->hash_field;
-  s.hash_key = (char *)set->hash_key;
-  s.weight = (uint32_t)weight;
+  s.policy = (Shimkit__Router__V1__Policy)route.policy;
+  s.hash_field = (char *)route.hash_field;
+  s.hash_key = (char *)route.hash_key;
+  s.weight = (uint32_t)route.weight;
   Shimkit__Router__V1__ApplySetRequest req = SHIMKIT__ROUTER__V1__APPLY_SET_REQUEST__INIT;
   req.set = &s;
   return admin_call(admin, SHIMKIT__ROUTER__V1__ROUTER_ADMIN__SHIMKIT_APPLY_SET, &req, NULL,

@@ -1,19 +1,23 @@
 /*
  * cmd_up_kubernetes.c - shimctl up, scale and down for environment:
  * kubernetes. Nothing is supervised from here: each service becomes a
- * Deployment + Service (env_kubernetes.c), the router one more, written to
- * <state_dir>/<stack>/kubernetes/ and applied with kubectl when it has a
- * context. Without one, the manifests are written, nothing is applied, and
- * the command fails saying so.
+ * Deployment + Service + headless Service (env_kubernetes.c), the router a
+ * Deployment + Service + the ConfigMap of its sets (one per service, as
+ * ApplySet describes them in the other environments: route.h; the replicas
+ * are the ready pods behind the set's headless Service, found by DNS),
+ * written to <state_dir>/<stack>/kubernetes/ and applied with kubectl when
+ * it has a context. Without one, the manifests are written, nothing is
+ * applied, and the command fails saying so.
  *
  *   up      renders every set and the router (removing files of sets the
  *           stack no longer has), kubectl apply -f on the folder, then
  *           deletes the stack's sets that are no longer rendered (a changed
  *           implementation: the new set is applied first, the old one
- *           deleted after it)
+ *           deleted after it; the router's sets changed with it, so its
+ *           pod template's checksum did and Kubernetes rolls the router)
  *   scale   renders the service's set again with the new replica count into
  *           its file and applies that file (only a set the last up wrote)
- *   down    kubectl delete of the stack's Deployments and Services (by
+ *   down    kubectl delete of the stack's Deployments, Services and ConfigMaps (by
  *           label), then the manifests folder is removed
  *
  * Sets are made as for the other environments (shimctl_make_set: the
@@ -34,6 +38,7 @@
 
 #include "env_kubernetes.h"
 #include "image.h"
+#include "route.h"
 #include "shimctl.h"
 
 /* The stack's sets as Kubernetes sees them; the strings live here. */
@@ -113,6 +118,11 @@ static k8s_stack *k8s_make(const shimctl_opts *o, const shimctl_stack *stack, co
         .replicas = replicas > 0 ? replicas : set->replicas,
         .drain_grace_ms = set->drain_grace_ms,
     };
+    if (shimctl_route_of(set, set->weight, &k->ks[n].route) != 0) {
+      fprintf(stderr, "shimctl: set %s: unknown kind %s\n", set->name, set->kind);
+      k8s_free(k);
+      return NULL;
+    }
     k->names[n] = set->name;
     k->n++;
   }
@@ -143,11 +153,10 @@ int shimctl_up_kubernetes(const shimctl_opts *o, const shimctl_stack *stack) {
     return SHIMCTL_EXIT_FAIL;
   }
   int rc = SHIMCTL_EXIT_FAIL;
-  /* The router keeps its sets in a state file on its /data volume; they are
-   * given to it through RouterAdmin (docs/environments.md). */
-  static const char *const router_args[] = {"--state", "/data/router.state", NULL};
+  /* The router reads its sets from the ConfigMap rendered with it
+   * (--sets-file, never written): one per set, its replicas by DNS. */
   shimctl_image_ref("router", "shimkit", shimctl_image_tag(), k->images[k->n], sizeof k->images[k->n]);
-  shimctl_k8s_router router = {k->images[k->n], router_args, k->router_port, 0};
+  shimctl_k8s_router router = {k->images[k->n], NULL, k->router_port, 0};
   char err[4096];
   /* The folder holds exactly this render: a set the stack no longer has
    * (another implementation) is not applied again by kubectl apply -f. */
@@ -236,7 +245,7 @@ int shimctl_down_kubernetes(const shimctl_opts *o, const shimctl_stack *stack) {
     return SHIMCTL_EXIT_FAIL;
   }
   int64_t t0 = shimctl_mono_ms();
-  shimctl_say("stack %s: deleting its Deployments and Services (kubectl delete -l app.kubernetes.io/part-of=%s)",
+  shimctl_say("stack %s: deleting its Deployments, Services and ConfigMap (kubectl delete -l app.kubernetes.io/part-of=%s)",
               stack->name, stack->name);
   fflush(stdout);
   if (shimctl_k8s_delete(stack->name, NULL, 0, o->timeout_ms / 1000, stdout, err, sizeof err) != 0) {

@@ -1,5 +1,6 @@
 /*
- * env_kubernetes.c - Deployment + Service manifests per set, and kubectl.
+ * env_kubernetes.c - Deployment + Service + headless Service manifests per
+ * set, the router's ConfigMap + Deployment + Service, and kubectl.
  *
  * Every string scalar is written as a double-quoted YAML string with
  * escapes (yaml_str), so no argument, image or label can change the
@@ -16,12 +17,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "router_sets.h"
 #include "runcmd.h"
+#include "sha256.h"
 
 /* Seconds Kubernetes waits after SIGTERM beyond the shim's drain grace. */
 #define GRACE_MARGIN_S 5
 /* The shim's drain grace when none is given (shim_cli's default). */
 #define DEFAULT_DRAIN_MS 10000
+/* Router arguments beyond --listen, --drain-grace-ms and --sets-file. */
+#define K8S_ROUTER_MAX_ARGS 32
 
 /* Writes s as a double-quoted YAML scalar. */
 static void yaml_str(FILE *out, const char *s) {
@@ -57,6 +62,13 @@ int shimctl_k8s_name(const char *stack, const char *set, char *buf, size_t len) 
   return 0;
 }
 
+int shimctl_k8s_headless_name(const char *stack, const char *set, char *buf, size_t len) {
+  char name[64];
+  if (shimctl_k8s_name(stack, set, name, sizeof name) != 0) return -1;
+  int n = snprintf(buf, len, "%s-pods", name);
+  return n < 0 || (size_t)n >= len || n > 63 ? -1 : 0;
+}
+
 /* A label value: at most 63 of [A-Za-z0-9_.-], alphanumeric at both ends. */
 static int label_ok(const char *v) {
   size_t n = strlen(v);
@@ -83,6 +95,9 @@ typedef struct pod_desc {
   int port, replicas, drain_ms;
   int data;              /* mount an emptyDir at /data */
   const char *cpu_limit, *mem_limit;
+  const char *headless;  /* a set's headless Service name, or NULL */
+  const char *sets_map;  /* the router's ConfigMap of its sets file, or NULL */
+  const char *sets_sha;  /* that file's SHA-256 (hex), with sets_map */
 } pod_desc;
 
 static void labels(FILE *out, const pod_desc *d, const char *indent, int selector_only) {
@@ -132,6 +147,12 @@ static void render(const pod_desc *d, FILE *out) {
   fputs("  strategy:\n    type: RollingUpdate\n    rollingUpdate:\n      maxUnavailable: 0\n      maxSurge: 1\n", out);
   fputs("  template:\n    metadata:\n      labels:\n", out);
   labels(out, d, "        ", 0);
+  if (d->sets_map) {
+    /* Another sets file, another pod template: kubectl apply rolls the router. */
+    fputs("      annotations:\n        " SHIMCTL_K8S_SETS_ANNOTATION ": ", out);
+    yaml_str(out, d->sets_sha);
+    fputc('\n', out);
+  }
   fputs("    spec:\n", out);
   /* SIGTERM starts the shim's drain; Kubernetes must wait longer before SIGKILL. */
   fprintf(out, "      terminationGracePeriodSeconds: %d\n", grace_seconds(drain_ms));
@@ -189,8 +210,17 @@ static void render(const pod_desc *d, FILE *out) {
           "              mountPath: \"/tmp\"\n",
           d->port, d->port, d->port, d->cpu_limit, d->mem_limit);
   if (d->data) fputs("            - name: \"data\"\n              mountPath: \"/data\"\n", out);
+  if (d->sets_map)
+    fputs("            - name: \"sets\"\n              mountPath: \"" SHIMCTL_K8S_SETS_DIR "\"\n"
+          "              readOnly: true\n", out);
   fputs("      volumes:\n        - name: \"tmp\"\n          emptyDir: {}\n", out);
   if (d->data) fputs("        - name: \"data\"\n          emptyDir: {}\n", out);
+  if (d->sets_map) {
+    fputs("        - name: \"sets\"\n          configMap:\n            name: ", out);
+    yaml_str(out, d->sets_map);
+    fputs("\n            items:\n              - key: \"" SHIMCTL_K8S_SETS_KEY "\"\n"
+          "                path: \"" SHIMCTL_K8S_SETS_KEY "\"\n", out);
+  }
 
   fputs("---\napiVersion: v1\nkind: Service\nmetadata:\n  name: ", out);
   yaml_str(out, d->name);
@@ -206,6 +236,36 @@ static void render(const pod_desc *d, FILE *out) {
           "      protocol: \"TCP\"\n"
           "      appProtocol: \"kubernetes.io/h2c\"\n",
           d->port);
+  if (!d->headless) return;
+
+  /* Headless: DNS answers with the address of every ready pod (the
+   * readiness probe is grpc.health.v1), one router replica each. */
+  fputs("---\napiVersion: v1\nkind: Service\nmetadata:\n  name: ", out);
+  yaml_str(out, d->headless);
+  fputs("\n  labels:\n", out);
+  labels(out, d, "    ", 0);
+  fputs("spec:\n  type: ClusterIP\n  clusterIP: \"None\"\n  publishNotReadyAddresses: false\n  selector:\n", out);
+  labels(out, d, "    ", 1);
+  fprintf(out,
+          "  ports:\n"
+          "    - name: \"grpc\"\n"
+          "      port: %d\n"
+          "      targetPort: \"grpc\"\n"
+          "      protocol: \"TCP\"\n"
+          "      appProtocol: \"kubernetes.io/h2c\"\n",
+          d->port);
+}
+
+/* The router's sets file as a ConfigMap, labelled as the router's objects. */
+static void render_sets_map(const pod_desc *d, const char *sets, FILE *out) {
+  fputs("---\n# The router's --sets-file (the text of its --state file, runtime/router/state.h).\n", out);
+  fputs("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ", out);
+  yaml_str(out, d->sets_map);
+  fputs("\n  labels:\n", out);
+  labels(out, d, "    ", 0);
+  fputs("data:\n  " SHIMCTL_K8S_SETS_KEY ": ", out);
+  yaml_str(out, sets);
+  fputc('\n', out);
 }
 
 static int check_common(const char *what, const char *image, int port, char *err, size_t errlen) {
@@ -221,10 +281,12 @@ static int check_common(const char *what, const char *image, int port, char *err
 }
 
 int shimctl_k8s_render_set(const shimctl_k8s_set *s, FILE *out, char *err, size_t errlen) {
-  char name[64];
-  if (shimctl_k8s_name(s->stack, s->set, name, sizeof name) != 0) {
-    snprintf(err, errlen, "set %s of stack %s: \"%s-%s\" does not make a Kubernetes name (63 characters at most)",
-             s->set, s->stack, s->stack, s->set);
+  char name[64], headless[64];
+  if (shimctl_k8s_name(s->stack, s->set, name, sizeof name) != 0 ||
+      shimctl_k8s_headless_name(s->stack, s->set, headless, sizeof headless) != 0) {
+    snprintf(err, errlen,
+             "set %s of stack %s: \"%s-%s-pods\" does not make a Kubernetes name (63 characters at most)", s->set,
+             s->stack, s->stack, s->set);
     return -1;
   }
   if (check_common(s->set, s->image, s->port, err, errlen) != 0) return -1;
@@ -252,19 +314,59 @@ int shimctl_k8s_render_set(const shimctl_k8s_set *s, FILE *out, char *err, size_
       .data = strcmp(s->service, "feature_store") == 0 || strcmp(s->service, "model_repository") == 0,
       .cpu_limit = training ? "2" : "1",
       .mem_limit = training ? "2Gi" : "512Mi",
+      .headless = headless,
   };
   render(&d, out);
   return ferror(out) ? (snprintf(err, errlen, "set %s: write error", s->set), -1) : 0;
 }
 
-int shimctl_k8s_render_router(const char *stack, const shimctl_k8s_router *r, FILE *out, char *err,
-                              size_t errlen) {
-  char name[64];
-  if (shimctl_k8s_name(stack, "router", name, sizeof name) != 0 || !label_ok(stack)) {
+char *shimctl_k8s_router_sets(const shimctl_k8s_set *sets, size_t n, size_t *len, char *err, size_t errlen) {
+  shimctl_route routes[64];
+  char backends[64][100];
+  const char *bp[64];
+  if (n > 64) {
+    snprintf(err, errlen, "%zu sets: at most 64", n);
+    return NULL;
+  }
+  for (size_t i = 0; i < n; i++) {
+    char headless[64];
+    if (shimctl_k8s_headless_name(sets[i].stack, sets[i].set, headless, sizeof headless) != 0) {
+      snprintf(err, errlen, "set %s: \"%s-%s-pods\" does not make a Kubernetes name", sets[i].set, sets[i].stack,
+               sets[i].set);
+      return NULL;
+    }
+    snprintf(backends[i], sizeof backends[i], "dns:%s:%d", headless, sets[i].port);
+    bp[i] = backends[i];
+    routes[i] = sets[i].route;
+    if (routes[i].set == NULL) routes[i].set = sets[i].set;
+  }
+  return shimctl_router_sets_text(routes, bp, n, len, err, errlen);
+}
+
+int shimctl_k8s_render_router(const char *stack, const shimctl_k8s_router *r, const char *sets, FILE *out,
+                              char *err, size_t errlen) {
+  char name[64], map[64], sha[SHIMCTL_SHA256_HEX];
+  if (shimctl_k8s_name(stack, "router", name, sizeof name) != 0 ||
+      shimctl_k8s_name(stack, "router-sets", map, sizeof map) != 0 || !label_ok(stack)) {
     snprintf(err, errlen, "stack %s: not usable in a Kubernetes name", stack);
     return -1;
   }
   if (check_common("router", r->image, r->port, err, errlen) != 0) return -1;
+  if (sets == NULL) {
+    snprintf(err, errlen, "router: no sets file");
+    return -1;
+  }
+  shimctl_sha256_hex(sets, strlen(sets), sha);
+  const char *args[K8S_ROUTER_MAX_ARGS + 3] = {"--sets-file", SHIMCTL_K8S_SETS_DIR "/" SHIMCTL_K8S_SETS_KEY};
+  size_t na = 2;
+  for (const char *const *a = r->args; a && *a; a++) {
+    if (na >= K8S_ROUTER_MAX_ARGS + 2) {
+      snprintf(err, errlen, "router: more than %d arguments", K8S_ROUTER_MAX_ARGS);
+      return -1;
+    }
+    args[na++] = *a;
+  }
+  args[na] = NULL;
   pod_desc d = {
       .name = name,
       .stack = stack,
@@ -272,21 +374,24 @@ int shimctl_k8s_render_router(const char *stack, const shimctl_k8s_router *r, FI
       .component = "router",
       .set = NULL,
       .image = r->image,
-      .args = r->args,
+      .args = args,
       .port = r->port,
       .replicas = 1,
       .drain_ms = r->drain_grace_ms,
-      .data = 1, /* room for its --state file */
+      .data = 0, /* its sets come from the ConfigMap; it writes no --state */
       .cpu_limit = "2",
       .mem_limit = "512Mi",
+      .sets_map = map,
+      .sets_sha = sha,
   };
+  render_sets_map(&d, sets, out);
   render(&d, out);
   return ferror(out) ? (snprintf(err, errlen, "router: write error"), -1) : 0;
 }
 
 /* Renders into <dir>/<file>.yaml through a temporary file and a rename. */
 static int write_one(const char *dir, const char *file, const shimctl_k8s_set *s, const char *stack,
-                     const shimctl_k8s_router *r, char *err, size_t errlen) {
+                     const shimctl_k8s_router *r, const char *sets, char *err, size_t errlen) {
   char path[1100], tmp[1110];
   snprintf(path, sizeof path, "%s/%s.yaml", dir, file);
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -295,7 +400,8 @@ static int write_one(const char *dir, const char *file, const shimctl_k8s_set *s
     snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
     return -1;
   }
-  int rc = s ? shimctl_k8s_render_set(s, f, err, errlen) : shimctl_k8s_render_router(stack, r, f, err, errlen);
+  int rc = s ? shimctl_k8s_render_set(s, f, err, errlen)
+             : shimctl_k8s_render_router(stack, r, sets, f, err, errlen);
   if (fclose(f) != 0 && rc == 0) {
     snprintf(err, errlen, "writing %s: %s", tmp, strerror(errno));
     rc = -1;
@@ -333,7 +439,7 @@ int shimctl_k8s_write(const char *dir, const shimctl_k8s_set *sets, size_t n, co
                sets[i].set);
       return -1;
     }
-    if (write_one(dir, name, &sets[i], NULL, NULL, err, errlen) != 0) return -1;
+    if (write_one(dir, name, &sets[i], NULL, NULL, NULL, err, errlen) != 0) return -1;
   }
   if (router) {
     const char *stack = n > 0 ? sets[0].stack : "shimkit";
@@ -342,7 +448,12 @@ int shimctl_k8s_write(const char *dir, const shimctl_k8s_set *sets, size_t n, co
       snprintf(err, errlen, "stack %s: not usable in a Kubernetes name", stack);
       return -1;
     }
-    if (write_one(dir, name, NULL, stack, router, err, errlen) != 0) return -1;
+    size_t len = 0;
+    char *text = shimctl_k8s_router_sets(sets, n, &len, err, errlen);
+    if (text == NULL) return -1;
+    int rc = write_one(dir, name, NULL, stack, router, text, err, errlen);
+    free(text);
+    if (rc != 0) return -1;
   }
   return 0;
 }
@@ -385,7 +496,7 @@ int shimctl_k8s_delete(const char *stack, const char *const *keep, size_t n_keep
     return -1;
   }
   /* Objects shimctl wrote for this stack; with keep, only sets (the router
-   * has no shimkit.io/set) whose set is not kept. */
+   * and its ConfigMap have no shimkit.io/set) whose set is not kept. */
   char sel[4096];
   size_t len = (size_t)snprintf(sel, sizeof sel, "app.kubernetes.io/part-of=%s,app.kubernetes.io/managed-by=shimctl",
                                 stack);
@@ -404,11 +515,11 @@ int shimctl_k8s_delete(const char *stack, const char *const *keep, size_t n_keep
   snprintf(timeout, sizeof timeout, "--timeout=%ds", timeout_s > 0 ? timeout_s : 60);
   /* --wait: kubectl returns once the objects are gone (bounded by --timeout);
    * background propagation: their ReplicaSets and pods go after them. */
-  const char *del[] = {"kubectl", "delete", "deployment,service", "-l", sel, "--ignore-not-found",
+  const char *del[] = {"kubectl", "delete", "deployment,service,configmap", "-l", sel, "--ignore-not-found",
                        "--wait", timeout, NULL};
   int rc = shimctl_runcmd_stream(del, out, err, errlen);
   if (rc != 0) {
-    if (rc > 0) snprintf(err, errlen, "kubectl delete deployment,service -l %s failed (exit %d)", sel, rc);
+    if (rc > 0) snprintf(err, errlen, "kubectl delete deployment,service,configmap -l %s failed (exit %d)", sel, rc);
     return -1;
   }
   return 0;

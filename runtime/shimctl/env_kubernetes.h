@@ -2,15 +2,20 @@
  * env_kubernetes.h - the "kubernetes" environment: for when one machine is
  * not enough. A set becomes a Deployment (its replicas, the implementation's
  * image, grpc.health.v1 readiness and liveness probes, resources, a
- * termination grace period longer than the shim's drain) and a ClusterIP
- * Service; the manifests are written to a folder and applied with kubectl
- * when kubectl has a current context. docs/environments.md shows the output.
+ * termination grace period longer than the shim's drain), a ClusterIP
+ * Service and a headless Service (its ready pods' addresses in DNS). The
+ * router gets its sets from a ConfigMap (its --sets-file: each set's
+ * backend is dns:<headless Service>:<port>). The manifests are written to a
+ * folder and applied with kubectl when kubectl has a current context.
+ * docs/environments.md shows the output.
  */
 #ifndef SHIMCTL_ENV_KUBERNETES_H
 #define SHIMCTL_ENV_KUBERNETES_H
 
 #include <stddef.h>
 #include <stdio.h>
+
+#include "route.h"
 
 /* One set as Kubernetes sees it. Strings are borrowed for the call. */
 typedef struct shimctl_k8s_set {
@@ -23,12 +28,13 @@ typedef struct shimctl_k8s_set {
   int port;                   /* container port, Service port, probe port */
   int replicas;               /* >= 1 */
   int drain_grace_ms;         /* the shim's --drain-grace-ms (0: the shim's default, 10 s) */
+  shimctl_route route;        /* how the router routes to it (route.set: the router's set name) */
 } shimctl_k8s_set;
 
-/* The router's Deployment + Service (optional: render only with an image). */
+/* The router's ConfigMap + Deployment + Service (optional: render only with an image). */
 typedef struct shimctl_k8s_router {
   const char *image;       /* "shimkit/router-shimkit:dev" */
-  const char *const *args; /* router arguments without --listen; may be NULL */
+  const char *const *args; /* router arguments without --listen and --sets-file; may be NULL */
   int port;                /* the clients' one port */
   int drain_grace_ms;
 } shimctl_k8s_router;
@@ -40,15 +46,39 @@ typedef struct shimctl_k8s_router {
  */
 int shimctl_k8s_name(const char *stack, const char *set, char *buf, size_t len);
 
-/* Writes the set's Deployment and Service as two YAML documents to out. 0, or -1 with a reason in err. */
+/* Name of a set's headless Service, "<stack>-<set>-pods" (as shimctl_k8s_name). 0 or -1. */
+int shimctl_k8s_headless_name(const char *stack, const char *set, char *buf, size_t len);
+
+/* Where the router's pods find their sets file (the ConfigMap's key, mounted read-only). */
+#define SHIMCTL_K8S_SETS_DIR "/etc/shimkit"
+#define SHIMCTL_K8S_SETS_KEY "router.sets"
+/* The router's pod template annotation: the sets file's SHA-256, so a change rolls the router. */
+#define SHIMCTL_K8S_SETS_ANNOTATION "shimkit.io/sets-sha256"
+
+/* Writes the set's Deployment, Service and headless Service as YAML documents to out. 0, or -1 with a reason in err. */
 int shimctl_k8s_render_set(const shimctl_k8s_set *s, FILE *out, char *err, size_t errlen);
 
-/* Writes the router's Deployment and Service to out. 0, or -1 with a reason in err. */
-int shimctl_k8s_render_router(const char *stack, const shimctl_k8s_router *r, FILE *out, char *err, size_t errlen);
+/*
+ * The router's sets file for sets[0..n) (router_sets.h): set i as its route
+ * says, its one backend dns:<its headless Service>:<its port> (the short
+ * name: the router runs in the same namespace). malloc'd text (*len bytes),
+ * or NULL with a reason in err.
+ */
+char *shimctl_k8s_router_sets(const shimctl_k8s_set *sets, size_t n, size_t *len, char *err, size_t errlen);
+
+/*
+ * Writes the router's ConfigMap (sets, the text of its sets file), its
+ * Deployment (the ConfigMap mounted read-only, --sets-file, the text's
+ * SHA-256 as a pod template annotation) and Service to out. 0, or -1 with
+ * a reason in err.
+ */
+int shimctl_k8s_render_router(const char *stack, const shimctl_k8s_router *r, const char *sets, FILE *out,
+                              char *err, size_t errlen);
 
 /*
  * Writes one file per set (<dir>/<name>.yaml) and, when router is not NULL,
- * <dir>/<stack>-router.yaml; creates dir. 0, or -1 with a reason in err.
+ * <dir>/<stack>-router.yaml with the router's sets file made from sets
+ * (shimctl_k8s_router_sets); creates dir. 0, or -1 with a reason in err.
  */
 int shimctl_k8s_write(const char *dir, const shimctl_k8s_set *sets, size_t n, const shimctl_k8s_router *router,
                       char *err, size_t errlen);
@@ -70,7 +100,7 @@ int shimctl_k8s_ready(const char *dir, char *err, size_t errlen);
 int shimctl_k8s_apply(const char *dir, FILE *out, char *err, size_t errlen);
 
 /*
- * Deletes the Deployments and Services shimctl wrote for stack (labels
+ * Deletes the Deployments, Services and ConfigMaps shimctl wrote for stack (labels
  * app.kubernetes.io/part-of=<stack>, app.kubernetes.io/managed-by=shimctl)
  * with `kubectl delete --wait --timeout=<timeout_s>s`, its output to out.
  * keep == NULL: all of them, the router's too. Otherwise only sets' objects

@@ -1,8 +1,8 @@
 // shimkit-k8s-check: checks the manifests shimctl renders for the kubernetes
 // environment (runtime/shimctl/env_kubernetes.c) against the Kubernetes API
-// types, strictly: every document must decode into apps/v1 Deployment or
-// core/v1 Service with no unknown or duplicate field (sigs.k8s.io/yaml
-// UnmarshalStrict), and then make sense as a shimkit set:
+// types, strictly: every document must decode into apps/v1 Deployment,
+// core/v1 Service or core/v1 ConfigMap with no unknown or duplicate field
+// (sigs.k8s.io/yaml UnmarshalStrict), and then make sense as a shimkit set:
 //
 //   - readiness and liveness probes are native gRPC probes (grpc.health.v1)
 //     on the container's gRPC port, which is also the --listen port;
@@ -11,7 +11,15 @@
 //   - labels app.kubernetes.io/{name,part-of,instance} (and shimkit.io/set on
 //     sets), the selector matches the pod template;
 //   - every Deployment has a ClusterIP Service on the same port that selects
-//     its pods, and no Service selects nothing.
+//     its pods, and no Service selects nothing;
+//   - every set's Deployment also has a headless Service (clusterIP None, no
+//     not-ready addresses) on that port selecting exactly its pods;
+//   - the router runs with --sets-file (never --state or --backend) from a
+//     ConfigMap of the folder mounted read-only, and its pod template's
+//     shimkit.io/sets-sha256 is the SHA-256 of that file; the file (the
+//     router's --state format, sets.go) names every set of the folder and
+//     no other, each with one backend dns:HOST:PORT where HOST is the
+//     set's headless Service and PORT its port.
 //
 //	shimkit-k8s-check [-sets N] [-router] DIR
 //
@@ -41,6 +49,7 @@ type typeMeta struct {
 type checker struct {
 	deployments map[string]*appsv1.Deployment
 	services    map[string]*corev1.Service
+	configMaps  map[string]*corev1.ConfigMap
 	failures    []string
 	files       int
 }
@@ -119,6 +128,16 @@ func (c *checker) load(path string) {
 				c.failf("%s: Service %q twice", where, s.Name)
 			}
 			c.services[s.Name] = &s
+		case tm.APIVersion == "v1" && tm.Kind == "ConfigMap":
+			var m corev1.ConfigMap
+			if err := yaml.UnmarshalStrict(doc, &m); err != nil {
+				c.failf("%s: ConfigMap (strict): %v", where, err)
+				continue
+			}
+			if _, dup := c.configMaps[m.Name]; dup {
+				c.failf("%s: ConfigMap %q twice", where, m.Name)
+			}
+			c.configMaps[m.Name] = &m
 		default:
 			c.failf("%s: unexpected %s %s", where, tm.APIVersion, tm.Kind)
 		}
@@ -225,9 +244,14 @@ func (c *checker) checkDeployment(d *appsv1.Deployment) {
 			c.failf("%s: %s request %s above its limit %s", n, r, req.String(), lim.String())
 		}
 	}
-	// A Service on the same port selecting these pods.
+	if d.Labels["app.kubernetes.io/name"] == "router" {
+		c.checkRouter(d, ct)
+	} else if c.headlessOf(d, port) == nil {
+		c.failf("%s: no headless Service (clusterIP None, ready pods only) selects its pods on port %d", n, port)
+	}
+	// A Service with a cluster IP on the same port selecting these pods.
 	for _, s := range c.services {
-		if selects(s.Spec.Selector, d.Spec.Template.Labels) {
+		if s.Spec.ClusterIP != corev1.ClusterIPNone && selects(s.Spec.Selector, d.Spec.Template.Labels) {
 			for _, sp := range s.Spec.Ports {
 				if sp.Port == port && (sp.TargetPort.String() == "grpc" || sp.TargetPort.IntValue() == int(port)) {
 					return
@@ -262,7 +286,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: shimkit-k8s-check [-sets N] [-router] DIR")
 		os.Exit(2)
 	}
-	c := &checker{deployments: map[string]*appsv1.Deployment{}, services: map[string]*corev1.Service{}}
+	c := &checker{deployments: map[string]*appsv1.Deployment{}, services: map[string]*corev1.Service{},
+		configMaps: map[string]*corev1.ConfigMap{}}
 	files, _ := filepath.Glob(filepath.Join(flag.Arg(0), "*.yaml"))
 	sort.Strings(files)
 	if len(files) == 0 {
@@ -299,9 +324,12 @@ func main() {
 	for _, f := range c.failures {
 		fmt.Println("FAIL:", f)
 	}
-	checked := len(c.deployments) + len(c.services)
-	fmt.Printf("shimkit-k8s-check: %d files, %d Deployments (%d sets, %d routers), %d Services\n",
-		c.files, len(c.deployments), sets, routers, len(c.services))
+	if routers == 0 && len(c.configMaps) > 0 {
+		c.failf("%d ConfigMaps and no router to read them", len(c.configMaps))
+	}
+	checked := len(c.deployments) + len(c.services) + len(c.configMaps)
+	fmt.Printf("shimkit-k8s-check: %d files, %d Deployments (%d sets, %d routers), %d Services, %d ConfigMaps\n",
+		c.files, len(c.deployments), sets, routers, len(c.services), len(c.configMaps))
 	if len(c.failures) > 0 {
 		fmt.Printf("%d passed, %d failed\n", max(0, checked-len(c.failures)), len(c.failures))
 		os.Exit(1)

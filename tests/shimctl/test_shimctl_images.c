@@ -3,7 +3,8 @@
  * renderer that need no docker: the ldd parser (typical output, the vDSO,
  * the loader, every way it must refuse, every truncation of a valid text),
  * image references and recipes, Kubernetes names and YAML quoting, the
- * docker environment's rewrite of loopback addresses.
+ * router's sets file and its SHA-256, the docker environment's rewrite of
+ * loopback addresses.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
@@ -20,6 +21,8 @@
 #include "env_kubernetes.h"
 #include "image.h"
 #include "image_ldd.h"
+#include "router_sets.h"
+#include "sha256.h"
 
 static const char typical[] =
     "\tlinux-vdso.so.1 (0x00007ffd5b3f2000)\n"
@@ -133,7 +136,7 @@ static void test_k8s_names(void **state) {
 static void test_k8s_quoting(void **state) {
   (void)state;
   const char *args[] = {"--name", "a\"b\\c: d # e\nf\x01", NULL};
-  shimctl_k8s_set s = {"ml", "echo", "builtin", "echo-builtin", "shimkit/echo-builtin:dev", args, 50110, 1, 0};
+  shimctl_k8s_set s = {"ml", "echo", "builtin", "echo-builtin", "shimkit/echo-builtin:dev", args, 50110, 1, 0, {0}};
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
@@ -144,6 +147,9 @@ static void test_k8s_quoting(void **state) {
   assert_non_null(strstr(buf, "- \"a\\\"b\\\\c: d # e\\nf\\x01\"\n"));
   assert_non_null(strstr(buf, "terminationGracePeriodSeconds: 15\n"));
   assert_non_null(strstr(buf, "grpc:\n              port: 50110\n"));
+  /* The headless Service: the set's ready pods in DNS, for the router. */
+  assert_non_null(strstr(buf, "  name: \"ml-echo-builtin-pods\"\n"));
+  assert_non_null(strstr(buf, "  clusterIP: \"None\"\n  publishNotReadyAddresses: false\n"));
   free(buf);
   s.replicas = 0;
   f = open_memstream(&buf, &len);
@@ -151,6 +157,103 @@ static void test_k8s_quoting(void **state) {
   fclose(f);
   free(buf);
   assert_non_null(strstr(err, "replicas"));
+}
+
+/* FIPS 180-4's examples (one block, two blocks of padding, many blocks). */
+static void test_sha256(void **state) {
+  (void)state;
+  char hex[SHIMCTL_SHA256_HEX];
+  shimctl_sha256_hex("", 0, hex);
+  assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  shimctl_sha256_hex("abc", 3, hex);
+  assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  shimctl_sha256_hex(two, strlen(two), hex);
+  assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  char *million = malloc(1000000);
+  assert_non_null(million);
+  memset(million, 'a', 1000000);
+  shimctl_sha256_hex(million, 1000000, hex);
+  free(million);
+  assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+/* The router's sets file: the router's --state format, a dns: backend per set on its headless Service. */
+static void test_k8s_router_sets(void **state) {
+  (void)state;
+  char name[64], err[256];
+  assert_int_equal(shimctl_k8s_headless_name("ml", "feature_store-sqlite", name, sizeof name), 0);
+  assert_string_equal(name, "ml-feature-store-sqlite-pods");
+  char set60[64];
+  memset(set60, 'a', 59);
+  set60[59] = '\0'; /* "ml-" + 59 = 62 characters: fits, but not with "-pods" */
+  assert_int_equal(shimctl_k8s_name("ml", set60, name, sizeof name), 0);
+  assert_int_equal(shimctl_k8s_headless_name("ml", set60, name, sizeof name), -1);
+
+  shimctl_k8s_set sets[] = {
+      {"ml", "training", "liblinear", "training-liblinear", "i", NULL, 50051, 3, 0,
+       {"training-liblinear", "shimkit.ml.v1.Training", 2, "model_name", "", 100}},
+      {"ml", "feature_store", "redis", "feature_store-redis", "i", NULL, 50130, 1, 0,
+       {"feature_store-redis", "shimkit.ml.v1.FeatureStore", 1, "", "", 7}},
+  };
+  size_t len = 0;
+  char *text = shimctl_k8s_router_sets(sets, 2, &len, err, sizeof err);
+  assert_non_null(text);
+  assert_int_equal(strlen(text), len);
+  assert_string_equal(text,
+                      "# shimkit_router --sets-file, written by shimctl: read at start, never written\n"
+                      "shimkit-router-state 1\n"
+                      "set training-liblinear\nweight 100\npolicy hash\nhash_field model_name\n"
+                      "service shimkit.ml.v1.Training\nbackend dns:ml-training-liblinear-pods:50051\nend\n"
+                      "set feature_store-redis\nweight 7\npolicy least_outstanding\n"
+                      "service shimkit.ml.v1.FeatureStore\nbackend dns:ml-feature-store-redis-pods:50130\nend\n"
+                      "end-state 2\n");
+  free(text);
+  /* Refused as the router would refuse them: hash with no field or key, a key with a field. */
+  sets[1].route.policy = 2;
+  assert_null(shimctl_k8s_router_sets(sets, 2, &len, err, sizeof err));
+  assert_non_null(strstr(err, "needs hash_field"));
+  sets[1].route.policy = 0;
+  sets[1].route.hash_key = "x-k";
+  assert_null(shimctl_k8s_router_sets(sets, 2, &len, err, sizeof err));
+  assert_non_null(strstr(err, "go with policy HASH only"));
+  sets[1].route.hash_key = "";
+  sets[1].route.set = "training-liblinear";
+  assert_null(shimctl_k8s_router_sets(sets, 2, &len, err, sizeof err));
+  assert_non_null(strstr(err, "twice"));
+  /* A dns: name the router would refuse (not an RFC 1123 host name). */
+  shimctl_route route = {"echo-builtin", "shimkit.examples.v1.Echo", 0, "", "", 100};
+  const char *bad[] = {"dns:not_a_host:50051"};
+  assert_null(shimctl_router_sets_text(&route, bad, 1, &len, err, sizeof err));
+  assert_non_null(strstr(err, "dns:HOST:PORT"));
+  const char *good[] = {"dns:ml-echo-builtin-pods:50051"};
+  text = shimctl_router_sets_text(&route, good, 1, &len, err, sizeof err);
+  assert_non_null(text);
+  free(text);
+}
+
+/* The router's Deployment reads its sets from the ConfigMap rendered with it; the checksum follows the text. */
+static void test_k8s_router_render(void **state) {
+  (void)state;
+  shimctl_k8s_router r = {"shimkit/router-shimkit:dev", NULL, 50100, 0};
+  char err[256], sha[SHIMCTL_SHA256_HEX], want[128];
+  const char *sets = "shimkit-router-state 1\nend-state 0\n";
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  assert_non_null(f);
+  assert_int_equal(shimctl_k8s_render_router("ml", &r, sets, f, err, sizeof err), 0);
+  fclose(f);
+  assert_non_null(strstr(buf, "kind: ConfigMap\nmetadata:\n  name: \"ml-router-sets\"\n"));
+  assert_non_null(strstr(buf, "  router.sets: \"shimkit-router-state 1\\nend-state 0\\n\"\n"));
+  shimctl_sha256_hex(sets, strlen(sets), sha);
+  snprintf(want, sizeof want, "shimkit.io/sets-sha256: \"%s\"\n", sha);
+  assert_non_null(strstr(buf, want));
+  assert_non_null(strstr(buf, "- \"--sets-file\"\n            - \"/etc/shimkit/router.sets\"\n"));
+  assert_non_null(strstr(buf, "mountPath: \"/etc/shimkit\"\n              readOnly: true\n"));
+  assert_null(strstr(buf, "\"--state\""));
+  assert_null(strstr(buf, "/data"));
+  free(buf);
 }
 
 /* Loopback hosts in a shim's arguments name the host from inside a container. */
@@ -196,6 +299,8 @@ int main(void) {
       cmocka_unit_test(test_ldd_limits),  cmocka_unit_test(test_ldd_truncations),
       cmocka_unit_test(test_image_refs),  cmocka_unit_test(test_k8s_names),
       cmocka_unit_test(test_k8s_quoting), cmocka_unit_test(test_docker_host_address),
+      cmocka_unit_test(test_sha256),      cmocka_unit_test(test_k8s_router_sets),
+      cmocka_unit_test(test_k8s_router_render),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,14 +9,19 @@ own) and that kubectl first in PATH:
   Service; kubectl reads them back from the server: replicas, image, args (--listen on the
   container port, the router's Service for training's --model-repository), gRPC readiness and
   liveness probes on that port, resources, terminationGracePeriodSeconds (drain + 5 s), selectors
-  that match the pod labels, a ClusterIP allocated by the server;
-- shimctl scale changes one Deployment's replicas and no other;
+  that match the pod labels, a ClusterIP allocated by the server; per set a headless Service
+  (clusterIP None) on the same pods; the router's ConfigMap, whose sets file names every set with
+  a dns: backend on its headless Service, mounted read-only by the router (--sets-file), its
+  SHA-256 on the router's pod template;
+- shimctl scale changes one Deployment's replicas and no other (not the router's sets);
 - shimctl up after the stack file's implementation changed applies the new set and deletes the old
-  one (a swap by redeploy); shimctl swap itself says it is kubectl's there;
-- shimctl down deletes every Deployment and Service of the stack and its manifests.
+  one and its headless Service (a swap by redeploy); the router's sets and checksum change with
+  it, so its pod template does; shimctl swap itself says it is kubectl's there;
+- shimctl down deletes every Deployment, Service and ConfigMap of the stack and its manifests.
 
 No kubelet, controller-manager or scheduler runs: pods are never made, the test checks the API
 objects. Skips, saying why, only when the API server cannot be built or started."""
+import hashlib
 import json
 import os
 import shutil
@@ -88,10 +93,11 @@ def shimctl(stack_file, *args, check=True):
 
 
 def objects(kubectl, stack):
-    """{"Deployment": {name: obj}, "Service": {name: obj}} of the stack, read from the server."""
-    out = json.loads(kubectl("get", "deployments,services", "-l", f"app.kubernetes.io/part-of={stack}", "-o",
-                             "json"))
-    got = {"Deployment": {}, "Service": {}}
+    """{"Deployment": {name: obj}, "Service": {name: obj}, "ConfigMap": {name: obj}} of the stack, read
+    from the server."""
+    out = json.loads(kubectl("get", "deployments,services,configmaps", "-l", f"app.kubernetes.io/part-of={stack}",
+                             "-o", "json"))
+    got = {"Deployment": {}, "Service": {}, "ConfigMap": {}}
     for o in out["items"]:
         got[o["kind"]][o["metadata"]["name"]] = o
     return got
@@ -161,6 +167,61 @@ def check_set(dep, svc, stack, service, impl, replicas, port, grace, cpu, mem):
     assert s["selector"] == spec["selector"]["matchLabels"], (s["selector"], spec["selector"])
 
 
+def check_headless(dep, hsvc, port):
+    """The set's headless Service: no cluster IP, only ready pods, the Deployment's pods on its port."""
+    s = hsvc["spec"]
+    assert s["clusterIP"] == "None" and s["clusterIPs"] == ["None"], s
+    assert not s.get("publishNotReadyAddresses", False), s
+    assert s["selector"] == dep["spec"]["selector"]["matchLabels"], (s["selector"], dep["spec"]["selector"])
+    assert [(p["port"], p["targetPort"]) for p in s["ports"]] == [(port, "grpc")], s["ports"]
+    assert hsvc["metadata"]["labels"]["shimkit.io/set"] == dep["spec"]["template"]["metadata"]["labels"][
+        "shimkit.io/set"]
+
+
+def router_sets(got, name):
+    """{set: {key: [values]}} of the router's sets file, as the server holds it, after checking that the
+    router's Deployment reads it (--sets-file from the ConfigMap, read-only) and carries its checksum."""
+    text = got["ConfigMap"][f"{name}-router-sets"]["data"]["router.sets"]
+    tmpl = got["Deployment"][f"{name}-router"]["spec"]["template"]
+    assert tmpl["metadata"]["annotations"]["shimkit.io/sets-sha256"] == hashlib.sha256(text.encode()).hexdigest()
+    (c,) = tmpl["spec"]["containers"]
+    assert c["args"][c["args"].index("--sets-file") + 1] == "/etc/shimkit/router.sets", c["args"]
+    assert "--state" not in c["args"] and "--backend" not in c["args"], c["args"]
+    assert {"name": "sets", "mountPath": "/etc/shimkit", "readOnly": True} in c["volumeMounts"], c["volumeMounts"]
+    vols = {v["name"]: v for v in tmpl["spec"]["volumes"]}
+    assert vols["sets"]["configMap"]["name"] == f"{name}-router-sets", vols
+    assert "data" not in vols, vols  # no --state to keep
+    lines = [l for l in text.splitlines() if l and not l.startswith("#")]
+    assert lines[0] == "shimkit-router-state 1" and lines[-1] == f"end-state {lines.count('end')}", lines
+    sets, cur = {}, None
+    for l in lines[1:-1]:
+        key, _, value = l.partition(" ")
+        if key == "set":
+            cur = sets.setdefault(value, {})
+        elif key == "end":
+            cur = None
+        else:
+            cur.setdefault(key, []).append(value)
+    return sets, tmpl["metadata"]["annotations"]["shimkit.io/sets-sha256"]
+
+
+SERVICE = {"model_repository": "shimkit.ml.v1.ModelRepository", "feature_store": "shimkit.ml.v1.FeatureStore",
+           "training": "shimkit.ml.v1.Training", "model_execution": "inference.GRPCInferenceService"}
+
+
+def check_router_sets(got, name, want):
+    """The router's sets are the stack's sets (want: suffix -> WANT row), each on its headless Service."""
+    sets, sha = router_sets(got, name)
+    assert set(sets) == {f"{w[0]}-{w[1]}" for w in want.values()}, sorted(sets)
+    for suffix, w in want.items():
+        s = sets[f"{w[0]}-{w[1]}"]
+        assert s["service"] == [SERVICE[w[0]]], s
+        assert s["policy"] == ["round_robin"] and s["weight"] == ["100"], s
+        assert s["backend"] == [f"dns:{name}-{suffix}-pods:{w[3]}"], s
+        check_headless(got["Deployment"][f"{name}-{suffix}"], got["Service"][f"{name}-{suffix}-pods"], w[3])
+    return sha
+
+
 def test_kubernetes_up_scale_swap_down(kube, tmp_path):
     name = f"k{os.getpid()}"
     stack_file = tmp_path / "stack.yaml"
@@ -172,11 +233,14 @@ def test_kubernetes_up_scale_swap_down(kube, tmp_path):
     assert f"deployment.apps/{name}-training-xgboost created" in r.stdout, r.stdout
     got = objects(kube, name)
     want_names = {f"{name}-{s}" for s in WANT} | {f"{name}-router"}
+    headless = {f"{name}-{s}-pods" for s in WANT}
     assert set(got["Deployment"]) == want_names, sorted(got["Deployment"])
-    assert set(got["Service"]) == want_names, sorted(got["Service"])
+    assert set(got["Service"]) == want_names | headless, sorted(got["Service"])
+    assert set(got["ConfigMap"]) == {f"{name}-router-sets"}, sorted(got["ConfigMap"])
     for suffix, w in WANT.items():
         n = f"{name}-{suffix}"
         check_set(got["Deployment"][n], got["Service"][n], name, *w)
+    sha = check_router_sets(got, name, WANT)
     # training's --model-repository is the router's Service, never loopback.
     targs = got["Deployment"][f"{name}-training-xgboost"]["spec"]["template"]["spec"]["containers"][0]["args"]
     assert f"{name}-router:50100" in targs, targs
@@ -199,6 +263,9 @@ def test_kubernetes_up_scale_swap_down(kube, tmp_path):
         assert (d["metadata"]["generation"] > gen[n]) == changed, (n, d["metadata"]["generation"], gen[n])
     check_set(got["Deployment"][f"{name}-training-xgboost"], got["Service"][f"{name}-training-xgboost"], name,
               "training", "xgboost", 5, 50051, 10, "2", "2Gi")
+    # The router finds the new pods by DNS: its sets, and so its pod template (generation above), stay.
+    assert check_router_sets(got, name, WANT) == sha
+    router_gen = got["Deployment"][f"{name}-router"]["metadata"]["generation"]
     r = shimctl(stack_file, "scale", "nosuch", "2", check=False)
     assert r.returncode != 0 and "no service nosuch" in r.stderr, r.stderr
 
@@ -217,10 +284,19 @@ def test_kubernetes_up_scale_swap_down(kube, tmp_path):
     assert f'deployment.apps "{name}-training-xgboost" deleted' in r.stdout, r.stdout
     got = objects(kube, name)
     swapped = {n.replace("training-xgboost", "training-liblinear") for n in want_names}
+    swapped_headless = {n.replace("training-xgboost", "training-liblinear") for n in headless}
     assert set(got["Deployment"]) == swapped, sorted(got["Deployment"])
-    assert set(got["Service"]) == swapped, sorted(got["Service"])
+    assert set(got["Service"]) == swapped | swapped_headless, sorted(got["Service"])
+    assert f"{name}-training-xgboost-pods" not in got["Service"]  # the old set's headless Service went with it
     check_set(got["Deployment"][f"{name}-training-liblinear"], got["Service"][f"{name}-training-liblinear"], name,
               "training", "liblinear", 3, 50051, 10, "2", "2Gi")
+    # The router's sets now name liblinear's headless Service; the checksum changed, so did its pod
+    # template: kubectl apply rolled it (a new generation; the controller would start the new pod).
+    want_swapped = {k.replace("xgboost", "liblinear"): (w[0], "liblinear" if w[0] == "training" else w[1], *w[2:])
+                    for k, w in WANT.items()}
+    new_sha = check_router_sets(got, name, want_swapped)
+    assert new_sha != sha
+    assert got["Deployment"][f"{name}-router"]["metadata"]["generation"] > router_gen
     mdir = tmp_path / ".shimctl" / name / "kubernetes"
     assert not (mdir / f"{name}-training-xgboost.yaml").exists()
     assert (mdir / f"{name}-training-liblinear.yaml").exists()
@@ -230,7 +306,7 @@ def test_kubernetes_up_scale_swap_down(kube, tmp_path):
     print(r.stdout)
     assert "is down" in r.stdout, r.stdout
     got = objects(kube, name)
-    assert got == {"Deployment": {}, "Service": {}}, got
+    assert got == {"Deployment": {}, "Service": {}, "ConfigMap": {}}, got
     assert not mdir.exists()
     r = shimctl(stack_file, "down")
     assert "is down" in r.stdout
