@@ -565,6 +565,11 @@ static int pass(shimctl_state *st, void *arg) {
   return changed ? 1 : 0;
 }
 
+int shimctl_supervise_pass(shimctl_state *st, const char *dir, const shimctl_env *env, const shimctl_env *router_env) {
+  pass_ctx pc = {dir, env, router_env, false};
+  return pass(st, &pc);
+}
+
 /* ---------------------------------------------------------------- pid file */
 
 static int pid_file_lock(const char *dir, bool exclusive_nb, int *fd_out) {
