@@ -99,9 +99,15 @@ int shimctl_cmd_down(const shimctl_opts *o, int argc, char **argv) {
   for (int i = 0; env != NULL && i < st->n_sets; i++) {
     for (int r = 0; r < st->sets[i].n_rep; r++) {
       const char *id = st->sets[i].rep[r].id;
-      if (id[0] != '\0' && env->alive(id) == 1) {
-        shimctl_say("stopping %s/%d (%s)", st->sets[i].name, st->sets[i].rep[r].index, id);
-        env->stop(id, st->sets[i].drain_grace_ms);
+      int alive = id[0] != '\0' ? env->alive(id) : 0;
+      if (alive != 0) {
+        /* Running -- or unknown (docker inspect failed): stop, not ended's rm -f, which
+         * would kill a running one without its drain. A stop that fails leaves it be. */
+        shimctl_say("stopping %s/%d (%s)%s", st->sets[i].name, st->sets[i].rep[r].index, id,
+                    alive < 0 ? ", which may or may not run (cannot tell)" : "");
+        if (env->stop(id, st->sets[i].drain_grace_ms) != 0) {
+          fprintf(stderr, "shimctl down: could not stop %s; it may still run\n", id);
+        }
       } else if (id[0] != '\0' && env->ended != NULL) {
         /* Dead, not yet seen by a supervisor: docker keeps its output and removes it. */
         char how[SHIMCTL_STR];

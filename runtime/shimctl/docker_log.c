@@ -149,7 +149,7 @@ int shimctl_docker_keep_log(const char *name, const char *fallback, char *how, s
     snprintf(how, how_len, "%s",
              ir > 0 ? "container removed (how it ended: the end line in the replica's log file)"
                     : "unknown (docker inspect failed)");
-    return ir;
+    return ir > 0 ? 1 : -2;
   }
   describe_exit(&info, how, how_len);
   const char *path = info.log_path[0] != '\0' ? info.log_path : fallback;

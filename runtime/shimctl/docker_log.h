@@ -36,9 +36,10 @@
  * NULL).
  *
  * Returns 0 when kept, kept already, or nothing to keep (no log file
- * named); 1 when there is no such container (how says it was removed); -1
- * with a reason in err when the output could not be kept (docker inspect
- * failed, the file cannot be opened, docker logs failed).
+ * named); 1 when there is no such container (how says it was removed); -2
+ * with a reason in err when docker inspect failed (nothing is known about
+ * the container, nothing was kept); -1 with a reason in err when the output
+ * could not be kept (the file cannot be opened, docker logs failed).
  */
 int shimctl_docker_keep_log(const char *name, const char *fallback, char *how, size_t how_len, char *err,
                             size_t err_len);

@@ -52,7 +52,9 @@ typedef struct shimctl_env {
   int (*logs)(const char *id, bool follow, FILE *out);
   /* For a replica found not alive: clears up after it and writes how it
    * ended to how. docker: its output kept in its log file, the container
-   * removed; how is "exit code N ...". 0, or -1 (how says "unknown").
+   * removed; how is "exit code N ...". 0, or -1 (how says "unknown"), or 1
+   * when it could not be looked at (docker inspect failed) and nothing was
+   * done: the caller keeps the replica and looks again later.
    * NULL when there is nothing to clear up (process: the supervisor reaps
    * its children and knows how they ended). */
   int (*ended)(const char *id, char *how, size_t how_len);

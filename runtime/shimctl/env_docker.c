@@ -8,7 +8,8 @@
  *   stop   docker stop -t <grace + 2 s>, its output kept, docker rm (the data volume stays)
  *   alive  docker inspect -f '{{.State.Running}} {{.State.Restarting}}'
  *   logs   docker logs --timestamps [-f]: the live container only
- *   ended  (a dead replica) its output kept, docker rm -f
+ *   ended  (a dead replica) its output kept, docker rm -f; nothing when
+ *          docker inspect fails (1: unknown, look again later)
  *
  * Logs: before shimctl removes a container -- stop, ended, or start
  * replacing a leftover of the same name -- its output (docker logs
@@ -268,7 +269,11 @@ static int docker_stop(const char *id, int grace_ms) {
 }
 
 static int docker_ended(const char *id, char *how, size_t how_len) {
-  if (keep_log(id, NULL, how, how_len) == 1) return 0; /* removed already (by stop) */
+  int kept = keep_log(id, NULL, how, how_len);
+  if (kept == 1) return 0; /* removed already (by stop) */
+  /* docker inspect failed: whether it runs is unknown, so it is not removed (rm -f would kill a
+   * running one); the caller looks again later. */
+  if (kept == -2) return 1;
   const char *rm[] = {docker_cli(), "rm", "-f", id, NULL};
   return shimctl_runcmd_quiet(rm) == 0 ? 0 : -1;
 }

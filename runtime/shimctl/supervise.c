@@ -5,8 +5,13 @@
  * lock + read the state, compare what should run with what runs, start or
  * stop, write the state back if anything changed. Stops run on threads of
  * their own (a drain takes seconds) so the loop keeps restarting others
- * meanwhile. The supervisor never uses gRPC: it only forks, signals and
- * waits, so forking its children is safe.
+ * meanwhile; so does an environment's ended step (docker: docker inspect,
+ * the whole docker logs copied into the log file, docker rm), which could
+ * otherwise stall every other replica behind one long log. A replica whose
+ * environment cannot tell whether it runs (alive -1: docker CLI or daemon
+ * failing for a moment) is left as it is until it can. The supervisor never
+ * uses gRPC: it only forks, signals and waits, so forking its children is
+ * safe.
  */
 #define _XOPEN_SOURCE 700
 #include "supervise.h"
@@ -71,6 +76,7 @@ typedef struct track {
   int64_t next_start_ms;      /* monotonic: not before */
   int delay_ms;               /* next backoff */
   int64_t started_mono_ms;
+  bool unknown_said;          /* alive -1 logged for this streak */
 } track;
 
 static track g_track[SUP_MAX_TRACK];
@@ -237,11 +243,114 @@ static void stop_async(const shimctl_env *env, const char *id, int grace_ms) {
   pthread_attr_destroy(&attr);
 }
 
+/* ---------------------------------------------------------------- ended steps on threads */
+
+/* An environment's ended step for a replica found dead, run on a thread.
+ * The replica keeps its id in the state meanwhile, and its slot is not
+ * started again until the step is done and its result taken: env_docker
+ * names a container after its replica (shimkit-<stack>-<set>-<i>), so the
+ * replacement has the SAME name, and an ended step still running while it
+ * starts would race docker_start's own keep-log + rm -f of that name, and
+ * its docker rm -f could remove the replacement. Only the dead replica's
+ * own slot waits; the loop goes on checking and restarting the others. */
+typedef struct ending {
+  char id[SHIMCTL_STR];
+  bool done;
+  int rc;
+  char how[SHIMCTL_STR];
+  const shimctl_env *env;
+} ending;
+
+static ending g_ending[SUP_MAX_TRACK]; /* under g_stop_lock; id "" is a free slot */
+
+static ending *ending_find(const char *id) {
+  for (int i = 0; i < SUP_MAX_TRACK; i++) {
+    if (g_ending[i].id[0] != '\0' && strcmp(g_ending[i].id, id) == 0) {
+      return &g_ending[i];
+    }
+  }
+  return NULL;
+}
+
+/* Forgets any ended step result for id (a new replica of that id starts). */
+static void ending_forget(const char *id) {
+  pthread_mutex_lock(&g_stop_lock);
+  ending *e = ending_find(id);
+  if (e != NULL && e->done) {
+    memset(e, 0, sizeof *e);
+  }
+  pthread_mutex_unlock(&g_stop_lock);
+}
+
+static void *ended_main(void *arg) {
+  ending *e = arg; /* a slot of g_ending: its id stays until the loop takes the result */
+  char id[SHIMCTL_STR], how[SHIMCTL_STR] = "";
+  pthread_mutex_lock(&g_stop_lock);
+  snprintf(id, sizeof id, "%s", e->id);
+  const shimctl_env *env = e->env;
+  pthread_mutex_unlock(&g_stop_lock);
+  int rc = env->ended(id, how, sizeof how);
+  pthread_mutex_lock(&g_stop_lock);
+  snprintf(e->how, sizeof e->how, "%s", how);
+  e->rc = rc;
+  e->done = true;
+  pthread_mutex_unlock(&g_stop_lock);
+  atomic_fetch_sub(&g_stop_threads, 1);
+  return NULL;
+}
+
+/* The ended step of dead replica id: started on a thread at the first call;
+ * false while it runs; true once done, with how it ended in how and the
+ * step's result in *rc (the result is then forgotten). */
+static bool ended_async(const shimctl_env *env, const char *id, char *how, size_t how_len, int *rc) {
+  pthread_mutex_lock(&g_stop_lock);
+  ending *e = ending_find(id);
+  if (e != NULL) {
+    bool done = e->done;
+    if (done) {
+      snprintf(how, how_len, "%s", e->how);
+      *rc = e->rc;
+      memset(e, 0, sizeof *e);
+    }
+    pthread_mutex_unlock(&g_stop_lock);
+    return done;
+  }
+  e = NULL;
+  for (int i = 0; e == NULL && i < SUP_MAX_TRACK; i++) {
+    e = g_ending[i].id[0] == '\0' ? &g_ending[i] : NULL;
+  }
+  if (e != NULL) {
+    memset(e, 0, sizeof *e);
+    snprintf(e->id, sizeof e->id, "%s", id);
+    e->env = env;
+    atomic_fetch_add(&g_stop_threads, 1);
+  }
+  pthread_mutex_unlock(&g_stop_lock);
+  pthread_t t;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  bool threaded = e != NULL && pthread_create(&t, &attr, ended_main, e) == 0;
+  pthread_attr_destroy(&attr);
+  if (threaded) {
+    return false;
+  }
+  if (e != NULL) { /* no thread: run it here, as before */
+    pthread_mutex_lock(&g_stop_lock);
+    memset(e, 0, sizeof *e);
+    pthread_mutex_unlock(&g_stop_lock);
+    atomic_fetch_sub(&g_stop_threads, 1);
+  }
+  *rc = env->ended(id, how, how_len);
+  return true;
+}
+
 /* ---------------------------------------------------------------- one pass */
 
 typedef struct pass_ctx {
   const char *dir;
   const shimctl_env *env;
+  const shimctl_env *router_env; /* the process environment (a test's fake) */
   bool shutting_down;
 } pass_ctx;
 
@@ -300,7 +409,7 @@ static bool start_router(pass_ctx *pc, shimctl_state *st) {
   spec.log_path = log_path;
   spec.workdir = st->base_dir;
   char err[256];
-  if (shimctl_env_process.start(&spec, st->router_id, sizeof st->router_id, err, sizeof err) != 0) {
+  if (pc->router_env->start(&spec, st->router_id, sizeof st->router_id, err, sizeof err) != 0) {
     logf_("cannot start the router: %s", err);
     st->router_id[0] = '\0';
     return false;
@@ -346,6 +455,7 @@ static bool start_replica(pass_ctx *pc, shimctl_state *st, shimctl_set *set, shi
     rep->id[0] = '\0';
     return false;
   }
+  ending_forget(rep->id); /* same name as an earlier container of this replica (docker) */
   rep->started_ms = shimctl_now_ms();
   logf_("%s/%d started on 127.0.0.1:%d (%s)", set->name, rep->index, rep->port, rep->id);
   return true;
@@ -358,14 +468,14 @@ static int pass(shimctl_state *st, void *arg) {
     return 0; /* no state (yet, or any more) */
   }
   /* The router. */
-  if (st->router_id[0] != '\0' && shimctl_env_process.alive(st->router_id) != 1 && !is_stopping(st->router_id)) {
+  if (st->router_id[0] != '\0' && pc->router_env->alive(st->router_id) != 1 && !is_stopping(st->router_id)) {
     logf_("router (%s) %s", st->router_id, how_ended(st->router_id));
     st->router_id[0] = '\0';
     st->router_restarts++;
     changed = true;
   }
   if (pc->shutting_down) {
-    stop_async(&shimctl_env_process, st->router_id, SUP_ROUTER_DRAIN_MS);
+    stop_async(pc->router_env, st->router_id, SUP_ROUTER_DRAIN_MS);
   } else if (st->router_id[0] == '\0' && backoff_ok(track_get("router"))) {
     start_router(pc, st);
     changed = true;
@@ -376,11 +486,47 @@ static int pass(shimctl_state *st, void *arg) {
     for (int r = 0; r < set->n_rep; r++) {
       shimctl_replica *rep = &set->rep[r];
       bool wanted = !pc->shutting_down && !set->retiring && rep->index < set->replicas;
-      bool alive = rep->id[0] != '\0' && pc->env->alive(rep->id) == 1;
+      char key[SHIMCTL_STR + 16];
+      snprintf(key, sizeof key, "%s/%d", set->name, rep->index);
+      int state = rep->id[0] != '\0' ? pc->env->alive(rep->id) : 0;
+      bool alive = state == 1;
+      if (state < 0 && !is_stopping(rep->id)) {
+        /* Unknown (docker inspect failed: the CLI or the daemon, for a
+         * moment): neither dead nor running. Nothing is done to it -- no
+         * ended step, which would remove a container that may well run, no
+         * replacement, no stop -- until a pass can tell. */
+        track *t = track_get(key);
+        if (t == NULL || !t->unknown_said) {
+          logf_("%s/%d (%s): cannot tell whether it runs; left as it is until that can be told", set->name,
+                rep->index, rep->id);
+        }
+        if (t != NULL) {
+          t->unknown_said = true;
+        }
+        continue;
+      }
+      if (rep->id[0] != '\0') {
+        track *t = track_get(key);
+        if (t != NULL && t->unknown_said) {
+          t->unknown_said = false;
+          logf_("%s/%d (%s): %s again", set->name, rep->index, rep->id, alive ? "seen running" : "seen ended");
+        }
+      }
       if (rep->id[0] != '\0' && !alive && !is_stopping(rep->id)) {
         if (pc->env->ended != NULL) {
-          /* docker: its output kept in its log file, the container removed. */
-          pc->env->ended(rep->id, rep->last_exit, sizeof rep->last_exit);
+          /* docker: its output kept in its log file, the container removed,
+           * on a thread (ended_async); this slot waits for it. */
+          char how[SHIMCTL_STR];
+          int erc = 0;
+          if (!ended_async(pc->env, rep->id, how, sizeof how, &erc)) {
+            continue; /* under way */
+          }
+          if (erc > 0) {
+            /* It could not be inspected after all: nothing was removed; the next pass looks again. */
+            logf_("%s/%d (%s): %s; looked at again", set->name, rep->index, rep->id, how);
+            continue;
+          }
+          snprintf(rep->last_exit, sizeof rep->last_exit, "%s", how);
         } else {
           snprintf(rep->last_exit, sizeof rep->last_exit, "%s", how_ended(rep->id));
         }
@@ -394,8 +540,6 @@ static int pass(shimctl_state *st, void *arg) {
         changed = true;
       }
       if (wanted && rep->id[0] == '\0') {
-        char key[SHIMCTL_STR + 16];
-        snprintf(key, sizeof key, "%s/%d", set->name, rep->index);
         if (backoff_ok(track_get(key))) {
           start_replica(pc, st, set, rep);
           changed = true;
@@ -419,6 +563,11 @@ static int pass(shimctl_state *st, void *arg) {
     }
   }
   return changed ? 1 : 0;
+}
+
+int shimctl_supervise_pass(shimctl_state *st, const char *dir, const shimctl_env *env, const shimctl_env *router_env) {
+  pass_ctx pc = {dir, env, router_env, false};
+  return pass(st, &pc);
 }
 
 /* ---------------------------------------------------------------- pid file */
@@ -554,7 +703,7 @@ int shimctl_supervise_main(const char *dir) {
   signal(SIGPIPE, SIG_IGN);
   logf_("running for %s (pid %d, environment %s)", dir, (int)getpid(), env->name);
 
-  pass_ctx pc = {dir, env, false};
+  pass_ctx pc = {dir, env, &shimctl_env_process, false};
   while (!g_term) {
     reap();
     g_hup = 0;

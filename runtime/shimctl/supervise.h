@@ -30,4 +30,14 @@ pid_t shimctl_supervisor_spawn(const char *dir);
 /* Sends sig to the supervisor of dir. 0, or -1 when none runs. */
 int shimctl_supervisor_signal(const char *dir, int sig);
 
+struct shimctl_state;
+struct shimctl_env;
+
+/* One pass of the supervisor's loop over st (the state as read; the caller
+ * writes it back): env runs the replicas, router_env the router (the
+ * process environment; tests pass fakes). 1 when st changed, else 0. An
+ * environment's ended step runs on a thread: a later pass takes its result. */
+int shimctl_supervise_pass(struct shimctl_state *st, const char *dir, const struct shimctl_env *env,
+                           const struct shimctl_env *router_env);
+
 #endif /* SHIMCTL_SUPERVISE_H */
