@@ -96,6 +96,7 @@ int shimctl_cmd_down(const shimctl_opts *o, int argc, char **argv) {
   }
   /* Whatever still runs (no supervisor, or it could not stop something). */
   const shimctl_env *env = shimctl_env_find(st->environment);
+  bool stop_failed = false;
   for (int i = 0; env != NULL && i < st->n_sets; i++) {
     for (int r = 0; r < st->sets[i].n_rep; r++) {
       const char *id = st->sets[i].rep[r].id;
@@ -107,6 +108,7 @@ int shimctl_cmd_down(const shimctl_opts *o, int argc, char **argv) {
                     alive < 0 ? ", which may or may not run (cannot tell)" : "");
         if (env->stop(id, st->sets[i].drain_grace_ms) != 0) {
           fprintf(stderr, "shimctl down: could not stop %s; it may still run\n", id);
+          stop_failed = true;
         }
       } else if (id[0] != '\0' && env->ended != NULL) {
         /* Dead, not yet seen by a supervisor: docker keeps its output and removes it. */
@@ -118,6 +120,13 @@ int shimctl_cmd_down(const shimctl_opts *o, int argc, char **argv) {
   if (st->router_id[0] != '\0' && shimctl_env_process.alive(st->router_id) == 1) {
     shimctl_say("stopping the router (%s)", st->router_id);
     shimctl_env_process.stop(st->router_id, 1000);
+  }
+  if (stop_failed) {
+    /* The state is what names it: removing it would leave a replica that may run with nothing to
+     * find it by, and say the stack is down. */
+    fprintf(stderr, "shimctl down: stack %s is not down: the state in %s is kept; run shimctl down again\n",
+            st->stack, dir);
+    goto out;
   }
   if (keep_logs) {
     char path[SHIMCTL_PATH + 32];

@@ -98,7 +98,9 @@ static int process_alive(const char *id) {
   unsigned long long want, start;
   char state;
   if (id == NULL || parse_id(id, &pid, &want) != 0) {
-    return -1;
+    /* Names no process (not "pid@start"): gone, for certain. Not -1 (unknown), which the
+     * supervisor and down take as "may run, look again later": such an id never becomes one. */
+    return 0;
   }
   if (proc_stat(pid, &state, &start) != 0) {
     return 0;

@@ -512,6 +512,11 @@ static int pass(shimctl_state *st, void *arg) {
           logf_("%s/%d (%s): %s again", set->name, rep->index, rep->id, alive ? "seen running" : "seen ended");
         }
       }
+      if (alive && pc->env->ended != NULL) {
+        /* Seen running again (docker start, or the daemon restarting it) after an ended step
+         * was started for it: that step's result is of the earlier death, not of the next. */
+        ending_forget(rep->id);
+      }
       if (rep->id[0] != '\0' && !alive && !is_stopping(rep->id)) {
         if (pc->env->ended != NULL) {
           /* docker: its output kept in its log file, the container removed,

@@ -143,6 +143,15 @@ static void zombie_leader_is_alive_until_its_last_thread_ends(void **state) {
   rmdir(dir);
 }
 
+/* An id that is not "pid@start" names no process: 0 (gone), not -1 (unknown: the supervisor would
+ * leave its replica as it is for ever, and down would fail on it for ever). */
+static void malformed_id_is_gone(void **unused) {
+  (void)unused;
+  assert_int_equal(shimctl_env_process.alive("shimkit-ml-echo-builtin-0"), 0);
+  assert_int_equal(shimctl_env_process.alive("12345"), 0);
+  assert_int_equal(shimctl_env_process.alive(""), 0);
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "--zombie-leader") == 0) {
     return zombie_leader_main();
@@ -154,6 +163,7 @@ int main(int argc, char **argv) {
   g_self[n] = '\0';
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(zombie_leader_is_alive_until_its_last_thread_ends),
+      cmocka_unit_test(malformed_id_is_gone),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

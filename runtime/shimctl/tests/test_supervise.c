@@ -222,6 +222,41 @@ static void ended_runs_aside(void **unused) {
   free(st);
 }
 
+static bool r0_restarted(const shimctl_state *st) { return st->sets[0].rep[0].restarts == 1 && st->sets[0].rep[0].id[0]; }
+
+static bool r0_step_done(const shimctl_state *st) {
+  (void)st;
+  return fake_count("fake-r-0", 'e') == 1;
+}
+
+/* An ended step's result is of the death it was started for: the container seen running again
+ * meanwhile (docker start), its next death gets an ended step of its own, not the stale result. */
+static void stale_result_is_dropped(void **unused) {
+  (void)unused;
+  shimctl_state *st = state_with("r", 1);
+  const char *id = "fake-r-0";
+  pthread_mutex_lock(&g_lock);
+  snprintf(g_held, sizeof g_held, "%s", id);
+  g_open = false;
+  pthread_mutex_unlock(&g_lock);
+  fake_set_alive(id, 0);
+  shimctl_supervise_pass(st, g_dir, &g_env, &g_router_env); /* its ended step starts, held */
+  fake_set_alive(id, 1);                                    /* running again */
+  pthread_mutex_lock(&g_lock);
+  g_open = true;
+  pthread_cond_broadcast(&g_cond);
+  pthread_mutex_unlock(&g_lock);
+  pass_until(st, r0_step_done);
+  for (int i = 0; i < 3; i++) {
+    shimctl_supervise_pass(st, g_dir, &g_env, &g_router_env); /* seen running: nothing to do */
+  }
+  assert_int_equal(st->sets[0].rep[0].restarts, 0);
+  fake_set_alive(id, 0); /* dies again: a step of its own first */
+  pass_until(st, r0_restarted);
+  assert_int_equal(fake_count(id, 'e'), 2);
+  free(st);
+}
+
 int main(void) {
   if (mkdtemp(g_dir) == NULL) {
     return 1;
@@ -229,6 +264,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(unknown_is_left_alone),
       cmocka_unit_test(ended_runs_aside),
+      cmocka_unit_test(stale_result_is_dropped),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   rmdir(g_dir);

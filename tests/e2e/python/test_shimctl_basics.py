@@ -259,3 +259,42 @@ def test_hash_policy_reaches_the_router(tmp_path, key):
         assert "policy hash" in stack.run("status").stdout
     finally:
         stack.close()
+
+
+def test_down_keeps_the_state_when_a_stop_fails(tmp_path):
+    """down cannot stop a replica (here: the docker CLI fails for every command, so whether the
+    container runs cannot be told and docker stop fails): it exits 1 and keeps the state, so that
+    a second down finds the replica again; with the CLI answering, that down succeeds."""
+    rp = free_port()
+    (tmp_path / "stack.yaml").write_text(
+        f"stack: dfail\nenvironment: docker\nrouter:\n  listen: 127.0.0.1:{rp}\n"
+        "services:\n  echo:\n    implementation: builtin\n")
+    sdir = tmp_path / ".shimctl" / "dfail"
+    sdir.mkdir(parents=True)
+    (sdir / "state").write_text(
+        "shimctl-state 1\nstack dfail\nenvironment docker\n"
+        f"base_dir {tmp_path}\nstack_file {tmp_path / 'stack.yaml'}\n"
+        f"router - 127.0.0.1:{rp} - - 0\n"
+        "set echo-builtin echo builtin - 0 - - 100 5000 1 0\n"
+        "replica 0 40001 shimkit-dfail-echo-builtin-0 0 0 -\n")
+    failing = tmp_path / "docker-failing"
+    failing.write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n")
+    gone = tmp_path / "docker-gone"
+    gone.write_text("#!/bin/sh\necho 'Error response from daemon: No such container: x'\n"
+                    "echo 'Error response from daemon: No such container: x' >&2\nexit 1\n")
+    for f in (failing, gone):
+        f.chmod(0o755)
+
+    def down(cli):
+        return subprocess.run([shimctl_program(), "-f", str(tmp_path / "stack.yaml"), "down"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "SHIMCTL_DOCKER": str(cli)})
+
+    r = down(failing)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "could not stop shimkit-dfail-echo-builtin-0" in r.stderr
+    assert "the state" in r.stderr and "is kept" in r.stderr
+    assert (sdir / "state").exists()
+    r = down(gone)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not sdir.exists()
