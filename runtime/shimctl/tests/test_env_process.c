@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #include "env.h"
+#include "shimctl.h"
 
 static char g_self[4096];
 
@@ -60,20 +61,6 @@ static int zombie_leader_main(void) {
     return 1;
   }
   pthread_exit(NULL); /* the process goes on in linger() */
-}
-
-static bool port_free(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_port = htons((uint16_t)port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
-  close(fd);
-  return ok;
 }
 
 static char proc_state(pid_t pid) {
@@ -128,13 +115,13 @@ static void zombie_leader_is_alive_until_its_last_thread_ends(void **state) {
   assert_int_equal(st, 'Z'); /* the main thread ended: a zombie in /proc */
 
   /* Its other thread runs and holds the socket: alive. */
-  assert_false(port_free(port));
+  assert_false(shimctl_port_free(port));
   assert_int_equal(shimctl_env_process.alive(id), 1);
 
   /* stop: SIGTERM ends it; it returns once the port is free. */
   assert_int_equal(shimctl_env_process.stop(id, 1000), 0);
   assert_int_equal(shimctl_env_process.alive(id), 0);
-  assert_true(port_free(port));
+  assert_true(shimctl_port_free(port));
   int status;
   assert_int_equal(waitpid(pid, &status, 0), pid);
   assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
