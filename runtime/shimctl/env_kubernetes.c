@@ -12,6 +12,7 @@
 #include "env_kubernetes.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,27 @@ static void labels(FILE *out, const pod_desc *d, const char *indent, int selecto
   }
 }
 
+
+/* A Service named name for the pods of d: ClusterIP, or headless (no
+ * cluster IP: DNS gives every ready pod's address). */
+static void render_service(const pod_desc *d, const char *name, bool headless, FILE *out) {
+  fputs("---\napiVersion: v1\nkind: Service\nmetadata:\n  name: ", out);
+  yaml_str(out, name);
+  fputs("\n  labels:\n", out);
+  labels(out, d, "    ", 0);
+  fputs(headless ? "spec:\n  type: ClusterIP\n  clusterIP: \"None\"\n  publishNotReadyAddresses: false\n  selector:\n"
+                 : "spec:\n  type: ClusterIP\n  selector:\n",
+        out);
+  labels(out, d, "    ", 1);
+  fprintf(out,
+          "  ports:\n"
+          "    - name: \"grpc\"\n"
+          "      port: %d\n"
+          "      targetPort: \"grpc\"\n"
+          "      protocol: \"TCP\"\n"
+          "      appProtocol: \"kubernetes.io/h2c\"\n",
+          d->port);
+}
 static void render(const pod_desc *d, FILE *out) {
   char listen[64], grace[32];
   snprintf(listen, sizeof listen, "0.0.0.0:%d", d->port);
@@ -222,38 +244,10 @@ static void render(const pod_desc *d, FILE *out) {
           "                path: \"" SHIMCTL_K8S_SETS_KEY "\"\n", out);
   }
 
-  fputs("---\napiVersion: v1\nkind: Service\nmetadata:\n  name: ", out);
-  yaml_str(out, d->name);
-  fputs("\n  labels:\n", out);
-  labels(out, d, "    ", 0);
-  fputs("spec:\n  type: ClusterIP\n  selector:\n", out);
-  labels(out, d, "    ", 1);
-  fprintf(out,
-          "  ports:\n"
-          "    - name: \"grpc\"\n"
-          "      port: %d\n"
-          "      targetPort: \"grpc\"\n"
-          "      protocol: \"TCP\"\n"
-          "      appProtocol: \"kubernetes.io/h2c\"\n",
-          d->port);
-  if (!d->headless) return;
-
+  render_service(d, d->name, false, out);
   /* Headless: DNS answers with the address of every ready pod (the
    * readiness probe is grpc.health.v1), one router replica each. */
-  fputs("---\napiVersion: v1\nkind: Service\nmetadata:\n  name: ", out);
-  yaml_str(out, d->headless);
-  fputs("\n  labels:\n", out);
-  labels(out, d, "    ", 0);
-  fputs("spec:\n  type: ClusterIP\n  clusterIP: \"None\"\n  publishNotReadyAddresses: false\n  selector:\n", out);
-  labels(out, d, "    ", 1);
-  fprintf(out,
-          "  ports:\n"
-          "    - name: \"grpc\"\n"
-          "      port: %d\n"
-          "      targetPort: \"grpc\"\n"
-          "      protocol: \"TCP\"\n"
-          "      appProtocol: \"kubernetes.io/h2c\"\n",
-          d->port);
+  if (d->headless) render_service(d, d->headless, true, out);
 }
 
 /* The router's sets file as a ConfigMap, labelled as the router's objects. */
