@@ -25,7 +25,7 @@ import grpc
 import pytest
 
 from shimproc import Shim
-from test_router_admin import admin, router_command  # noqa: F401  (admin: the stubs fixture)
+from test_router_admin import admin, router_command, served  # noqa: F401  (admin: the stubs fixture)
 
 ECHO = "shimkit.examples.v1.Echo"
 NAME = "replicas.shimkit.test"
@@ -96,18 +96,10 @@ def wait_replicas(r, want, timeout=WAIT):
 
 
 def warm_up(proc, echo, pb2):
-    """One call, then until the router knows Say is unary: the lookup of that
-    borrows a replica once (a round-robin turn), so exact shares are counted after it."""
+    """One call, then until the router knows Say is unary, so that the calls
+    counted afterwards are all forwarded the same way."""
     echo.Say(pb2.EchoRequest(message="warm-up"), timeout=10)
     proc.wait_log("/shimkit.examples.v1.Echo/Say is unary")
-
-
-def served(r, pb2, n):
-    counts = {}
-    for i in range(n):
-        who = r.echo.Say(pb2.EchoRequest(message=f"m{i}"), timeout=10).served_by
-        counts[who] = counts.get(who, 0) + 1
-    return counts
 
 
 @pytest.fixture
