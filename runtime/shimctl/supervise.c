@@ -619,6 +619,24 @@ int shimctl_supervisor_signal(const char *dir, int sig) {
   return kill(pid, sig);
 }
 
+/* Copies the last lines of the supervisor's log to stderr (at most 2 KiB),
+ * so an error says why without the operator opening the file. */
+static void print_log_tail(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (f == NULL) {
+    return;
+  }
+  char buf[2048];
+  long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+  long from = size > (long)sizeof buf - 1 ? size - (long)sizeof buf + 1 : 0;
+  size_t n = fseek(f, from, SEEK_SET) == 0 ? fread(buf, 1, sizeof buf - 1, f) : 0;
+  fclose(f);
+  buf[n] = '\0';
+  if (n > 0) {
+    fprintf(stderr, "shimctl: the end of %s:\n%s%s", path, buf, buf[n - 1] == '\n' ? "" : "\n");
+  }
+}
+
 pid_t shimctl_supervisor_spawn(const char *dir) {
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -662,12 +680,16 @@ pid_t shimctl_supervisor_spawn(const char *dir) {
     }
     int status;
     if (waitpid(pid, &status, WNOHANG) == pid) {
-      fprintf(stderr, "shimctl: the supervisor exited at once; see %s\n", log_path);
+      fprintf(stderr, "shimctl: the supervisor exited at once (%s %d); see %s\n",
+              WIFEXITED(status) ? "exit status" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+              log_path);
+      print_log_tail(log_path);
       return -1;
     }
     shimctl_sleep_ms(20);
   }
   fprintf(stderr, "shimctl: the supervisor did not start within 10 s; see %s\n", log_path);
+  print_log_tail(log_path);
   return -1;
 }
 
