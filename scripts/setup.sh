@@ -44,7 +44,7 @@ APT_PACKAGES=(
   # sanitizer runtimes, which clang-14 only recommends
   clang libclang-rt-14-dev
   # native back ends of the ML stack and the servers their tests start on loopback
-  libsqlite3-dev sqlite3 libpq-dev postgresql libhiredis-dev redis-server
+  libsqlite3-dev sqlite3 libpq-dev postgresql libhiredis-dev redis-server libnghttp2-dev
   liblinear-dev libsvm-dev libxgboost-dev
   # liblinear-tools ships the heart_scale data set (FeatureStore contract test, issue-4 demo)
   liblinear-tools

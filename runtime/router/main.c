@@ -20,12 +20,31 @@
 #include <string.h>
 
 #include "reflect.h"
+#include "relay.h"
 #include "router.h"
 #include "shim_cli.h"
 #include "state.h"
 
 static router g_router;
 static router_set_spec g_default; /* the set --backend makes */
+static relay *g_relay;            /* the front on --listen (relay.h); NULL with --no-relay, TLS or unix: */
+static bool g_no_relay;
+
+static const char *front_bind(const char *listen, int drain_grace_ms, int *port, void *ctx) {
+  char err[200];
+  g_relay = relay_bind(ctx, listen, drain_grace_ms, port, err, sizeof err);
+  if (g_relay == NULL) {
+    fprintf(stderr, "shimkit_router: cannot listen on %s: %s (is the port in use? try --listen 127.0.0.1:0)\n",
+            listen, err);
+    return NULL;
+  }
+  return relay_server_address(g_relay);
+}
+
+static shimkit_code front_start(void *ctx) {
+  (void)ctx;
+  return relay_start(g_relay) == 0 ? SHIMKIT_OK : SHIMKIT_RESOURCE_EXHAUSTED;
+}
 
 static shimkit_code setup(shimkit_server *srv, void *ctx) {
   router *r = ctx;
@@ -57,10 +76,13 @@ static shimkit_code setup_metrics(shimkit_metrics *metrics, void *ctx) {
 
 /* The server drained (no call is held any more): the hold timer stops before it is freed. */
 static void drained(void *ctx) {
+  relay_drain(g_relay); /* its own calls get the rest of the grace */
   router_hold_stop(ctx);
 }
 
 static void teardown(void *ctx) {
+  relay_free(g_relay);
+  g_relay = NULL;
   router_stop(ctx);
   router_reflection_free();
 }
@@ -126,6 +148,10 @@ static int take_options(router *r, router_set_spec *def, int *argc, char **argv)
     }
     if (strcmp(a, "--no-unary-plan") == 0) {
       r->unary_plan = false;
+      continue;
+    }
+    if (strcmp(a, "--no-relay") == 0) {
+      g_no_relay = true;
       continue;
     }
     argv[out++] = argv[i];
@@ -227,15 +253,24 @@ int main(int argc, char **argv) {
                  "  --resolve-interval-ms MS  resolve dns:HOST:PORT backends again every MS (default 5000)\n"
                  "  --no-unary-plan         forward unary methods message by message, as streams are\n"
                  "                          (by default they go in one batch each way once the\n"
-                 "                          replicas' reflection says they are unary)",
+                 "                          replicas' reflection says they are unary)\n"
+                 "  --no-relay              no HTTP/2 relay in front: gRPC core serves --listen and\n"
+                 "                          forwards every call (by default unary calls to sets that\n"
+                 "                          do not hash on a field go straight to a replica, frame by\n"
+                 "                          frame; docs/router.md)",
       .options = NULL,
       .setup = setup,
       .drained = drained,
       .teardown = teardown,
       .ctx = &g_router,
       .setup_metrics = setup_metrics,
+      .front_bind = front_bind,
+      .front_start = front_start,
   };
-  rc = shim_cli_main(&program, argc, argv);
+  shim_cli_program without_relay = program;
+  without_relay.front_bind = NULL;
+  without_relay.front_start = NULL;
+  rc = shim_cli_main(g_no_relay ? &without_relay : &program, argc, argv);
   router_spec_clear(&g_default);
   return rc;
 }

@@ -177,3 +177,15 @@ bool router_method_is_unary(router_method_kinds *k, const char *method, router_s
   pthread_mutex_unlock(&k->lock);
   return state == KIND_UNARY;
 }
+
+bool router_method_known_unary(router_method_kinds *k, const char *method) {
+  if (k == NULL || method == NULL) {
+    return false;
+  }
+  uint64_t hash = router_hash_bytes(method, strlen(method));
+  pthread_mutex_lock(&k->lock);
+  entry *e = slot_of(k, method, hash);
+  bool unary = e != NULL && e->method != NULL && e->state == KIND_UNARY;
+  pthread_mutex_unlock(&k->lock);
+  return unary;
+}

@@ -41,4 +41,7 @@ void router_method_kinds_free(router_method_kinds *k);
  */
 bool router_method_is_unary(router_method_kinds *k, const char *method, struct router_set *s);
 
+/* true when method is known to be unary; unlike router_method_is_unary, never starts a lookup. */
+bool router_method_known_unary(router_method_kinds *k, const char *method);
+
 #endif /* SHIMKIT_ROUTER_METHOD_KIND_H */

@@ -178,6 +178,8 @@ int router_config_specs(router *r, router_set_spec **specs, int *n);
  * no set serves the service.
  */
 router_set *router_choose_set(router_config *cfg, const char *service, size_t len);
+/* The group whose sets serve service (len bytes): its own, else the catch-all; NULL when none. */
+router_group *router_find_group(router_config *cfg, const char *service, size_t len);
 
 /* ---- discover.c: dns: backends ------------------------------------------------ */
 

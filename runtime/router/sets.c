@@ -359,7 +359,7 @@ int router_config_specs(router *r, router_set_spec **specs, int *n) {
   return rc;
 }
 
-router_set *router_choose_set(router_config *cfg, const char *service, size_t len) {
+router_group *router_find_group(router_config *cfg, const char *service, size_t len) {
   router_group *g = NULL;
   router_group *catch_all = NULL;
   for (int i = 0; cfg != NULL && i < cfg->n_groups; i++) {
@@ -371,9 +371,11 @@ router_set *router_choose_set(router_config *cfg, const char *service, size_t le
       break;
     }
   }
-  if (g == NULL) {
-    g = catch_all;
-  }
+  return g != NULL ? g : catch_all;
+}
+
+router_set *router_choose_set(router_config *cfg, const char *service, size_t len) {
+  router_group *g = router_find_group(cfg, service, len);
   if (g == NULL) {
     return NULL;
   }

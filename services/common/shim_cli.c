@@ -247,7 +247,13 @@ static int serve(const shim_cli_program *p, shim_settings *s) {
   shimkit_metrics *metrics = NULL;
   int port = 0;
   const shimkit_tls_options *tls = s->tls.cert_file ? &s->tls : NULL;
-  shimkit_code rc = shimkit_server_add_listener(srv, s->listen, tls, &port);
+  const char *server_listen = s->listen;
+  bool fronted = p->front_bind != NULL && tls == NULL && strncmp(s->listen, "unix", 4) != 0;
+  int front_port = 0;
+  if (fronted && (server_listen = p->front_bind(s->listen, s->server.drain_grace_ms, &front_port, p->ctx)) == NULL) {
+    goto fail;
+  }
+  shimkit_code rc = shimkit_server_add_listener(srv, server_listen, tls, &port);
   if (rc != SHIMKIT_OK) {
     fprintf(stderr, "%s: cannot listen on %s: %s (is the port in use? try --listen 127.0.0.1:0)\n", p->name,
             s->listen, shimkit_strerror(rc));
@@ -273,8 +279,14 @@ static int serve(const shim_cli_program *p, shim_settings *s) {
     fprintf(stderr, "%s: cannot start: %s\n", p->name, shimkit_strerror(rc));
     goto fail;
   }
+  if (fronted && (rc = p->front_start(p->ctx)) != SHIMKIT_OK) {
+    fprintf(stderr, "%s: cannot start: %s\n", p->name, shimkit_strerror(rc));
+    shimkit_server_shutdown(srv);
+    shimkit_server_wait(srv);
+    goto fail;
+  }
   char bound[256];
-  format_bound_address(s->listen, port, bound, sizeof bound);
+  format_bound_address(s->listen, fronted ? front_port : port, bound, sizeof bound);
   shimkit_log(SHIMKIT_LOG_INFO, p->name, "listening on %s (%s)", bound,
               tls ? (tls->require_client_cert ? "mutual TLS" : "TLS") : "plaintext");
   shimkit_server_wait(srv);

@@ -38,6 +38,15 @@ typedef struct shim_cli_program {
    * series of the program's own (shimkit_metrics_add_collector); may be NULL.
    * The registry is freed after the server, before teardown. */
   shimkit_code (*setup_metrics)(shimkit_metrics *metrics, void *ctx);
+  /* Optional front on a plaintext HOST:PORT listen address (the router's
+   * relay): front_bind binds that address itself (*port: the bound port),
+   * with drain_grace_ms of the options, and returns the address the server
+   * listens on instead (NULL after printing a reason: the start fails);
+   * front_start runs once the server has started. The "listening on" line
+   * names the front's address. With TLS or a unix: address there is no
+   * front: the server listens on the address itself. */
+  const char *(*front_bind)(const char *listen, int drain_grace_ms, int *port, void *ctx);
+  shimkit_code (*front_start)(void *ctx);
 } shim_cli_program;
 
 /*

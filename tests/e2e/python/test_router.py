@@ -5,10 +5,15 @@ calls); a SIGKILLed replica (calls keep succeeding through the others); the
 hash policy (one key, one replica; keys spread; a replica that goes away
 moves only its own keys). The router must exit 0 on SIGTERM every time.
 
-Every test on the `cluster` fixture runs twice: with unary methods planned
-as unary (one batch each way, once the router learned from the replicas'
-reflection that Say is unary; the fixture waits for that) and with
---no-unary-plan (message by message, the path streams take)."""
+Every test on the `cluster` fixture runs three times, once on each path a
+call can take through the router:
+- relay: the default. Once the router learned from the replicas' reflection
+  that Say is unary (the fixture waits for that), unary calls go through
+  the HTTP/2 relay straight to a replica (runtime/router/relay.h); streams
+  go through the relay to the router's gRPC server;
+- core_unary_plan: --no-relay, gRPC core on the router's address; unary
+  calls in one batch each way;
+- general: --no-unary-plan, message by message, the path streams take."""
 import os
 import json
 import re
@@ -59,12 +64,13 @@ def run_cluster(pb2, stubs, *router_args):
     assert "Sanitizer" not in router.log() and "runtime error" not in router.log(), router.log()
 
 
-@pytest.fixture(params=["unary_plan", "general"])
+@pytest.fixture(params=["relay", "core_unary_plan", "general"])
 def cluster(request, pb2, stubs):
     if request.param == "general":
         yield from run_cluster(pb2, stubs, "--no-unary-plan")
         return
-    for stub, reps, router in run_cluster(pb2, stubs):
+    extra = ["--no-relay"] if request.param == "core_unary_plan" else []
+    for stub, reps, router in run_cluster(pb2, stubs, *extra):
         wait_unary_plan(stub, pb2, router)
         yield stub, reps, router
 

@@ -1,0 +1,121 @@
+/*
+ * relay_buf.c - the relay's byte buffers and header lists
+ * (relay_internal.h): plain growable arrays, no locking.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "relay_internal.h"
+
+#define RELAY_HEADERS_MAX_BYTES (64 * 1024) /* a header list past this is refused (nghttp2's own bound is lower) */
+
+int relay_buf_append(relay_buf *b, const uint8_t *p, size_t n) {
+  if (n == 0) {
+    return 0;
+  }
+  if (b->len + n > b->cap) {
+    size_t cap = b->cap > 0 ? b->cap : 4096;
+    while (cap < b->len + n) {
+      cap *= 2;
+    }
+    uint8_t *d = realloc(b->data, cap);
+    if (d == NULL) {
+      return -1;
+    }
+    b->data = d;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->len, p, n);
+  b->len += n;
+  return 0;
+}
+
+size_t relay_buf_take(relay_buf *b, uint8_t *out, size_t max, bool keep) {
+  size_t n = b->len - b->off;
+  if (n > max) {
+    n = max;
+  }
+  if (n > 0) {
+    memcpy(out, b->data + b->off, n);
+    b->off += n;
+  }
+  if (!keep && b->off > 0) {
+    /* Drop what was handed over: all of it when nothing is left (the usual
+     * case), else by moving the rest down once it is the smaller part. */
+    if (b->off == b->len) {
+      b->base += b->len;
+      b->len = b->off = 0;
+    } else if (b->off >= b->len - b->off) {
+      memmove(b->data, b->data + b->off, b->len - b->off);
+      b->base += b->off;
+      b->len -= b->off;
+      b->off = 0;
+    }
+  }
+  return n;
+}
+
+size_t relay_buf_pending(const relay_buf *b) {
+  return b->len - b->off;
+}
+
+size_t relay_buf_position(const relay_buf *b) {
+  return b->base + b->off;
+}
+
+void relay_buf_free(relay_buf *b) {
+  free(b->data);
+  memset(b, 0, sizeof *b);
+}
+
+int relay_headers_add(relay_headers *h, const uint8_t *name, size_t name_len, const uint8_t *value,
+                      size_t value_len) {
+  if (h->bytes + name_len + value_len > RELAY_HEADERS_MAX_BYTES) {
+    return -1;
+  }
+  if (h->n == h->cap) {
+    size_t cap = h->cap > 0 ? h->cap * 2 : 16;
+    nghttp2_nv *nv = realloc(h->nv, cap * sizeof *nv);
+    if (nv == NULL) {
+      return -1;
+    }
+    h->nv = nv;
+    h->cap = cap;
+  }
+  uint8_t *copy = malloc(name_len + value_len + 2);
+  if (copy == NULL) {
+    return -1;
+  }
+  memcpy(copy, name, name_len);
+  copy[name_len] = '\0';
+  memcpy(copy + name_len + 1, value, value_len);
+  copy[name_len + 1 + value_len] = '\0';
+  h->nv[h->n++] = (nghttp2_nv){.name = copy,
+                               .value = copy + name_len + 1,
+                               .namelen = name_len,
+                               .valuelen = value_len,
+                               .flags = NGHTTP2_NV_FLAG_NONE};
+  h->bytes += name_len + value_len;
+  return 0;
+}
+
+const char *relay_headers_get(const relay_headers *h, const char *name, size_t *len) {
+  size_t name_len = strlen(name);
+  for (size_t i = 0; i < h->n; i++) {
+    if (h->nv[i].namelen == name_len && memcmp(h->nv[i].name, name, name_len) == 0) {
+      if (len != NULL) {
+        *len = h->nv[i].valuelen;
+      }
+      return (const char *)h->nv[i].value;
+    }
+  }
+  return NULL;
+}
+
+void relay_headers_free(relay_headers *h) {
+  for (size_t i = 0; i < h->n; i++) {
+    free(h->nv[i].name); /* one block with the value */
+  }
+  free(h->nv);
+  memset(h, 0, sizeof *h);
+}

@@ -1,0 +1,612 @@
+/*
+ * relay_call.c - one call through the relay (relay.h): where it goes, how
+ * its bytes move, and how it ends.
+ *
+ * route: a call goes straight to a replica ("fast") when its method is
+ * known to be unary (method_kind.h), is not one of the router's own
+ * services, its service is not held, and its sets do not hash on a request
+ * field; the set and the replica are chosen exactly as the router's server
+ * chooses them (router_choose_set, router_pick, with the hash_key metadata
+ * value). Every other call goes to the router's gRPC server, unchanged.
+ *
+ * A fast call's request bytes are kept until the replica's reply starts.
+ * When its stream is refused, or its connection never reached the replica
+ * (connect failed: no handler ran), the call is sent again to another
+ * replica of the set, as the router's server retries (forward.c); when no
+ * other replica can take it, it goes to the router's server, which answers
+ * as it always does. A fast call whose replica was reached but ended without
+ * a status (its connection broke: the replica was killed) fails UNAVAILABLE;
+ * it may have run, so it is not sent again.
+ *
+ * Each fast call counts in its replica's metrics (router_pick /
+ * router_release) and writes the router's access-log line (forward.c's
+ * format). A call's memory goes when both its streams are closed.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "method_kind.h"
+#include "relay_internal.h"
+
+#define RELAY_KEEP_MAX (4 << 20) /* request bytes kept for a second attempt, at most */
+
+/* The services the router answers itself (its gRPC server): never fast. */
+static const char *const own_services[] = {
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+    "shimkit.router.v1.RouterAdmin",
+};
+
+static bool own_service(const char *service, size_t len) {
+  for (size_t i = 0; i < sizeof own_services / sizeof own_services[0]; i++) {
+    if (strlen(own_services[i]) == len && memcmp(own_services[i], service, len) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+relay_call *relay_call_new(relay_conn *down, int32_t id) {
+  relay_call *c = calloc(1, sizeof *c);
+  if (c == NULL) {
+    return NULL;
+  }
+  c->rl = down->rl;
+  c->down = down;
+  c->down_id = id;
+  c->down_open = true;
+  c->status = -1;
+  c->keep_req = true;
+  clock_gettime(CLOCK_MONOTONIC, &c->ts0);
+  c->down_next = down->calls;
+  if (down->calls != NULL) {
+    down->calls->down_prev = c;
+  }
+  down->calls = c;
+  down->n_calls++;
+  return c;
+}
+
+static void unlink_down(relay_call *c) {
+  if (c->down == NULL) {
+    return;
+  }
+  if (c->down_prev != NULL) {
+    c->down_prev->down_next = c->down_next;
+  } else {
+    c->down->calls = c->down_next;
+  }
+  if (c->down_next != NULL) {
+    c->down_next->down_prev = c->down_prev;
+  }
+  c->down->n_calls--;
+  c->down = NULL;
+  c->down_next = c->down_prev = NULL;
+}
+
+static void unlink_up(relay_call *c) {
+  if (c->up == NULL) {
+    return;
+  }
+  if (c->up_prev != NULL) {
+    c->up_prev->up_next = c->up_next;
+  } else {
+    c->up->calls = c->up_next;
+  }
+  if (c->up_next != NULL) {
+    c->up_next->up_prev = c->up_prev;
+  }
+  c->up->n_calls--;
+  c->up = NULL;
+  c->up_next = c->up_prev = NULL;
+}
+
+static void link_up(relay_call *c, relay_conn *up) {
+  c->up = up;
+  c->up_prev = NULL;
+  c->up_next = up->calls;
+  if (up->calls != NULL) {
+    up->calls->up_prev = c;
+  }
+  up->calls = c;
+  up->n_calls++;
+}
+
+/* The grpc-status of a header list, or -1. */
+static int grpc_status_of(const relay_headers *h) {
+  size_t len = 0;
+  const char *v = relay_headers_get(h, "grpc-status", &len);
+  if (v == NULL || len == 0 || len > 2) {
+    return -1;
+  }
+  int code = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (v[i] < '0' || v[i] > '9') {
+      return -1;
+    }
+    code = code * 10 + (v[i] - '0');
+  }
+  return code <= 16 ? code : SHIMKIT_UNKNOWN;
+}
+
+/* ---- fast calls: the router's bookkeeping ----------------------------------------- */
+
+static void fast_count(relay *rl, int delta) {
+  pthread_mutex_lock(&rl->lock);
+  rl->fast_calls += delta;
+  pthread_cond_broadcast(&rl->changed);
+  pthread_mutex_unlock(&rl->lock);
+}
+
+/* The fast call ends with code: its replica released, the access-log line written. */
+static void fast_end(relay_call *c, int code) {
+  if (!c->fast) {
+    return;
+  }
+  router *r = c->rl->r;
+  router_backend *b = c->tried[c->n_tried - 1];
+  router_release(b, (shimkit_code)code);
+  if (r->access_log) {
+    struct timespec ts1;
+    clock_gettime(CLOCK_MONOTONIC, &ts1);
+    double ms = (double)(ts1.tv_sec - c->ts0.tv_sec) * 1e3 + (double)(ts1.tv_nsec - c->ts0.tv_nsec) / 1e6;
+    shimkit_log(SHIMKIT_LOG_INFO, "router", "forwarded %s from %s to %s (set %s): %s (%d attempt%s, %.1f ms)",
+                relay_headers_get(&c->req_h, ":path", NULL), c->down != NULL ? c->down->name : "a gone client",
+                b->address, c->set->spec.name, shimkit_code_name((shimkit_code)code), c->n_tried,
+                c->n_tried == 1 ? "" : "s", ms);
+  }
+  router_config_unref(c->cfg);
+  c->cfg = NULL;
+  c->set = NULL;
+  c->fast = false;
+  fast_count(c->rl, -1);
+}
+
+/* ---- moving bytes ------------------------------------------------------------------ */
+
+/* n request bytes were handed to up: the client may send as many more. */
+static void ack_down(relay_call *c, size_t n) {
+  if (c->down == NULL || c->down->dead || n == 0) {
+    return;
+  }
+  if (c->down_open) {
+    nghttp2_session_consume(c->down->s, c->down_id, n);
+  } else {
+    nghttp2_session_consume_connection(c->down->s, n);
+  }
+}
+
+static void ack_up(relay_call *c, size_t n) {
+  if (c->up == NULL || c->up->dead || n == 0) {
+    return;
+  }
+  if (c->up_open) {
+    nghttp2_session_consume(c->up->s, c->up_id, n);
+  } else {
+    nghttp2_session_consume_connection(c->up->s, n);
+  }
+}
+
+static ssize_t read_request(nghttp2_session *s, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,
+                            nghttp2_data_source *src, void *ud) {
+  (void)s, (void)id, (void)ud;
+  relay_call *c = src->ptr;
+  size_t n = relay_buf_take(&c->req, buf, length, c->keep_req);
+  size_t pos = relay_buf_position(&c->req);
+  if (pos > c->req_consumed) {
+    ack_down(c, pos - c->req_consumed);
+    c->req_consumed = pos;
+  }
+  if (relay_buf_pending(&c->req) == 0) {
+    if (c->req_eof) {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+    } else if (n == 0) {
+      return NGHTTP2_ERR_DEFERRED;
+    }
+  }
+  return (ssize_t)n;
+}
+
+static ssize_t read_response(nghttp2_session *s, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,
+                             nghttp2_data_source *src, void *ud) {
+  (void)ud;
+  relay_call *c = src->ptr;
+  size_t n = relay_buf_take(&c->resp, buf, length, false);
+  ack_up(c, n);
+  if (relay_buf_pending(&c->resp) == 0) {
+    if (c->trailers_in) {
+      if (nghttp2_submit_trailer(s, id, c->trailers.nv, c->trailers.n) != 0) {
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+      }
+      *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      c->ended = true;
+    } else if (c->resp_eof) {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      c->ended = true;
+    } else if (n == 0) {
+      return NGHTTP2_ERR_DEFERRED;
+    }
+  }
+  return (ssize_t)n;
+}
+
+/* Percent-encodes msg for grpc-message (the gRPC HTTP/2 spec). */
+static void encode_message(const char *msg, char *out, size_t cap) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t o = 0;
+  for (const unsigned char *p = (const unsigned char *)msg; *p != '\0' && o + 4 < cap; p++) {
+    if (*p >= 0x20 && *p <= 0x7e && *p != '%') {
+      out[o++] = (char)*p;
+    } else {
+      out[o++] = '%';
+      out[o++] = hex[*p >> 4];
+      out[o++] = hex[*p & 15];
+    }
+  }
+  out[o] = '\0';
+}
+
+/* Ends the client's call with code and msg (as trailers, or a trailers-only response). */
+static void fail(relay_call *c, int code, const char *msg) {
+  if (c->up_open && c->up != NULL) {
+    nghttp2_submit_rst_stream(c->up->s, NGHTTP2_FLAG_NONE, c->up_id, NGHTTP2_CANCEL);
+  }
+  if (!c->down_open || c->down == NULL || c->ended) {
+    return;
+  }
+  c->status = code;
+  char status[8], message[600];
+  snprintf(status, sizeof status, "%d", code);
+  encode_message(msg, message, sizeof message);
+  if (!c->answered) {
+    nghttp2_nv nv[] = {
+        {(uint8_t *)":status", (uint8_t *)"200", 7, 3, NGHTTP2_NV_FLAG_NONE},
+        {(uint8_t *)"content-type", (uint8_t *)"application/grpc", 12, 16, NGHTTP2_NV_FLAG_NONE},
+        {(uint8_t *)"grpc-status", (uint8_t *)status, 11, strlen(status), NGHTTP2_NV_FLAG_NONE},
+        {(uint8_t *)"grpc-message", (uint8_t *)message, 12, strlen(message), NGHTTP2_NV_FLAG_NONE},
+    };
+    if (nghttp2_submit_response(c->down->s, c->down_id, nv, 4, NULL) != 0) {
+      nghttp2_submit_rst_stream(c->down->s, NGHTTP2_FLAG_NONE, c->down_id, NGHTTP2_INTERNAL_ERROR);
+    }
+    c->answered = c->ended = true;
+    return;
+  }
+  relay_headers_free(&c->trailers);
+  if (relay_headers_add(&c->trailers, (const uint8_t *)"grpc-status", 11, (const uint8_t *)status,
+                        strlen(status)) != 0 ||
+      relay_headers_add(&c->trailers, (const uint8_t *)"grpc-message", 12, (const uint8_t *)message,
+                        strlen(message)) != 0) {
+    nghttp2_submit_rst_stream(c->down->s, NGHTTP2_FLAG_NONE, c->down_id, NGHTTP2_INTERNAL_ERROR);
+    c->ended = true;
+    return;
+  }
+  c->trailers_in = true;
+  nghttp2_session_resume_data(c->down->s, c->down_id);
+}
+
+/* Opens the call's stream on up, its request (from the start) following; 0, or -1. */
+static int submit(relay_call *c, relay_conn *up) {
+  if (c->req.base != 0) {
+    return -1; /* bytes already dropped: it cannot be sent again */
+  }
+  c->req.off = 0;
+  nghttp2_data_provider prd = {.source.ptr = c, .read_callback = read_request};
+  int32_t id = nghttp2_submit_request(up->s, NULL, c->req_h.nv, c->req_h.n, &prd, c);
+  if (id < 0) {
+    return -1;
+  }
+  c->up_id = id;
+  c->up_open = true;
+  c->up_sent = false;
+  link_up(c, up);
+  return 0;
+}
+
+/* The call goes to the router's server (fresh, or sent again after fast attempts). */
+static void to_server(relay_call *c) {
+  relay_conn *up = relay_conn_server(c->rl);
+  if (up == NULL && c->rl->draining && !c->answered && c->down != NULL) {
+    /* Refused, as the server would: a gRPC client sends it again on a new connection. */
+    nghttp2_submit_rst_stream(c->down->s, NGHTTP2_FLAG_NONE, c->down_id, NGHTTP2_REFUSED_STREAM);
+    c->ended = true;
+    return;
+  }
+  if (up == NULL || submit(c, up) != 0) {
+    fail(c, SHIMKIT_UNAVAILABLE, "router: its gRPC server cannot be reached");
+    return;
+  }
+  c->keep_req = false;
+}
+
+/* A connection to b for the call; NULL (b handed back, uncounted) when none can be made. */
+static relay_conn *conn_for(relay_call *c, router_backend *b) {
+  relay_conn *up = relay_conn_upstream(c->rl, b->address);
+  if (up == NULL) {
+    atomic_fetch_sub(&b->calls, 1); /* a name, not an address: the server's channel resolves it */
+    atomic_fetch_sub(&b->outstanding, 1);
+  }
+  return up;
+}
+
+/* The hash key of the call's set (its hash_key metadata value), or NULL. */
+static const char *hash_key(const relay_call *c, size_t *len) {
+  *len = 0;
+  return c->set->spec.hash_key != NULL ? relay_headers_get(&c->req_h, c->set->spec.hash_key, len) : NULL;
+}
+
+/* The call as a fast one, if it may be; false: it goes to the server. */
+static bool try_fast(relay_call *c) {
+  relay *rl = c->rl;
+  router *r = rl->r;
+  size_t path_len = 0;
+  const char *path = relay_headers_get(&c->req_h, ":path", &path_len);
+  if (rl->draining || path == NULL || path_len < 4 || path[0] != '/' || strlen(path) != path_len) {
+    return false;
+  }
+  const char *service = path + 1;
+  const char *slash = strchr(service, '/');
+  if (slash == NULL) {
+    return false;
+  }
+  size_t service_len = (size_t)(slash - service);
+  if (own_service(service, service_len) || atomic_load(&r->n_holds_seen) > 0 ||
+      !router_method_known_unary(r->kinds, path)) {
+    return false;
+  }
+  router_config *cfg = router_config_get(r);
+  router_group *g = router_find_group(cfg, service, service_len);
+  bool field_hash = g == NULL;
+  for (int i = 0; g != NULL && i < g->n_sets; i++) {
+    field_hash = field_hash || cfg->sets[g->sets[i]].spec.hash_field != NULL;
+  }
+  router_set *set = field_hash ? NULL : router_choose_set(cfg, service, service_len);
+  if (set == NULL) {
+    router_config_unref(cfg);
+    return false;
+  }
+  c->cfg = cfg;
+  c->set = set;
+  size_t key_len = 0;
+  const char *key = hash_key(c, &key_len);
+  router_backend *b = router_pick(set, NULL, 0, false, key, key_len);
+  relay_conn *up = b != NULL ? conn_for(c, b) : NULL;
+  if (up == NULL || submit(c, up) != 0) {
+    if (up != NULL) {
+      router_release(b, SHIMKIT_OK);
+      atomic_fetch_sub(&b->calls, 1);
+    }
+    router_config_unref(cfg);
+    c->cfg = NULL;
+    c->set = NULL;
+    return false;
+  }
+  c->fast = true;
+  c->tried[0] = b;
+  c->n_tried = 1;
+  fast_count(rl, 1);
+  return true;
+}
+
+void relay_call_route(relay_call *c) {
+  if (c->routed) {
+    return;
+  }
+  c->routed = true;
+  if (!try_fast(c)) {
+    to_server(c);
+  }
+}
+
+/* The attempt's replica could not be reached (why): another replica, else the server. */
+static void retry(relay_call *c, const char *why) {
+  if (!c->fast) {
+    to_server(c);
+    return;
+  }
+  router_backend *b = c->tried[c->n_tried - 1];
+  router_release(b, SHIMKIT_UNAVAILABLE);
+  atomic_fetch_add(&b->retried_away, 1);
+  const char *path = relay_headers_get(&c->req_h, ":path", NULL);
+  size_t key_len = 0;
+  const char *key = hash_key(c, &key_len);
+  while (c->n_tried < ROUTER_MAX_ATTEMPTS) {
+    router_backend *nb = router_pick(c->set, c->tried, c->n_tried, false, key, key_len);
+    if (nb == NULL) {
+      break;
+    }
+    c->tried[c->n_tried++] = nb;
+    relay_conn *up = conn_for(c, nb);
+    if (up != NULL && submit(c, up) == 0) {
+      shimkit_log(SHIMKIT_LOG_INFO, "router", "%s: %s could not be reached (%s); retrying on %s", path,
+                  b->address, why, nb->address);
+      return;
+    }
+    if (up != NULL) {
+      router_release(nb, SHIMKIT_UNAVAILABLE);
+    }
+    c->n_tried--;
+    break;
+  }
+  shimkit_log(SHIMKIT_LOG_INFO, "router", "%s: %s could not be reached (%s); sent through the router's server",
+              path, b->address, why);
+  router_config_unref(c->cfg);
+  c->cfg = NULL;
+  c->set = NULL;
+  c->fast = false;
+  fast_count(c->rl, -1);
+  to_server(c);
+}
+
+void relay_call_request_data(relay_call *c, const uint8_t *p, size_t n) {
+  if (c->ended && !c->up_open) {
+    ack_down(c, n); /* answered already (an error): dropped */
+    c->req_consumed += n;
+    return;
+  }
+  if (relay_buf_append(&c->req, p, n) != 0) {
+    fail(c, SHIMKIT_RESOURCE_EXHAUSTED, "router: out of memory");
+    return;
+  }
+  if (c->keep_req && c->req.len > RELAY_KEEP_MAX) {
+    c->keep_req = false;
+  }
+  if (c->up_open && c->up != NULL) {
+    nghttp2_session_resume_data(c->up->s, c->up_id);
+  }
+}
+
+void relay_call_request_end(relay_call *c) {
+  c->req_eof = true;
+  if (c->up_open && c->up != NULL) {
+    nghttp2_session_resume_data(c->up->s, c->up_id);
+  }
+}
+
+void relay_call_sent(relay_call *c) {
+  c->up_sent = true;
+}
+
+void relay_call_response_headers(relay_call *c, bool trailers_only) {
+  c->resp_in = true;
+  c->keep_req = false;
+  if (!c->down_open || c->down == NULL || c->answered) {
+    return;
+  }
+  if (trailers_only) {
+    c->status = grpc_status_of(&c->resp_h);
+    c->answered = c->ended = true;
+    if (nghttp2_submit_response(c->down->s, c->down_id, c->resp_h.nv, c->resp_h.n, NULL) != 0) {
+      nghttp2_submit_rst_stream(c->down->s, NGHTTP2_FLAG_NONE, c->down_id, NGHTTP2_INTERNAL_ERROR);
+    }
+    return;
+  }
+  nghttp2_data_provider prd = {.source.ptr = c, .read_callback = read_response};
+  if (nghttp2_submit_response(c->down->s, c->down_id, c->resp_h.nv, c->resp_h.n, &prd) != 0) {
+    fail(c, SHIMKIT_INTERNAL, "router: cannot relay the reply's headers");
+    return;
+  }
+  c->answered = true;
+}
+
+void relay_call_response_data(relay_call *c, const uint8_t *p, size_t n) {
+  if (!c->down_open || c->down == NULL || c->ended) {
+    ack_up(c, n);
+    return;
+  }
+  if (relay_buf_append(&c->resp, p, n) != 0) {
+    ack_up(c, n);
+    fail(c, SHIMKIT_RESOURCE_EXHAUSTED, "router: out of memory");
+    return;
+  }
+  nghttp2_session_resume_data(c->down->s, c->down_id);
+}
+
+void relay_call_response_end(relay_call *c, bool with_trailers) {
+  if (with_trailers) {
+    c->status = grpc_status_of(&c->trailers);
+    if (c->status < 0) {
+      c->status = SHIMKIT_UNKNOWN;
+    }
+    c->trailers_in = true;
+  } else {
+    c->resp_eof = true;
+  }
+  if (c->down_open && c->down != NULL && c->answered && !c->ended) {
+    nghttp2_session_resume_data(c->down->s, c->down_id);
+  }
+}
+
+static void maybe_free(relay_call *c) {
+  if (c->down_open || c->up_open) {
+    return;
+  }
+  fast_end(c, c->status >= 0 ? c->status : SHIMKIT_CANCELLED);
+  unlink_down(c);
+  unlink_up(c);
+  relay_headers_free(&c->req_h);
+  relay_headers_free(&c->resp_h);
+  relay_headers_free(&c->trailers);
+  relay_buf_free(&c->req);
+  relay_buf_free(&c->resp);
+  free(c);
+}
+
+/* The client's side is gone (its stream closed, or its connection). */
+static void down_gone(relay_call *c) {
+  c->down_open = false;
+  if (c->up_open && c->up != NULL) {
+    nghttp2_submit_rst_stream(c->up->s, NGHTTP2_FLAG_NONE, c->up_id, NGHTTP2_CANCEL);
+  }
+  fast_end(c, c->ended && c->status >= 0 ? c->status : SHIMKIT_CANCELLED);
+  if (c->down != NULL && !c->down->dead) {
+    size_t received = c->req.base + c->req.len;
+    if (received > c->req_consumed) {
+      nghttp2_session_consume_connection(c->down->s, received - c->req_consumed);
+      c->req_consumed = received;
+    }
+  }
+  unlink_down(c);
+  maybe_free(c);
+}
+
+/* The replica's (or server's) side is gone before or after its status; why says how. */
+static void up_gone(relay_call *c, bool refused, const char *why) {
+  relay_conn *up = c->up;
+  c->up_open = false;
+  if (up != NULL && !up->dead && relay_buf_pending(&c->resp) > 0) {
+    nghttp2_session_consume_connection(up->s, relay_buf_pending(&c->resp));
+  }
+  unlink_up(c);
+  bool complete = c->trailers_in || c->resp_eof || c->ended;
+  if (!complete && c->down_open) {
+    if (!c->resp_in && c->keep_req && refused) {
+      retry(c, why);
+    } else {
+      char msg[300];
+      if (c->fast) {
+        snprintf(msg, sizeof msg, "router: replica %s ended the call without a status (%s)",
+                 c->tried[c->n_tried - 1]->address, why);
+      } else {
+        snprintf(msg, sizeof msg, "router: its gRPC server ended the call without a status (%s)", why);
+      }
+      fail(c, SHIMKIT_UNAVAILABLE, msg);
+    }
+  }
+  maybe_free(c);
+}
+
+void relay_call_closed(relay_call *c, relay_side side, uint32_t error_code) {
+  if (side == RELAY_DOWN) {
+    if (c->down_open) {
+      down_gone(c);
+    }
+    return;
+  }
+  if (!c->up_open) {
+    return;
+  }
+  char why[96];
+  snprintf(why, sizeof why, "HTTP/2 %s", nghttp2_http2_strerror(error_code));
+  up_gone(c, error_code == NGHTTP2_REFUSED_STREAM || !c->up_sent, why);
+}
+
+void relay_call_conn_lost(relay_call *c, relay_side side, const char *why) {
+  if (side == RELAY_DOWN) { /* the connection is gone: nothing more is said on it */
+    c->down_open = false;
+    if (c->up_open && c->up != NULL) {
+      nghttp2_submit_rst_stream(c->up->s, NGHTTP2_FLAG_NONE, c->up_id, NGHTTP2_CANCEL);
+    }
+    fast_end(c, c->ended && c->status >= 0 ? c->status : SHIMKIT_CANCELLED);
+    unlink_down(c);
+    maybe_free(c);
+    return;
+  }
+  if (c->up_open) {
+    up_gone(c, !c->up_sent, why);
+  } else {
+    unlink_up(c);
+  }
+}

@@ -1,0 +1,266 @@
+"""The router's HTTP/2 relay (runtime/router/relay.h) end to end: real
+echo_shim replicas, a real router, grpcio clients and raw sockets.
+
+Unary calls go straight to a replica once the router knows the method is
+unary (each writes the router's access-log line naming the client's own
+address); large messages cross both ways with flow control; many calls on
+many connections all arrive; a router drained with SIGTERM lets a call in
+flight on the relay finish. Malformed input (not HTTP/2, random bytes, bad
+frames, a gRPC message cut short, a client that vanishes mid-call) never
+stops the router: each bad connection is closed or its call ends with a
+status, and the next good call is served."""
+import random
+import signal
+import socket
+import struct
+import threading
+import time
+
+import grpc
+import pytest
+
+from shimproc import Shim
+from test_router import SAY, router_command, wait_unary_plan
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+BIG = 3 * 1024 * 1024
+BIG_OPTIONS = [("grpc.max_receive_message_length", 16 << 20), ("grpc.max_send_message_length", 16 << 20)]
+
+
+@pytest.fixture
+def relay(pb2, stubs):
+    """Two replicas (r0, r1) behind a router, the unary plan learned."""
+    reps = [Shim("--name", f"r{i}", "--metrics-listen", "127.0.0.1:0").start() for i in range(2)]
+    args = []
+    for s in reps:
+        args += ["--backend", s.target]
+    router = Shim(*args, "--health-retry-ms", "100", command=router_command()).start()
+    channel = grpc.insecure_channel(router.target, options=BIG_OPTIONS)
+    stub = stubs[1].EchoStub(channel)
+    try:
+        wait_unary_plan(stub, pb2, router)
+        yield stub, reps, router
+    finally:
+        channel.close()
+        rc = router.stop(30) if router.alive() else router.wait(30)
+        for p in reps:
+            p.kill()
+    assert rc == 0, f"router exited {rc}:\n{router.log()}"
+    assert "Sanitizer" not in router.log() and "runtime error" not in router.log(), router.log()
+
+
+def relayed_lines(router):
+    """The access-log lines of calls the relay sent straight to a replica (they name the client's address)."""
+    return [l for l in router.log().splitlines() if f"forwarded {SAY} from ipv4:127.0.0.1:" in l]
+
+
+def test_unary_calls_go_straight_to_replicas(relay, pb2):
+    stub, _, router = relay
+    before = len(relayed_lines(router))
+    served = {}
+    for i in range(40):
+        r = stub.Say(pb2.EchoRequest(message=f"m{i}"), timeout=10)
+        assert r.message == f"m{i}"
+        served[r.served_by] = served.get(r.served_by, 0) + 1
+    assert served == {"r0": 20, "r1": 20}, served
+    lines = relayed_lines(router)[before:]
+    assert len(lines) == 40, router.log()
+    assert all(": OK (1 attempt," in l for l in lines), lines
+
+
+def test_large_messages_both_ways(relay, pb2):
+    """3 MiB each way, four at once on one connection: more than the relay's
+    1 MiB stream windows, so the bytes move only as each side consumes them."""
+    stub, _, _ = relay
+    results = []
+
+    def call(i):
+        msg = chr(ord("a") + i) * BIG
+        results.append(stub.Say(pb2.EchoRequest(message=msg), timeout=60).message == msg)
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    assert results == [True] * 4
+
+
+def test_many_connections_many_calls(relay, pb2, stubs):
+    """Eight channels (eight connections), 150 calls each, at once: every call arrives and is logged once."""
+    _, _, router = relay
+    before = len(relayed_lines(router))
+    failures = []
+
+    def client(k):
+        with grpc.insecure_channel(router.target) as ch:
+            s = stubs[1].EchoStub(ch)
+            for i in range(150):
+                try:
+                    r = s.Say(pb2.EchoRequest(message=f"{k}-{i}"), timeout=20)
+                    if r.message != f"{k}-{i}":
+                        failures.append(r.message)
+                except grpc.RpcError as e:
+                    failures.append(e.code())
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert failures == []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(relayed_lines(router)) - before < 1200:
+        time.sleep(0.05)
+    assert len(relayed_lines(router)) - before == 1200
+
+
+def test_error_status_and_deadline_pass_through(relay, pb2):
+    stub, _, _ = relay
+    with pytest.raises(grpc.RpcError) as e:
+        stub.Say(pb2.EchoRequest(message="x", delay_ms=5000), timeout=0.5)
+    assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    with pytest.raises(grpc.RpcError) as e:
+        stub.Say(pb2.EchoRequest(message="x", fail_code=5, fail_message="no such thing"), timeout=10)
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+    assert e.value.details() == "no such thing"
+
+
+def test_drain_lets_a_relayed_call_finish(relay, pb2):
+    """SIGTERM to the router while a call relayed to a replica is in its
+    handler: the call still succeeds, then the router exits 0."""
+    stub, reps, router = relay
+    fut = stub.Say.future(pb2.EchoRequest(message="slow", delay_ms=1500), timeout=30)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any(r.in_flight(SAY) for r in reps):
+        time.sleep(0.02)
+    router.signal(signal.SIGTERM)
+    assert fut.result(timeout=30).message == "slow"
+    assert router.wait(30) == 0, router.log()
+
+
+# ---- malformed input: raw sockets ----------------------------------------------------------
+
+
+def frame(ftype, flags, stream, payload):
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + struct.pack(">I", stream) + payload
+
+
+def literal(name, value):
+    """An HPACK literal header field without indexing, new name, no Huffman (names and values < 127 bytes)."""
+    n, v = name.encode(), value.encode()
+    return bytes([0, len(n)]) + n + bytes([len(v)]) + v
+
+
+def request_headers(path=SAY):
+    block = b"".join(literal(k, v) for k, v in [(":method", "POST"), (":scheme", "http"), (":path", path),
+                                                (":authority", "relay-test"), ("content-type", "application/grpc"),
+                                                ("te", "trailers")])
+    return frame(1, 0x4, 1, block)  # HEADERS, END_HEADERS, stream 1
+
+
+def talk(router, data, wait_end_of_stream=False, timeout=10.0):
+    """Sends data on a new connection and reads until the router closes it (or,
+    with wait_end_of_stream, until a frame ends stream 1). Returns the frames' (type, flags, stream)."""
+    host, port = router.target.rsplit(":", 1)
+    frames = []
+    with socket.create_connection((host, int(port)), timeout=timeout) as s:
+        try:
+            s.sendall(data)
+        except (ConnectionResetError, BrokenPipeError):
+            return frames  # closed by the router before it read everything
+        buf = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                chunk = s.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not chunk:
+                break
+            buf += chunk
+            while len(buf) >= 9:
+                length = int.from_bytes(buf[:3], "big")
+                if len(buf) < 9 + length:
+                    break
+                ftype, flags, stream = buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+                frames.append((ftype, flags, stream))
+                if ftype == 4 and not flags & 1:
+                    try:
+                        s.sendall(frame(4, 1, 0, b""))  # SETTINGS ack
+                    except (ConnectionResetError, BrokenPipeError):
+                        return frames
+                buf = buf[9 + length:]
+            if wait_end_of_stream and any(st == 1 and (t == 3 or (t in (0, 1) and f & 1)) for t, f, st in frames):
+                break
+        else:
+            pytest.fail(f"the router neither closed the connection nor ended the call within {timeout} s: {frames}")
+    return frames
+
+
+def assert_still_serving(relay_fixture, pb2):
+    stub, _, router = relay_fixture
+    assert router.alive(), router.log()
+    assert stub.Say(pb2.EchoRequest(message="after"), timeout=10).message == "after"
+
+
+BAD_CONNECTIONS = {
+    "http1": b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    "random_bytes": random.Random(7).randbytes(100_000),
+    "half_preface": PREFACE[:10],
+    "settings_bad_length": PREFACE + frame(4, 0, 0, b"\x00" * 7),
+    "headers_bad_hpack": PREFACE + frame(4, 0, 0, b"") + frame(1, 0x4, 1, b"\xff" * 24),
+    "even_stream_id": PREFACE + frame(4, 0, 0, b"") + frame(1, 0x4, 2, literal(":method", "POST")),
+    "data_before_headers": PREFACE + frame(4, 0, 0, b"") + frame(0, 0x1, 1, b"\x00\x00\x00\x00\x00"),
+    "huge_frame_length": PREFACE + frame(4, 0, 0, b"") + b"\xff\xff\xff\x00\x00\x00\x00\x00\x01",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_CONNECTIONS))
+def test_malformed_connection_is_closed_and_router_serves_on(relay, pb2, name):
+    _, _, router = relay
+    frames = talk(router, BAD_CONNECTIONS[name])
+    # The router said GOAWAY (type 7) or just closed; it never answered a call on such a connection.
+    assert not any(t == 1 and st == 1 for t, _, st in frames), frames
+    assert_still_serving(relay, pb2)
+
+
+def test_grpc_message_cut_short_ends_with_a_status(relay, pb2):
+    """A request whose gRPC length prefix promises 64 bytes and ends after 3:
+    the call ends (a status or a reset), the router serves on."""
+    _, _, router = relay
+    body = b"\x00" + struct.pack(">I", 64) + b"abc"
+    frames = talk(router, PREFACE + frame(4, 0, 0, b"") + request_headers() + frame(0, 0x1, 1, body),
+                  wait_end_of_stream=True)
+    assert any(st == 1 and (t == 3 or f & 1) for t, f, st in frames), frames
+    assert_still_serving(relay, pb2)
+
+
+def test_bad_path_ends_with_a_status(relay, pb2):
+    _, _, router = relay
+    body = b"\x00\x00\x00\x00\x00"
+    frames = talk(router, PREFACE + frame(4, 0, 0, b"") + request_headers("/no-service") + frame(0, 0x1, 1, body),
+                  wait_end_of_stream=True)
+    assert any(st == 1 and (t == 3 or f & 1) for t, f, st in frames), frames
+    assert_still_serving(relay, pb2)
+
+
+def test_client_vanishing_mid_call_cancels_it_at_the_replica(relay, pb2):
+    """A client sends a slow call and closes its socket: the replica's handler
+    sees the cancellation, the router serves on."""
+    _, reps, router = relay
+    before = sum(r.log().count("CANCELLED") for r in reps)
+    msg = pb2.EchoRequest(message="gone", delay_ms=300000).SerializeToString()
+    body = b"\x00" + struct.pack(">I", len(msg)) + msg
+    host, port = router.target.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(PREFACE + frame(4, 0, 0, b"") + request_headers() + frame(0, 0x1, 1, body))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(r.in_flight(SAY) for r in reps):
+            time.sleep(0.02)
+        assert any(r.in_flight(SAY) for r in reps), "the call never reached a replica"
+    deadline = time.monotonic() + 20  # far before the 5 minutes the handler would take
+    while time.monotonic() < deadline and sum(r.log().count("CANCELLED") for r in reps) == before:
+        time.sleep(0.05)
+    assert sum(r.log().count("CANCELLED") for r in reps) > before, "\n".join(r.log() for r in reps)
+    assert_still_serving(relay, pb2)
