@@ -208,7 +208,7 @@ def markdown(doc):
              "Failed = h2load errors plus calls the servers' /metrics count as not OK. The echo-service "
              "figures (a hop against no work at all) are in router.md. Raw figures: router_model_infer.json.", ""]
     labels = {"direct": "direct to one model_execution_shim", "router": f"shimkit_router -> {n} replicas"}
-    lines += report.tables(res, summ, labels, failed=lambda r: r["failed"] + r["grpc_not_ok"])
+    lines += report.tables(res, {"router": summ}, labels, failed=lambda r: r["failed"] + r["grpc_not_ok"])
     return "\n".join(lines)
 
 

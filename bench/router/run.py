@@ -10,8 +10,12 @@ frame prefix + serialized EchoRequest as the body).
 
 Reports req/s and p50/p99 for both, the throughput ratio (routed / direct)
 and the p50 latency the router adds, against the issue's targets (ratio >=
-0.7, added p50 <= 0.3 ms): reported, never asserted. Writes
-bench/results/router.json and router.md.
+0.7, added p50 <= 0.3 ms): reported, never asserted. Two more routed runs in
+the same run show where the CPU goes: the router in front of one replica
+(the router's own cost, with the replica as loaded as the direct one), and
+the router with --no-relay (every call through gRPC core, the path before
+the relay). Each run also records the CPU (user + system) each process spent
+per call, from /proc. Writes bench/results/router.json and router.md.
 """
 import argparse
 import datetime
@@ -35,14 +39,51 @@ def log(msg):
 
 
 def measure(name, port, body, args, workdir, procs):
+    """h2load at each stream count; CPU per call by group: the router, and the replicas together."""
     runs = {}
     for streams in echo_bench.STREAMS:
+        groups = {"router": [p for p in procs if p.name == "router"],
+                  "replicas": [p for p in procs if p.name != "router"]}
+        before = {g: sum(report.cpu_ticks(p.proc.pid) for p in ps) for g, ps in groups.items() if ps}
         r = echo_bench.h2load(port, streams, body, args.duration, args.warmup, workdir, f"{name}-{streams}")
+        after = {g: sum(report.cpu_ticks(p.proc.pid) for p in groups[g]) for g in before}
+        # The warm-up's calls are not in h2load's count: spread the CPU over every call made.
+        calls = r["succeeded"] + r["failed"] + round(r["req_per_s"] * args.warmup)
+        r["cpu_us_per_call"] = {g: report.cpu_us_per_call(before[g], after[g], calls) for g in before}
         r["rss_kb"] = {p.name: p.rss_kb() for p in procs}
         runs[str(streams)] = r
         log(f"{name}: {streams:>2} stream(s): {r['req_per_s']:>9.0f} req/s  p50 {r['p50_ms']} ms  "
-            f"p99 {r['p99_ms']} ms  ({r['succeeded']} ok, {r['failed']} failed)")
+            f"p99 {r['p99_ms']} ms  ({r['succeeded']} ok, {r['failed']} failed)  CPU/call {r['cpu_us_per_call']}")
     return runs
+
+
+def routed(key, n_replicas, extra, echo, args, pb2, pb2_grpc, body, workdir):
+    """The router (with extra flags) in front of n_replicas new echo replicas: its runs."""
+    reps = [echo(f"r{i}").start() for i in range(n_replicas)]
+    router = None
+    try:
+        argv = [args.router, "--listen", "127.0.0.1:0", "--workers", str(args.router_workers), "--no-access-log",
+                *extra]
+        for s in reps:
+            argv += ["--backend", f"127.0.0.1:{s.port}"]
+        router = echo_bench.Server("router", argv, workdir).start()
+        seen = set()
+        deadline = time.monotonic() + 20
+        while len(seen) < n_replicas and time.monotonic() < deadline:
+            try:
+                seen.add(echo_bench.check_say(f"127.0.0.1:{router.port}", pb2, pb2_grpc))
+            except Exception:  # a replica not yet SERVING in the router's eyes
+                time.sleep(0.1)
+        if len(seen) < n_replicas:
+            sys.exit(f"bench-router: the router reached only {sorted(seen)}")
+        time.sleep(1.0)
+        return {"replicas": n_replicas, "flags": extra, "idle_rss_kb": router.rss_kb(),
+                "runs": measure(key, router.port, body, args, workdir, [router, *reps])}
+    finally:
+        if router:
+            router.stop()
+        for s in reps:
+            s.stop()
 
 
 def main():
@@ -77,33 +118,14 @@ def main():
     finally:
         direct.stop()
 
-    # Routed: the router in front of N replicas (the catch-all set "default", round robin).
-    reps = [echo(f"r{i}").start() for i in range(args.replicas)]
-    router = None
-    try:
-        argv = [args.router, "--listen", "127.0.0.1:0", "--workers", str(args.router_workers), "--no-access-log"]
-        for s in reps:
-            argv += ["--backend", f"127.0.0.1:{s.port}"]
-        router = echo_bench.Server("router", argv, workdir).start()
-        seen = set()
-        deadline = time.monotonic() + 20
-        while len(seen) < args.replicas and time.monotonic() < deadline:
-            try:
-                seen.add(echo_bench.check_say(f"127.0.0.1:{router.port}", pb2, pb2_grpc))
-            except Exception:  # a replica not yet SERVING in the router's eyes
-                time.sleep(0.1)
-        if len(seen) < args.replicas:
-            sys.exit(f"bench-router: the router reached only {sorted(seen)}")
-        time.sleep(1.0)
-        results["router"] = {"replicas": args.replicas, "idle_rss_kb": router.rss_kb(),
-                             "runs": measure("router", router.port, body, args, workdir, [router, *reps])}
-    finally:
-        if router:
-            router.stop()
-        for s in reps:
-            s.stop()
+    # Routed: the router in front of N replicas (the catch-all set "default", round robin); then in
+    # front of one replica, and with --no-relay.
+    results["router"] = routed("router", args.replicas, [], echo, args, pb2, pb2_grpc, body, workdir)
+    results["router_one"] = routed("router_one", 1, [], echo, args, pb2, pb2_grpc, body, workdir)
+    results["router_core"] = routed("router_core", args.replicas, ["--no-relay"], echo, args, pb2, pb2_grpc, body,
+                                    workdir)
 
-    summary = report.summarize(results, echo_bench.STREAMS)
+    summary = {k: report.summarize(results, echo_bench.STREAMS, k) for k in ("router", "router_one", "router_core")}
     doc = {
         "benchmark": "unary Say, small payload: direct to one replica vs through shimkit_router",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -133,8 +155,10 @@ def markdown(doc):
              f"{doc['load']['warmup_s']} s warm-up, unary Say ({doc['load']['request_bytes']}-byte request); "
              f"{doc['machine']['cpus']} CPUs shared by h2load, the router and {n} echo_shim replicas "
              f"(direct: 1 replica). Raw figures: router.json.", ""]
-    lines += report.tables(res, summ, 
-        {"direct": "direct to one echo_shim", "router": f"shimkit_router -> {n} replicas"})
+    lines += report.tables(res, summ, {"direct": "direct to one echo_shim",
+                                       "router": f"shimkit_router -> {n} replicas",
+                                       "router_one": "shimkit_router -> 1 replica",
+                                       "router_core": f"shimkit_router --no-relay -> {n} replicas"})
     return "\n".join(lines)
 
 

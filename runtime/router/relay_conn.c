@@ -104,10 +104,6 @@ static relay_conn *conn_new(relay *rl, relay_side side, int fd) {
   return c;
 }
 
-void relay_conn_touch(relay_conn *c) {
-  (void)c; /* every session that wants to write is flushed at the end of the round */
-}
-
 void relay_conn_close(relay_conn *c, const char *why) {
   if (c->dead) {
     return;
@@ -368,6 +364,21 @@ static void end_round(relay *rl, int64_t now) {
       continue;
     }
     flush(c);
+  }
+  /* A flush can run callbacks that submit on a connection flushed before it
+   * (a refused stream sent again elsewhere, an error answered): flush those
+   * now rather than a round later. */
+  for (int pass = 0; pass < 4; pass++) {
+    bool more = false;
+    for (relay_conn *c = rl->conns; c != NULL; c = c->next) {
+      if (!c->dead && !c->connecting && c->out_off == c->out_len && nghttp2_session_want_write(c->s)) {
+        more = true;
+        flush(c);
+      }
+    }
+    if (!more) {
+      break;
+    }
   }
   relay_conn **p = &rl->conns;
   while (*p != NULL) {

@@ -96,7 +96,6 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t 
   relay_call *call = call_of(s, id);
   if (call == NULL) {
     nghttp2_session_consume(s, id, len); /* a stream the relay let go of: keep the windows open */
-    relay_conn_touch(c);
     return 0;
   }
   if (c->side == RELAY_DOWN) {

@@ -55,6 +55,8 @@ const char *relay_headers_get(const relay_headers *h, const char *name, size_t *
 void relay_headers_free(relay_headers *h);
 
 /* ---- connections (relay_conn.c) ----------------------------------------------- */
+/* Whatever a round submits on any session is written at the end of the round
+ * (every connection's session is flushed then), so submitting needs no call. */
 
 typedef struct relay_call relay_call;
 
@@ -86,8 +88,6 @@ typedef struct relay_conn {
 relay_conn *relay_conn_upstream(struct relay *rl, const char *address);
 /* The UP connection to the router's server (a new one when the last went); NULL when none can be made. */
 relay_conn *relay_conn_server(struct relay *rl);
-/* Something was submitted on c's session: it is flushed at the end of this round. */
-void relay_conn_touch(relay_conn *c);
 /* Closes c now (its calls are told: relay_call_conn_lost); freed after the round. */
 void relay_conn_close(relay_conn *c, const char *why);
 
