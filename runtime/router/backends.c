@@ -224,6 +224,11 @@ router_backend *router_pick(router_set *s, router_backend *const *tried, int n_t
     }
     if (policy == ROUTER_ROUND_ROBIN) {
       best = b;
+      if (k > 0 && !borrow) {
+        /* The turns of the k replicas passed over are used up too: else the
+         * replica after an unhealthy one would get its turn twice. */
+        atomic_fetch_add(&s->next, (unsigned)k);
+      }
       break;
     }
     if (policy == ROUTER_HASH) {

@@ -181,7 +181,11 @@ static void test_round_robin_skips_unhealthy_and_tried(void **state) {
     router_release(f->b[got], SHIMKIT_OK);
   }
   assert_int_equal(seen[1], 0);
-  assert_true(seen[0] > 0 && seen[2] > 0 && seen[3] > 0);
+  /* The others share evenly: the one after the unhealthy replica does not get its turn too. */
+  assert_int_equal(seen[0] + seen[2] + seen[3], 40);
+  for (int i = 0; i < 4; i += i == 0 ? 2 : 1) {
+    assert_true(seen[i] >= 13 && seen[i] <= 14);
+  }
   assert_int_equal(atomic_load(&f->b[1]->calls), 0);
 
   /* Whatever the cursor, a retry never goes back to a tried replica. */
@@ -210,10 +214,17 @@ static void test_round_robin_skips_unhealthy_and_tried(void **state) {
     assert_int_equal(atomic_load(&f->b[i]->calls), calls[i]);
     assert_int_equal(atomic_load(&f->b[i]->outstanding), 0);
   }
-  /* A replica that is back gets its turns again. */
-  set_health(f->b[1], true);
-  assert_int_equal(pick_index(&f->set, NULL, 0), 1);
-  router_release(f->b[1], SHIMKIT_OK);
+  /* Replicas that are back get their turns again: one in every four picks each. */
+  for (int i = 0; i < 4; i++) {
+    set_health(f->b[i], true);
+  }
+  int back = 0;
+  for (int i = 0; i < 8; i++) {
+    int got = pick_index(&f->set, NULL, 0);
+    back += got == 1;
+    router_release(f->b[got], SHIMKIT_OK);
+  }
+  assert_int_equal(back, 2);
   free_set(f);
 }
 
