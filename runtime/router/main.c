@@ -31,6 +31,11 @@ static relay *g_relay;            /* the front on --listen (relay.h); NULL with 
 static bool g_no_relay;
 
 static const char *front_bind(const char *listen, int drain_grace_ms, int *port, void *ctx) {
+  if (!relay_can_front(listen)) {
+    shimkit_log(SHIMKIT_LOG_INFO, "shimkit_router",
+                "no relay on %s (not a numeric IP:PORT): gRPC core serves it and forwards every call", listen);
+    return listen;
+  }
   char err[200];
   g_relay = relay_bind(ctx, listen, drain_grace_ms, port, err, sizeof err);
   if (g_relay == NULL) {

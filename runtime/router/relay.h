@@ -19,13 +19,17 @@
 #ifndef SHIMKIT_ROUTER_RELAY_H
 #define SHIMKIT_ROUTER_RELAY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct router;
 typedef struct relay relay;
 
+/* Whether the relay can serve listen: a numeric "IP:PORT" or "[IPv6]:PORT" (else gRPC core serves it). */
+bool relay_can_front(const char *listen);
+
 /*
- * Binds listen ("HOST:PORT", IPv4 or [IPv6]; port 0 = any free port) and
+ * Binds listen ("IP:PORT" or "[IPv6]:PORT"; port 0 = any free port) and
  * makes a private directory for the router's server socket. *port gets the
  * bound port. NULL on failure, with the reason in err.
  */

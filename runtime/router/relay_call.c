@@ -31,6 +31,7 @@
 #include "relay_internal.h"
 
 #define RELAY_KEEP_MAX (4 << 20) /* request bytes kept for a second attempt, at most */
+#define RELAY_LAST_STREAM_ID ((1u << 31) - (1u << 20)) /* a connection to a replica is retired past it */
 
 /* The services the router answers itself (its gRPC server): never fast. */
 static const char *const own_services[] = {
@@ -61,6 +62,7 @@ relay_call *relay_call_new(relay_conn *down, int32_t id) {
   c->status = -1;
   c->keep_req = true;
   clock_gettime(CLOCK_MONOTONIC, &c->ts0);
+  atomic_fetch_add(&c->rl->live_calls, 1);
   c->down_next = down->calls;
   if (down->calls != NULL) {
     down->calls->down_prev = c;
@@ -134,13 +136,6 @@ static int grpc_status_of(const relay_headers *h) {
 
 /* ---- fast calls: the router's bookkeeping ----------------------------------------- */
 
-static void fast_count(relay *rl, int delta) {
-  pthread_mutex_lock(&rl->lock);
-  rl->fast_calls += delta;
-  pthread_cond_broadcast(&rl->changed);
-  pthread_mutex_unlock(&rl->lock);
-}
-
 /* The fast call ends with code: its replica released, the access-log line written. */
 static void fast_end(relay_call *c, int code) {
   if (!c->fast) {
@@ -162,31 +157,22 @@ static void fast_end(relay_call *c, int code) {
   c->cfg = NULL;
   c->set = NULL;
   c->fast = false;
-  fast_count(c->rl, -1);
 }
 
 /* ---- moving bytes ------------------------------------------------------------------ */
 
-/* n request bytes were handed to up: the client may send as many more. */
+/* n request bytes were handed to up: the client may send as many more on this stream. (The
+ * connection's window opens as bytes arrive, relay_h2.c: one stream that is not read cannot hold
+ * up the others; the stream windows bound what the relay holds.) */
 static void ack_down(relay_call *c, size_t n) {
-  if (c->down == NULL || c->down->dead || n == 0) {
-    return;
-  }
-  if (c->down_open) {
-    nghttp2_session_consume(c->down->s, c->down_id, n);
-  } else {
-    nghttp2_session_consume_connection(c->down->s, n);
+  if (c->down != NULL && !c->down->dead && c->down_open && n > 0) {
+    nghttp2_session_consume_stream(c->down->s, c->down_id, n);
   }
 }
 
 static void ack_up(relay_call *c, size_t n) {
-  if (c->up == NULL || c->up->dead || n == 0) {
-    return;
-  }
-  if (c->up_open) {
-    nghttp2_session_consume(c->up->s, c->up_id, n);
-  } else {
-    nghttp2_session_consume_connection(c->up->s, n);
+  if (c->up != NULL && !c->up->dead && c->up_open && n > 0) {
+    nghttp2_session_consume_stream(c->up->s, c->up_id, n);
   }
 }
 
@@ -302,6 +288,9 @@ static int submit(relay_call *c, relay_conn *up) {
   c->up_open = true;
   c->up_sent = false;
   link_up(c, up);
+  if (nghttp2_session_get_next_stream_id(up->s) > RELAY_LAST_STREAM_ID) {
+    up->goaway = true; /* stream ids run out at 2^31: retire it, the next call opens another */
+  }
   return 0;
 }
 
@@ -321,11 +310,11 @@ static void to_server(relay_call *c) {
   c->keep_req = false;
 }
 
-/* A connection to b for the call; NULL (b handed back, uncounted) when none can be made. */
+/* A connection to b for the call; NULL (b handed back, uncounted) when no socket could be made. */
 static relay_conn *conn_for(relay_call *c, router_backend *b) {
   relay_conn *up = relay_conn_upstream(c->rl, b->address);
   if (up == NULL) {
-    atomic_fetch_sub(&b->calls, 1); /* a name, not an address: the server's channel resolves it */
+    atomic_fetch_sub(&b->calls, 1);
     atomic_fetch_sub(&b->outstanding, 1);
   }
   return up;
@@ -335,6 +324,31 @@ static relay_conn *conn_for(relay_call *c, router_backend *b) {
 static const char *hash_key(const relay_call *c, size_t *len) {
   *len = 0;
   return c->set->spec.hash_key != NULL ? relay_headers_get(&c->req_h, c->set->spec.hash_key, len) : NULL;
+}
+
+/*
+ * Whether every set a call of group g may go to can take it from the relay:
+ * no hashing on a request field (the server reads the message), no hash key
+ * ending in -bin (the server hashes the decoded bytes), and only IP:PORT
+ * replicas (the server's channel resolves names). Checked before any set is
+ * chosen or replica picked, so that a call sent on to the server takes its
+ * turn in the weights and the round robin once, there.
+ */
+static bool group_relayable(router_config *cfg, const router_group *g) {
+  for (int i = 0; i < g->n_sets; i++) {
+    const router_set *s = &cfg->sets[g->sets[i]];
+    size_t kl = s->spec.hash_key != NULL ? strlen(s->spec.hash_key) : 0;
+    if (s->spec.hash_field != NULL || (kl >= 4 && strcmp(s->spec.hash_key + kl - 4, "-bin") == 0) ||
+        s->n_unresolved > 0) {
+      return false;
+    }
+    for (int j = 0; j < s->n_backends; j++) {
+      if (!s->backends[j]->numeric) {
+        return false;
+      }
+    }
+  }
+  return true;
 }
 
 /* The call as a fast one, if it may be; false: it goes to the server. */
@@ -358,11 +372,11 @@ static bool try_fast(relay_call *c) {
   }
   router_config *cfg = router_config_get(r);
   router_group *g = router_find_group(cfg, service, service_len);
-  bool field_hash = g == NULL;
-  for (int i = 0; g != NULL && i < g->n_sets; i++) {
-    field_hash = field_hash || cfg->sets[g->sets[i]].spec.hash_field != NULL;
+  if (g == NULL || !group_relayable(cfg, g)) {
+    router_config_unref(cfg); /* no set chosen, no turn taken: the server's choice is the only one */
+    return false;
   }
-  router_set *set = field_hash ? NULL : router_choose_set(cfg, service, service_len);
+  router_set *set = router_choose_set(cfg, service, service_len);
   if (set == NULL) {
     router_config_unref(cfg);
     return false;
@@ -386,7 +400,6 @@ static bool try_fast(relay_call *c) {
   c->fast = true;
   c->tried[0] = b;
   c->n_tried = 1;
-  fast_count(rl, 1);
   return true;
 }
 
@@ -400,8 +413,38 @@ void relay_call_route(relay_call *c) {
   }
 }
 
+/* Whether the call's deadline (its grpc-timeout, counted from its arrival) has passed. */
+static bool deadline_passed(const relay_call *c) {
+  size_t len = 0;
+  const char *v = relay_headers_get(&c->req_h, "grpc-timeout", &len);
+  if (v == NULL || len < 2 || len > 9) {
+    return false;
+  }
+  double amount = 0;
+  for (size_t i = 0; i + 1 < len; i++) {
+    if (v[i] < '0' || v[i] > '9') {
+      return false;
+    }
+    amount = amount * 10 + (v[i] - '0');
+  }
+  static const char units[] = "HMSmun";
+  static const double unit_ms[] = {3600e3, 60e3, 1e3, 1, 1e-3, 1e-6};
+  const char *u = strchr(units, v[len - 1]);
+  if (u == NULL || *u == '\0') {
+    return false;
+  }
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  double elapsed_ms = (double)(now.tv_sec - c->ts0.tv_sec) * 1e3 + (double)(now.tv_nsec - c->ts0.tv_nsec) / 1e6;
+  return elapsed_ms >= amount * unit_ms[u - units];
+}
+
 /* The attempt's replica could not be reached (why): another replica, else the server. */
 static void retry(relay_call *c, const char *why) {
+  if (deadline_passed(c)) { /* as the server does: no attempt after the deadline */
+    fail(c, SHIMKIT_DEADLINE_EXCEEDED, "router: the deadline passed before a replica could be reached");
+    return;
+  }
   if (!c->fast) {
     to_server(c);
     return;
@@ -436,14 +479,12 @@ static void retry(relay_call *c, const char *why) {
   c->cfg = NULL;
   c->set = NULL;
   c->fast = false;
-  fast_count(c->rl, -1);
   to_server(c);
 }
 
 void relay_call_request_data(relay_call *c, const uint8_t *p, size_t n) {
   if (c->ended && !c->up_open) {
     ack_down(c, n); /* answered already (an error): dropped */
-    c->req_consumed += n;
     return;
   }
   if (relay_buf_append(&c->req, p, n) != 0) {
@@ -531,6 +572,7 @@ static void maybe_free(relay_call *c) {
   relay_headers_free(&c->trailers);
   relay_buf_free(&c->req);
   relay_buf_free(&c->resp);
+  atomic_fetch_sub(&c->rl->live_calls, 1);
   free(c);
 }
 
@@ -541,29 +583,23 @@ static void down_gone(relay_call *c) {
     nghttp2_submit_rst_stream(c->up->s, NGHTTP2_FLAG_NONE, c->up_id, NGHTTP2_CANCEL);
   }
   fast_end(c, c->ended && c->status >= 0 ? c->status : SHIMKIT_CANCELLED);
-  if (c->down != NULL && !c->down->dead) {
-    size_t received = c->req.base + c->req.len;
-    if (received > c->req_consumed) {
-      nghttp2_session_consume_connection(c->down->s, received - c->req_consumed);
-      c->req_consumed = received;
-    }
-  }
   unlink_down(c);
   maybe_free(c);
 }
 
 /* The replica's (or server's) side is gone before or after its status; why says how. */
 static void up_gone(relay_call *c, bool refused, const char *why) {
-  relay_conn *up = c->up;
   c->up_open = false;
-  if (up != NULL && !up->dead && relay_buf_pending(&c->resp) > 0) {
-    nghttp2_session_consume_connection(up->s, relay_buf_pending(&c->resp));
-  }
   unlink_up(c);
   bool complete = c->trailers_in || c->resp_eof || c->ended;
   if (!complete && c->down_open) {
     if (!c->resp_in && c->keep_req && refused) {
       retry(c, why);
+    } else if (refused && !c->resp_in && !c->answered && c->down != NULL) {
+      /* Not processed (HTTP/2 says so): refused to the client too, which sends it again. */
+      nghttp2_submit_rst_stream(c->down->s, NGHTTP2_FLAG_NONE, c->down_id, NGHTTP2_REFUSED_STREAM);
+      c->status = SHIMKIT_UNAVAILABLE;
+      c->ended = true;
     } else {
       char msg[300];
       if (c->fast) {
@@ -590,7 +626,7 @@ void relay_call_closed(relay_call *c, relay_side side, uint32_t error_code) {
   }
   char why[96];
   snprintf(why, sizeof why, "HTTP/2 %s", nghttp2_http2_strerror(error_code));
-  up_gone(c, error_code == NGHTTP2_REFUSED_STREAM || !c->up_sent, why);
+  up_gone(c, error_code == NGHTTP2_REFUSED_STREAM || (!c->up_sent && error_code == NGHTTP2_NO_ERROR), why);
 }
 
 void relay_call_conn_lost(relay_call *c, relay_side side, const char *why) {

@@ -12,7 +12,6 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -30,6 +29,8 @@
 #define RELAY_IDLE_UP_MS 60000  /* a connection to a replica with no call is closed after */
 #define RELAY_READ_CHUNK 65536
 #define RELAY_OUT_CHUNK 65536   /* bytes gathered from a session before a write */
+#define RELAY_ACCEPT_PAUSE_MS 100 /* accept() out of descriptors: the listener rests this long */
+#define RELAY_FINAL_WRITES_MS 1000 /* at stop, what is still to be written gets this long */
 
 static char g_listen_tag, g_wake_tag; /* epoll data for the listening socket and the eventfd */
 
@@ -150,6 +151,9 @@ static relay_conn *connect_to(relay *rl, const struct sockaddr *sa, socklen_t le
 }
 
 relay_conn *relay_conn_upstream(relay *rl, const char *address) {
+  if (rl->closing) {
+    return NULL;
+  }
   for (relay_conn *c = rl->conns; c != NULL; c = c->next) {
     if (c->side == RELAY_UP && !c->internal && !c->dead && !c->goaway && strcmp(c->name, address) == 0) {
       return c;
@@ -167,7 +171,7 @@ relay_conn *relay_conn_server(relay *rl) {
   if (rl->server != NULL && !rl->server->dead && !rl->server->goaway) {
     return rl->server;
   }
-  if (rl->draining) {
+  if (rl->draining || rl->closing) {
     return NULL;
   }
   struct sockaddr_un un = {.sun_family = AF_UNIX};
@@ -301,6 +305,14 @@ static void on_accept(relay *rl) {
     socklen_t len = sizeof ss;
     int fd = accept4(rl->listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        /* The connection stays in the backlog and the listener stays readable:
+         * rest it rather than spin, and try again shortly. */
+        shimkit_log(SHIMKIT_LOG_WARN, "router", "relay: cannot take a connection (%s); retrying in %d ms",
+                    strerror(errno), RELAY_ACCEPT_PAUSE_MS);
+        epoll_ctl(rl->epoll_fd, EPOLL_CTL_DEL, rl->listen_fd, NULL);
+        rl->accept_paused_until_ms = relay_now_ms() + RELAY_ACCEPT_PAUSE_MS;
+      }
       return; /* EAGAIN, or a client that went before it was taken */
     }
     int one = 1;
@@ -329,6 +341,7 @@ void relay_begin_drain(relay *rl) {
   }
   rl->draining = true;
   rl->drain_start_ms = relay_now_ms();
+  atomic_store(&rl->draining_seen, true);
   if (rl->listen_fd >= 0) {
     epoll_ctl(rl->epoll_fd, EPOLL_CTL_DEL, rl->listen_fd, NULL);
     close(rl->listen_fd);
@@ -340,34 +353,16 @@ void relay_begin_drain(relay *rl) {
                             NGHTTP2_NO_ERROR, NULL, 0);
     }
   }
-  pthread_mutex_lock(&rl->lock);
-  rl->draining_seen = true;
-  pthread_cond_broadcast(&rl->changed);
-  pthread_mutex_unlock(&rl->lock);
 }
 
-/* Connect deadlines, idle connections to replicas; then frees the dead. */
-static void end_round(relay *rl, int64_t now) {
+/* Flushes every session with something to send. A flush can run callbacks
+ * that submit on a connection flushed before it (a refused stream sent
+ * again elsewhere, an error answered): those are flushed in a second pass
+ * rather than a round later. */
+static void flush_all(relay *rl) {
   for (relay_conn *c = rl->conns; c != NULL; c = c->next) {
-    if (c->dead) {
-      continue;
-    }
-    if (c->connecting && now >= c->connect_deadline_ms) {
-      relay_conn_close(c, "connect timed out");
-      continue;
-    }
-    if (c->calls != NULL) {
-      c->idle_since_ms = now;
-    } else if (c->side == RELAY_UP && !c->internal &&
-               (c->goaway || now - c->idle_since_ms >= RELAY_IDLE_UP_MS)) {
-      relay_conn_close(c, "idle");
-      continue;
-    }
     flush(c);
   }
-  /* A flush can run callbacks that submit on a connection flushed before it
-   * (a refused stream sent again elsewhere, an error answered): flush those
-   * now rather than a round later. */
   for (int pass = 0; pass < 4; pass++) {
     bool more = false;
     for (relay_conn *c = rl->conns; c != NULL; c = c->next) {
@@ -380,6 +375,10 @@ static void end_round(relay *rl, int64_t now) {
       break;
     }
   }
+}
+
+/* Frees the connections closed during the round. */
+static void free_dead(relay *rl) {
   relay_conn **p = &rl->conns;
   while (*p != NULL) {
     relay_conn *c = *p;
@@ -394,72 +393,101 @@ static void end_round(relay *rl, int64_t now) {
   }
 }
 
+/* Connect deadlines, retired and idle connections to replicas, a rested listener; then the writes. */
+static void end_round(relay *rl, int64_t now) {
+  for (relay_conn *c = rl->conns; c != NULL; c = c->next) {
+    if (c->dead) {
+      continue;
+    }
+    if (c->connecting && now >= c->connect_deadline_ms) {
+      relay_conn_close(c, "connect timed out");
+      continue;
+    }
+    if (c->calls != NULL) {
+      c->idle_since_ms = now;
+    } else if (c->side == RELAY_UP && ((c->goaway && c != rl->server) ||
+                                       (!c->internal && now - c->idle_since_ms >= RELAY_IDLE_UP_MS))) {
+      relay_conn_close(c, "idle");
+    }
+  }
+  if (rl->accept_paused_until_ms != 0 && now >= rl->accept_paused_until_ms) {
+    rl->accept_paused_until_ms = 0;
+    struct epoll_event lev = {.events = EPOLLIN, .data.ptr = &g_listen_tag};
+    if (rl->listen_fd >= 0) {
+      epoll_ctl(rl->epoll_fd, EPOLL_CTL_ADD, rl->listen_fd, &lev);
+    }
+  }
+  flush_all(rl);
+  free_dead(rl);
+}
+
+/* Handles one batch of epoll events. */
+static void handle(relay *rl, struct epoll_event *evs, int n) {
+  for (int i = 0; i < n; i++) {
+    void *tag = evs[i].data.ptr;
+    if (tag == &g_listen_tag) {
+      if (!rl->draining && !rl->closing) {
+        on_accept(rl);
+      }
+    } else if (tag == &g_wake_tag) {
+      uint64_t v;
+      if (read(rl->wake_fd, &v, sizeof v) < 0) {
+        /* nothing to do: the flags are read by the loop */
+      }
+    } else {
+      on_event(tag, evs[i].events);
+    }
+  }
+}
+
+/* Whether some client connection still has bytes for its socket. */
+static bool writes_pending(relay *rl) {
+  for (relay_conn *c = rl->conns; c != NULL; c = c->next) {
+    if (c->side == RELAY_DOWN && !c->dead && (c->out_off < c->out_len || nghttp2_session_want_write(c->s))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 static void *relay_main(void *arg) {
   relay *rl = arg;
   relay_conn_server(rl); /* at once: its GOAWAY is how the relay learns the drain began */
   struct epoll_event evs[64];
-  for (;;) {
+  while (!atomic_load(&rl->stop)) {
     int n = epoll_wait(rl->epoll_fd, evs, 64, 200);
-    pthread_mutex_lock(&rl->lock);
-    bool stop = rl->stop;
-    pthread_mutex_unlock(&rl->lock);
-    if (stop) {
-      break;
+    if (atomic_load(&rl->drain_asked)) {
+      relay_begin_drain(rl);
     }
-    for (int i = 0; i < n; i++) {
-      void *tag = evs[i].data.ptr;
-      if (tag == &g_listen_tag) {
-        if (!rl->draining) {
-          on_accept(rl);
-        }
-      } else if (tag == &g_wake_tag) {
-        uint64_t v;
-        if (read(rl->wake_fd, &v, sizeof v) < 0) {
-          /* nothing to do: the stop flag is read above */
-        }
-      } else {
-        on_event(tag, evs[i].events);
-      }
-    }
+    handle(rl, evs, n);
+    end_round(rl, relay_now_ms());
+  }
+  /* Stopping: what the calls already ended with still reaches slow clients, for a while. */
+  rl->closing = true;
+  int64_t until = relay_now_ms() + RELAY_FINAL_WRITES_MS;
+  while (writes_pending(rl) && relay_now_ms() < until) {
+    int n = epoll_wait(rl->epoll_fd, evs, 64, 20);
+    handle(rl, evs, n);
     end_round(rl, relay_now_ms());
   }
   for (relay_conn *c = rl->conns; c != NULL; c = c->next) {
     relay_conn_close(c, "the router stopped");
   }
-  end_round(rl, relay_now_ms());
+  free_dead(rl);
   return NULL;
 }
 
-/* A listen address with a host name ("localhost:8080"): its first address. 0, or -1 with err. */
-static int resolve_listen(const char *address, struct sockaddr_storage *ss, socklen_t *len, char *err, size_t cap) {
-  char host[256];
-  const char *colon = strrchr(address, ':');
-  if (colon == NULL || (size_t)(colon - address) >= sizeof host) {
-    snprintf(err, cap, "%s is not HOST:PORT", address);
-    return -1;
-  }
-  memcpy(host, address, (size_t)(colon - address));
-  host[colon - address] = '\0';
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
-  struct addrinfo *res = NULL;
-  int rc = getaddrinfo(host[0] != '\0' ? host : NULL, colon + 1, &hints, &res);
-  if (rc != 0 || res == NULL || res->ai_addrlen > sizeof *ss) {
-    snprintf(err, cap, "cannot resolve %s: %s", address, rc != 0 ? gai_strerror(rc) : "no address");
-    if (res != NULL) {
-      freeaddrinfo(res);
-    }
-    return -1;
-  }
-  memcpy(ss, res->ai_addr, res->ai_addrlen);
-  *len = res->ai_addrlen;
-  freeaddrinfo(res);
-  return 0;
+bool relay_can_front(const char *listen) {
+  struct sockaddr_storage ss;
+  socklen_t len = 0;
+  return parse_numeric(listen, &ss, &len);
 }
 
 relay *relay_bind(router *r, const char *address, int grace_ms, int *port, char *err, size_t cap) {
   struct sockaddr_storage ss;
   socklen_t len = 0;
-  if (!parse_numeric(address, &ss, &len) && resolve_listen(address, &ss, &len, err, cap) != 0) {
+  if (!parse_numeric(address, &ss, &len)) {
+    snprintf(err, cap, "%s is not a numeric HOST:PORT", address);
     return NULL;
   }
   relay *rl = calloc(1, sizeof *rl);
@@ -470,14 +498,17 @@ relay *relay_bind(router *r, const char *address, int grace_ms, int *port, char 
   rl->r = r;
   rl->grace_ms = grace_ms;
   rl->listen_fd = rl->epoll_fd = rl->wake_fd = -1;
-  pthread_mutex_init(&rl->lock, NULL);
-  pthread_cond_init(&rl->changed, NULL);
+  atomic_init(&rl->live_calls, 0);
+  atomic_init(&rl->stop, false);
+  atomic_init(&rl->drain_asked, false);
+  atomic_init(&rl->draining_seen, false);
   snprintf(rl->dir, sizeof rl->dir, "/tmp/shimkit-router-XXXXXX");
   int one = 1;
   rl->listen_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (rl->listen_fd < 0 || setsockopt(rl->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
       bind(rl->listen_fd, (struct sockaddr *)&ss, len) != 0 || listen(rl->listen_fd, 1024) != 0) {
     snprintf(err, cap, "%s", strerror(errno));
+    rl->dir[0] = '\0';
     relay_free(rl);
     return NULL;
   }
@@ -519,17 +550,19 @@ int relay_start(relay *rl) {
   return 0;
 }
 
-static void stop_thread(relay *rl) {
-  if (!rl->running) {
-    return;
-  }
-  pthread_mutex_lock(&rl->lock);
-  rl->stop = true;
-  pthread_mutex_unlock(&rl->lock);
+static void wake(relay *rl) {
   uint64_t one = 1;
   if (write(rl->wake_fd, &one, sizeof one) < 0) {
     /* the loop also wakes every 200 ms */
   }
+}
+
+static void stop_thread(relay *rl) {
+  if (!rl->running) {
+    return;
+  }
+  atomic_store(&rl->stop, true);
+  wake(rl);
   pthread_join(rl->thread, NULL);
   rl->running = false;
 }
@@ -538,25 +571,28 @@ void relay_drain(relay *rl) {
   if (rl == NULL || !rl->running) {
     return;
   }
-  pthread_mutex_lock(&rl->lock);
-  int64_t start = rl->draining_seen ? rl->drain_start_ms : relay_now_ms();
+  if (!atomic_load(&rl->draining_seen)) { /* the server's GOAWAY was not seen (no connection to it then) */
+    atomic_store(&rl->drain_asked, true);
+    wake(rl);
+  }
+  int64_t start = relay_now_ms();
+  for (int i = 0; i < 100 && !atomic_load(&rl->draining_seen); i++) {
+    struct timespec ts = {0, 5 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  if (atomic_load(&rl->draining_seen)) {
+    start = rl->drain_start_ms; /* written before draining_seen */
+  }
   int64_t deadline = start + rl->grace_ms;
-  if (rl->fast_calls > 0) {
-    shimkit_log(SHIMKIT_LOG_INFO, "router", "relay: draining: %d calls relayed straight to replicas in flight",
-                rl->fast_calls);
+  if (atomic_load(&rl->live_calls) > 0) {
+    shimkit_log(SHIMKIT_LOG_INFO, "router", "relay: draining: %d calls in flight through the relay",
+                atomic_load(&rl->live_calls));
   }
-  while (rl->fast_calls > 0 && relay_now_ms() < deadline) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 50 * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&rl->changed, &rl->lock, &ts);
+  while (atomic_load(&rl->live_calls) > 0 && relay_now_ms() < deadline) {
+    struct timespec ts = {0, 10 * 1000000L};
+    nanosleep(&ts, NULL);
   }
-  int left = rl->fast_calls;
-  pthread_mutex_unlock(&rl->lock);
+  int left = atomic_load(&rl->live_calls);
   if (left > 0) {
     shimkit_log(SHIMKIT_LOG_WARN, "router", "relay: drain grace over: closing %d calls", left);
   }
@@ -577,13 +613,11 @@ void relay_free(relay *rl) {
   if (rl->wake_fd >= 0) {
     close(rl->wake_fd);
   }
-  if (rl->dir[0] != '\0' && strstr(rl->dir, "XXXXXX") == NULL) {
+  if (rl->dir[0] != '\0') {
     char sock[128];
     snprintf(sock, sizeof sock, "%s/server.sock", rl->dir);
     unlink(sock);
     rmdir(rl->dir);
   }
-  pthread_cond_destroy(&rl->changed);
-  pthread_mutex_destroy(&rl->lock);
   free(rl);
 }

@@ -12,9 +12,9 @@
 
 #include "relay_internal.h"
 
-#define RELAY_STREAM_WINDOW (1 << 20)            /* per stream, each way */
-#define RELAY_CONN_WINDOW (16 << 20)             /* per connection */
-#define RELAY_MAX_STREAMS_PER_CLIENT 1000        /* concurrent calls on one client connection */
+#define RELAY_STREAM_WINDOW (256 << 10) /* per stream, each way: what the relay may hold of one */
+#define RELAY_CONN_WINDOW (16 << 20)    /* per connection (opened as bytes arrive) */
+#define RELAY_MAX_STREAMS_PER_CLIENT 256 /* concurrent calls on one client connection: 64 MiB held at most */
 
 static relay_call *call_of(nghttp2_session *s, int32_t id) {
   return id > 0 ? nghttp2_session_get_stream_user_data(s, id) : NULL;
@@ -57,9 +57,12 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
   relay_conn *c = ud;
   if (f->hd.type == NGHTTP2_GOAWAY) {
     if (c->side == RELAY_UP) {
-      c->goaway = true;
-      if (c->internal) {
-        relay_begin_drain(c->rl); /* the router's server began its drain */
+      c->goaway = true; /* no new streams on it: the next call opens another connection */
+      if (c->internal && f->goaway.error_code == NGHTTP2_NO_ERROR) {
+        relay_begin_drain(c->rl); /* the router's server began its drain (a graceful GOAWAY) */
+      } else if (c->internal) {
+        shimkit_log(SHIMKIT_LOG_WARN, "router", "relay: the router's server sent GOAWAY (%s); reconnecting",
+                    nghttp2_http2_strerror(f->goaway.error_code));
       }
     }
     return 0;
@@ -98,6 +101,8 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t 
     nghttp2_session_consume(s, id, len); /* a stream the relay let go of: keep the windows open */
     return 0;
   }
+  /* The connection's window opens at once; the stream's as the bytes are handed over (relay_call.c). */
+  nghttp2_session_consume_connection(s, len);
   if (c->side == RELAY_DOWN) {
     relay_call_request_data(call, data, len);
   } else {
@@ -129,7 +134,6 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
 
 /* A request that could not go out (the replica said GOAWAY first): as refused. */
 static int on_frame_not_send(nghttp2_session *s, const nghttp2_frame *f, int lib_error_code, void *ud) {
-  (void)lib_error_code;
   relay_conn *c = ud;
   if (c->side != RELAY_UP || f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST) {
     return 0;
@@ -137,7 +141,10 @@ static int on_frame_not_send(nghttp2_session *s, const nghttp2_frame *f, int lib
   for (relay_call *call = c->calls; call != NULL; call = call->up_next) {
     if (call->up_id == f->hd.stream_id && call->up_open) {
       nghttp2_session_set_stream_user_data(s, f->hd.stream_id, NULL);
-      relay_call_closed(call, RELAY_UP, NGHTTP2_REFUSED_STREAM);
+      /* GOAWAY came first: refused, sent again. Anything else (a header block too large): an error. */
+      relay_call_closed(call, RELAY_UP,
+                        lib_error_code == NGHTTP2_ERR_START_STREAM_NOT_ALLOWED ? NGHTTP2_REFUSED_STREAM
+                                                                               : NGHTTP2_INTERNAL_ERROR);
       break;
     }
   }

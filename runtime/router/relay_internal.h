@@ -3,13 +3,14 @@
  * calls, byte buffers and header lists.
  *
  * Everything here is touched by the relay's one thread only, except the
- * counters the drain waits on (under rl->lock).
+ * relay's atomics (the drain and stop requests, the count of live calls).
  */
 #ifndef SHIMKIT_ROUTER_RELAY_INTERNAL_H
 #define SHIMKIT_ROUTER_RELAY_INTERNAL_H
 
 #include <nghttp2/nghttp2.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -97,7 +98,7 @@ struct relay {
   router *r;
   int listen_fd;
   int epoll_fd;
-  int wake_fd; /* eventfd: relay_drain stops the thread */
+  int wake_fd; /* eventfd: wakes the thread for stop and drain_asked */
   char dir[64];          /* private directory of the server socket */
   char server_addr[128]; /* "unix:<dir>/server.sock" */
   int grace_ms;
@@ -106,12 +107,13 @@ struct relay {
   relay_conn *conns;
   relay_conn *server; /* the current UP connection to the server, or NULL */
   bool draining;      /* the server began its drain: no new connections or streams */
-  int64_t drain_start_ms;
-  pthread_mutex_t lock; /* guards fast_calls, stop, draining_seen */
-  pthread_cond_t changed;
-  int fast_calls;       /* calls relayed straight to a replica, not ended */
-  bool stop;
-  bool draining_seen;
+  int64_t drain_start_ms; /* when it began (read by relay_drain once draining_seen is true) */
+  int64_t accept_paused_until_ms; /* accept() ran out of descriptors: the listener rests until then */
+  bool closing;                   /* the thread's last writes: no new connection is made */
+  atomic_int live_calls;          /* calls not yet freed; the drain waits for none */
+  atomic_bool stop;               /* relay_drain / relay_free: finish the writes and return */
+  atomic_bool drain_asked;        /* relay_drain: begin the drain if the server's GOAWAY was not seen */
+  atomic_bool draining_seen;      /* the drain began (drain_start_ms is set) */
 };
 
 int64_t relay_now_ms(void);

@@ -49,6 +49,8 @@ typedef struct router_backend {
   char *address;              /* "127.0.0.1:50051" as given, or as a dns: backend resolved */
   char *set_name;             /* the set it belongs to (metrics labels) */
   uint64_t address_hash;      /* its identity for rendezvous hashing */
+  bool numeric;               /* address is IP:PORT or [IPv6]:PORT (the relay connects to it; names it leaves
+                                 to the channel, which resolves them) */
   shimkit_channel *channel;   /* shared by every call to it */
   atomic_bool healthy;        /* its Watch says SERVING */
   atomic_bool known;          /* its first Watch answered (or failed) */

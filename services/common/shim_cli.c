@@ -253,6 +253,7 @@ static int serve(const shim_cli_program *p, shim_settings *s) {
   if (fronted && (server_listen = p->front_bind(s->listen, s->server.drain_grace_ms, &front_port, p->ctx)) == NULL) {
     goto fail;
   }
+  fronted = fronted && server_listen != s->listen; /* the front may decline the address */
   shimkit_code rc = shimkit_server_add_listener(srv, server_listen, tls, &port);
   if (rc != SHIMKIT_OK) {
     fprintf(stderr, "%s: cannot listen on %s: %s (is the port in use? try --listen 127.0.0.1:0)\n", p->name,

@@ -41,7 +41,8 @@ typedef struct shim_cli_program {
   /* Optional front on a plaintext HOST:PORT listen address (the router's
    * relay): front_bind binds that address itself (*port: the bound port),
    * with drain_grace_ms of the options, and returns the address the server
-   * listens on instead (NULL after printing a reason: the start fails);
+   * listens on instead (NULL after printing a reason: the start fails;
+   * listen itself: the front declines, the server listens there);
    * front_start runs once the server has started. The "listening on" line
    * names the front's address. With TLS or a unix: address there is no
    * front: the server listens on the address itself. */

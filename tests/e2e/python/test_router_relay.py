@@ -264,3 +264,95 @@ def test_client_vanishing_mid_call_cancels_it_at_the_replica(relay, pb2):
         time.sleep(0.05)
     assert sum(r.log().count("CANCELLED") for r in reps) > before, "\n".join(r.log() for r in reps)
     assert_still_serving(relay, pb2)
+
+
+# ---- what the review of the relay found (each failed before its fix) ----------------------------
+
+
+def test_named_backends_take_one_turn_per_call(pb2, stubs):
+    """Replicas given by name (localhost:PORT) are reached through the router's
+    server, whose channel resolves names; the relay must not take a
+    round-robin turn of its own first (every call went to the same replica)."""
+    reps = [Shim("--name", f"n{i}").start() for i in range(2)]
+    router = Shim("--backend", f"localhost:{reps[0].port}", "--backend", f"localhost:{reps[1].port}",
+                  command=router_command()).start()
+    try:
+        with grpc.insecure_channel(router.target) as ch:
+            stub = stubs[1].EchoStub(ch)
+            wait_unary_plan(stub, pb2, router)
+            served = {}
+            for i in range(20):
+                r = stub.Say(pb2.EchoRequest(message=f"n{i}"), timeout=10)
+                served[r.served_by] = served.get(r.served_by, 0) + 1
+        assert served == {"n0": 10, "n1": 10}, served
+    finally:
+        rc = router.stop(30)
+        for p in reps:
+            p.kill()
+    assert rc == 0, router.log()
+
+
+def test_stalled_readers_do_not_stall_other_calls(relay, pb2, stubs):
+    """70 server streams whose client never reads (each fills its window in
+    the relay: more than a whole connection's window together) on the one
+    connection between the relay and the router's server: a health check and
+    a unary call on another channel are still answered."""
+    _, _, router = relay
+    from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
+    stalled = grpc.insecure_channel(router.target, options=BIG_OPTIONS)
+    calls = [stubs[1].EchoStub(stalled).Expand(pb2.ExpandRequest(message="s" * 65536, count=200), timeout=120)
+             for _ in range(70)]
+    try:
+        time.sleep(2)  # let them fill every window they can (nothing below depends on this being long enough)
+        with grpc.insecure_channel(router.target) as ch:
+            reply = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""), timeout=20)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+            assert stubs[1].EchoStub(ch).Say(pb2.EchoRequest(message="through"), timeout=20).message == "through"
+    finally:
+        for c in calls:
+            c.cancel()
+        stalled.close()
+    assert_still_serving(relay, pb2)
+
+
+def test_drain_delivers_a_stream_through_the_server_path(relay, pb2):
+    """SIGTERM while a server stream (through the router's server) is under
+    way: every message and the OK status reach the client, then the router exits 0."""
+    stub, _, router = relay
+    call = stub.Expand(pb2.ExpandRequest(message="d", count=8, interval_ms=150), timeout=30)
+    first = next(call)
+    router.signal(signal.SIGTERM)
+    rest = list(call)
+    assert [first.message] + [r.message for r in rest] == ["d"] * 8
+    assert call.code() == grpc.StatusCode.OK
+    assert router.wait(30) == 0, router.log()
+
+
+def test_out_of_descriptors_rests_and_recovers(pb2, stubs):
+    """The router limited to 128 open files, 150 connections at once: accept
+    fails (EMFILE); the router says so, rests its listener instead of spinning,
+    and serves again once the connections are gone."""
+    reps = [Shim("--name", "f0").start()]
+    router = Shim("--backend", reps[0].target, command=["prlimit", "--nofile=128:128", *router_command()]).start()
+    socks = []
+    try:
+        host, port = router.target.rsplit(":", 1)
+        for _ in range(150):
+            try:
+                socks.append(socket.create_connection((host, int(port)), timeout=10))
+            except OSError:
+                break
+        router.wait_log("relay: cannot take a connection (Too many open files)")
+        for s in socks:
+            s.close()
+        socks = []
+        with grpc.insecure_channel(router.target) as ch:
+            assert stubs[1].EchoStub(ch).Say(pb2.EchoRequest(message="back"), timeout=20).message == "back"
+        assert router.alive()
+    finally:
+        for s in socks:
+            s.close()
+        rc = router.stop(30)
+        for p in reps:
+            p.kill()
+    assert rc == 0, router.log()
