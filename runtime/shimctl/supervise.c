@@ -584,7 +584,16 @@ static int pid_file_lock(const char *dir, bool exclusive_nb, int *fd_out) {
   if (fd < 0) {
     return -1;
   }
-  if (flock(fd, (exclusive_nb ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+  int rc = flock(fd, (exclusive_nb ? LOCK_EX : LOCK_SH) | LOCK_NB);
+  /* A supervisor taking the lock can meet a probe (shimctl_supervisor_pid,
+   * which shimctl up runs every 20 ms while it waits for this very
+   * supervisor) holding it shared for a moment: try again for up to half a
+   * second before concluding that another supervisor holds it. */
+  for (int tries = 0; rc != 0 && exclusive_nb && errno == EWOULDBLOCK && tries < 100; tries++) {
+    shimctl_sleep_ms(5);
+    rc = flock(fd, LOCK_EX | LOCK_NB);
+  }
+  if (rc != 0) {
     *fd_out = fd;
     return 1; /* somebody holds it */
   }
