@@ -50,6 +50,32 @@ static bool own_service(const char *service, size_t len) {
   return false;
 }
 
+/* Puts c on conn's list of calls (its link for conn's side). */
+static void list_add(relay_conn *conn, relay_call *c) {
+  relay_link *l = &c->link[conn->side];
+  l->prev = NULL;
+  l->next = conn->calls;
+  if (conn->calls != NULL) {
+    conn->calls->link[conn->side].prev = c;
+  }
+  conn->calls = c;
+  conn->n_calls++;
+}
+
+static void list_remove(relay_conn *conn, relay_call *c) {
+  relay_link *l = &c->link[conn->side];
+  if (l->prev != NULL) {
+    l->prev->link[conn->side].next = l->next;
+  } else {
+    conn->calls = l->next;
+  }
+  if (l->next != NULL) {
+    l->next->link[conn->side].prev = l->prev;
+  }
+  l->next = l->prev = NULL;
+  conn->n_calls--;
+}
+
 relay_call *relay_call_new(relay_conn *down, int32_t id) {
   relay_call *c = calloc(1, sizeof *c);
   if (c == NULL) {
@@ -63,58 +89,27 @@ relay_call *relay_call_new(relay_conn *down, int32_t id) {
   c->keep_req = true;
   clock_gettime(CLOCK_MONOTONIC, &c->ts0);
   atomic_fetch_add(&c->rl->live_calls, 1);
-  c->down_next = down->calls;
-  if (down->calls != NULL) {
-    down->calls->down_prev = c;
-  }
-  down->calls = c;
-  down->n_calls++;
+  list_add(down, c);
   return c;
 }
 
 static void unlink_down(relay_call *c) {
-  if (c->down == NULL) {
-    return;
+  if (c->down != NULL) {
+    list_remove(c->down, c);
+    c->down = NULL;
   }
-  if (c->down_prev != NULL) {
-    c->down_prev->down_next = c->down_next;
-  } else {
-    c->down->calls = c->down_next;
-  }
-  if (c->down_next != NULL) {
-    c->down_next->down_prev = c->down_prev;
-  }
-  c->down->n_calls--;
-  c->down = NULL;
-  c->down_next = c->down_prev = NULL;
 }
 
 static void unlink_up(relay_call *c) {
-  if (c->up == NULL) {
-    return;
+  if (c->up != NULL) {
+    list_remove(c->up, c);
+    c->up = NULL;
   }
-  if (c->up_prev != NULL) {
-    c->up_prev->up_next = c->up_next;
-  } else {
-    c->up->calls = c->up_next;
-  }
-  if (c->up_next != NULL) {
-    c->up_next->up_prev = c->up_prev;
-  }
-  c->up->n_calls--;
-  c->up = NULL;
-  c->up_next = c->up_prev = NULL;
 }
 
 static void link_up(relay_call *c, relay_conn *up) {
   c->up = up;
-  c->up_prev = NULL;
-  c->up_next = up->calls;
-  if (up->calls != NULL) {
-    up->calls->up_prev = c;
-  }
-  up->calls = c;
-  up->n_calls++;
+  list_add(up, c);
 }
 
 /* The grpc-status of a header list, or -1. */
@@ -631,13 +626,11 @@ void relay_call_closed(relay_call *c, relay_side side, uint32_t error_code) {
 
 void relay_call_conn_lost(relay_call *c, relay_side side, const char *why) {
   if (side == RELAY_DOWN) { /* the connection is gone: nothing more is said on it */
-    c->down_open = false;
-    if (c->up_open && c->up != NULL) {
-      nghttp2_submit_rst_stream(c->up->s, NGHTTP2_FLAG_NONE, c->up_id, NGHTTP2_CANCEL);
+    if (c->down_open) {
+      down_gone(c);
+    } else {
+      unlink_down(c);
     }
-    fast_end(c, c->ended && c->status >= 0 ? c->status : SHIMKIT_CANCELLED);
-    unlink_down(c);
-    maybe_free(c);
     return;
   }
   if (c->up_open) {

@@ -138,7 +138,7 @@ static int on_frame_not_send(nghttp2_session *s, const nghttp2_frame *f, int lib
   if (c->side != RELAY_UP || f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST) {
     return 0;
   }
-  for (relay_call *call = c->calls; call != NULL; call = call->up_next) {
+  for (relay_call *call = c->calls; call != NULL; call = call->link[RELAY_UP].next) {
     if (call->up_id == f->hd.stream_id && call->up_open) {
       nghttp2_session_set_stream_user_data(s, f->hd.stream_id, NULL);
       /* GOAWAY came first: refused, sent again. Anything else (a header block too large): an error. */

@@ -63,6 +63,11 @@ typedef struct relay_call relay_call;
 
 typedef enum { RELAY_DOWN, RELAY_UP } relay_side; /* DOWN: a client's; UP: to a replica or the server */
 
+/* A call's place in one connection's list of calls. */
+typedef struct relay_link {
+  relay_call *next, *prev;
+} relay_link;
+
 typedef struct relay_conn {
   struct relay *rl;
   relay_side side;
@@ -77,7 +82,7 @@ typedef struct relay_conn {
   bool want_out;   /* EPOLLOUT is on */
   uint8_t *out;    /* bytes for the socket that did not fit */
   size_t out_len, out_off, out_cap;
-  relay_call *calls; /* the calls with a stream on it (list through up_next/down_next) */
+  relay_call *calls; /* the calls with a stream on it (through each call's link[side]) */
   int n_calls;
   int64_t idle_since_ms;
   struct relay_conn *next; /* every connection */
@@ -136,8 +141,7 @@ struct relay_call {
   int32_t up_id;
   bool up_open;
   bool up_sent;     /* the request's HEADERS went out on up */
-  relay_call *down_next, *down_prev;
-  relay_call *up_next, *up_prev;
+  relay_link link[2]; /* its places in the calls lists of down (link[RELAY_DOWN]) and up (link[RELAY_UP]) */
   /* request */
   relay_headers req_h;
   relay_buf req;

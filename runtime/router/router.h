@@ -152,6 +152,8 @@ struct router {
 void router_init(router *r);
 /* Stops every watch, waits for the watchers and frees every set. */
 void router_stop(router *r);
+/* Stops the watches of cfg's replicas (NULL: none) and waits until no watcher runs. */
+void router_stop_watches(router *r, router_config *cfg);
 
 /* The current snapshot, with a reference the caller drops with router_config_unref. */
 router_config *router_config_get(router *r);

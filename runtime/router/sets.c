@@ -402,13 +402,7 @@ router_set *router_choose_set(router_config *cfg, const char *service, size_t le
   return &cfg->sets[g->sets[k]];
 }
 
-void router_stop(router *r) {
-  atomic_store(&r->stopping, true);
-  router_dns_stop(r); /* before the sets go: it swaps snapshots in */
-  pthread_mutex_lock(&r->cfg_lock);
-  router_config *cfg = r->config;
-  r->config = NULL;
-  pthread_mutex_unlock(&r->cfg_lock);
+void router_stop_watches(router *r, router_config *cfg) {
   for (int i = 0; cfg != NULL && i < cfg->n_sets; i++) {
     for (int j = 0; j < cfg->sets[i].n_backends; j++) {
       router_backend_stop(cfg->sets[i].backends[j]);
@@ -419,6 +413,16 @@ void router_stop(router *r) {
     pthread_cond_wait(&r->watch_done, &r->watch_lock);
   }
   pthread_mutex_unlock(&r->watch_lock);
+}
+
+void router_stop(router *r) {
+  atomic_store(&r->stopping, true);
+  router_dns_stop(r); /* before the sets go: it swaps snapshots in */
+  pthread_mutex_lock(&r->cfg_lock);
+  router_config *cfg = r->config;
+  r->config = NULL;
+  pthread_mutex_unlock(&r->cfg_lock);
+  router_stop_watches(r, cfg);
   router_config_unref(cfg);
   router_method_kinds_free(r->kinds);
   r->kinds = NULL;

@@ -400,16 +400,7 @@ static router_set_spec make_spec(const char *name, char addresses[][32], int n) 
 static void settle(router *r) {
   router_config *cfg = router_config_get(r);
   assert_non_null(cfg);
-  for (int i = 0; i < cfg->n_sets; i++) {
-    for (int j = 0; j < cfg->sets[i].n_backends; j++) {
-      router_backend_stop(cfg->sets[i].backends[j]);
-    }
-  }
-  pthread_mutex_lock(&r->watch_lock);
-  while (r->n_watchers > 0) {
-    pthread_cond_wait(&r->watch_done, &r->watch_lock);
-  }
-  pthread_mutex_unlock(&r->watch_lock);
+  router_stop_watches(r, cfg);
   for (int i = 0; i < cfg->n_sets; i++) {
     for (int j = 0; j < cfg->sets[i].n_backends; j++) {
       set_health(cfg->sets[i].backends[j], true);
