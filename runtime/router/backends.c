@@ -235,9 +235,12 @@ router_backend *router_pick(router_set *s, router_backend *const *tried, int n_t
   uint64_t best_score = 0;
   int n = s->n_backends;
   router_policy policy = s->spec.policy == ROUTER_HASH && key == NULL ? ROUTER_ROUND_ROBIN : s->spec.policy;
-  unsigned start = policy != ROUTER_ROUND_ROBIN ? 0
-                   : borrow                     ? atomic_load(&s->next)
-                                                : atomic_fetch_add(&s->next, 1);
+  /* Round robin starts at the set's turn; so does least outstanding, so that
+   * ties (an idle set: every replica at 0) rotate instead of all going to
+   * the first replica. A borrow looks without taking the turn. */
+  unsigned start = policy == ROUTER_HASH ? 0
+                   : borrow             ? atomic_load(&s->next)
+                                        : atomic_fetch_add(&s->next, 1);
   for (int k = 0; k < n; k++) {
     router_backend *b = s->backends[(start + (unsigned)k) % (unsigned)n];
     if (!atomic_load(&b->healthy) || was_tried(b, tried, n_tried)) {

@@ -270,6 +270,18 @@ static void test_least_outstanding(void **state) {
   for (int i = 0; i < 3; i++) {
     atomic_store(&f->b[i]->outstanding, 0);
   }
+  /* Ties rotate: calls that each end before the next one starts (a lightly
+   * loaded set) are shared, not all sent to the first replica. */
+  set_health(f->b[1], true);
+  int seen[3] = {0};
+  for (int i = 0; i < 30; i++) {
+    int k = pick_index(&f->set, NULL, 0);
+    seen[k]++;
+    router_release(f->b[k], SHIMKIT_OK);
+  }
+  assert_int_equal(seen[0], 10);
+  assert_int_equal(seen[1], 10);
+  assert_int_equal(seen[2], 10);
   free_set(f);
 }
 
