@@ -17,34 +17,15 @@
  * holding it and its watcher; the last reference frees the channel.
  */
 #define _POSIX_C_SOURCE 200809L
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "grpc/health/v1/health.shimkit.h"
+#include "ip_port.h"
 #include "router.h"
 
 #define WATCH_POLL_MS 20 /* how often a watcher looks at its stream */
-
-/* "1.2.3.4:80" or "[::1]:80": an address, not a name. */
-static bool numeric_address(const char *address) {
-  const char *colon = strrchr(address, ':');
-  char host[64];
-  size_t len = colon != NULL ? (size_t)(colon - address) : 0;
-  if (len == 0 || len >= sizeof host || colon[1] == '\0' || strspn(colon + 1, "0123456789") != strlen(colon + 1)) {
-    return false;
-  }
-  memcpy(host, address, len);
-  host[len] = '\0';
-  unsigned char buf[sizeof(struct in6_addr)];
-  if (len > 2 && host[0] == '[' && host[len - 1] == ']') {
-    host[len - 1] = '\0';
-    return inet_pton(AF_INET6, host + 1, buf) == 1;
-  }
-  return inet_pton(AF_INET, host, buf) == 1;
-}
 
 router_backend *router_backend_new(router *r, const char *set_name, const char *address) {
   router_backend *b = calloc(1, sizeof *b);
@@ -62,7 +43,9 @@ router_backend *router_backend_new(router *r, const char *set_name, const char *
     return NULL;
   }
   b->address_hash = router_hash_bytes(address, strlen(address));
-  b->numeric = numeric_address(address);
+  struct sockaddr_storage ss;
+  socklen_t len = 0;
+  b->numeric = router_ip_port(address, &ss, &len);
   atomic_init(&b->refs, 1);
   atomic_init(&b->healthy, false);
   atomic_init(&b->known, false);

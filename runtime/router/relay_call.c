@@ -59,7 +59,6 @@ static void list_add(relay_conn *conn, relay_call *c) {
     conn->calls->link[conn->side].prev = c;
   }
   conn->calls = c;
-  conn->n_calls++;
 }
 
 static void list_remove(relay_conn *conn, relay_call *c) {
@@ -73,7 +72,6 @@ static void list_remove(relay_conn *conn, relay_call *c) {
     l->next->link[conn->side].prev = l->prev;
   }
   l->next = l->prev = NULL;
-  conn->n_calls--;
 }
 
 relay_call *relay_call_new(relay_conn *down, int32_t id) {
@@ -450,23 +448,17 @@ static void retry(relay_call *c, const char *why) {
   const char *path = relay_headers_get(&c->req_h, ":path", NULL);
   size_t key_len = 0;
   const char *key = hash_key(c, &key_len);
-  while (c->n_tried < ROUTER_MAX_ATTEMPTS) {
-    router_backend *nb = router_pick(c->set, c->tried, c->n_tried, false, key, key_len);
-    if (nb == NULL) {
-      break;
-    }
+  router_backend *nb =
+      c->n_tried < ROUTER_MAX_ATTEMPTS ? router_pick(c->set, c->tried, c->n_tried, false, key, key_len) : NULL;
+  relay_conn *up = nb != NULL ? conn_for(c, nb) : NULL;
+  if (up != NULL && submit(c, up) == 0) {
     c->tried[c->n_tried++] = nb;
-    relay_conn *up = conn_for(c, nb);
-    if (up != NULL && submit(c, up) == 0) {
-      shimkit_log(SHIMKIT_LOG_INFO, "router", "%s: %s could not be reached (%s); retrying on %s", path,
-                  b->address, why, nb->address);
-      return;
-    }
-    if (up != NULL) {
-      router_release(nb, SHIMKIT_UNAVAILABLE);
-    }
-    c->n_tried--;
-    break;
+    shimkit_log(SHIMKIT_LOG_INFO, "router", "%s: %s could not be reached (%s); retrying on %s", path, b->address,
+                why, nb->address);
+    return;
+  }
+  if (up != NULL) {
+    router_release(nb, SHIMKIT_UNAVAILABLE);
   }
   shimkit_log(SHIMKIT_LOG_INFO, "router", "%s: %s could not be reached (%s); sent through the router's server",
               path, b->address, why);

@@ -23,6 +23,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ip_port.h"
 #include "relay_internal.h"
 
 #define RELAY_CONNECT_MS 3000   /* a connect() to a replica, at most */
@@ -38,43 +39,6 @@ int64_t relay_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* "1.2.3.4:80" or "[::1]:80" into a socket address; false when not numeric. */
-static bool parse_numeric(const char *address, struct sockaddr_storage *ss, socklen_t *len) {
-  char host[64];
-  const char *colon = strrchr(address, ':');
-  if (colon == NULL || colon == address || (size_t)(colon - address) >= sizeof host) {
-    return false;
-  }
-  char *end = NULL;
-  long port = strtol(colon + 1, &end, 10);
-  if (end == colon + 1 || *end != '\0' || port < 0 || port > 65535) {
-    return false;
-  }
-  memcpy(host, address, (size_t)(colon - address));
-  host[colon - address] = '\0';
-  memset(ss, 0, sizeof *ss);
-  size_t hl = strlen(host);
-  if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
-    host[hl - 1] = '\0';
-    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET6, host + 1, &a6->sin6_addr) != 1) {
-      return false;
-    }
-    a6->sin6_family = AF_INET6;
-    a6->sin6_port = htons((uint16_t)port);
-    *len = sizeof *a6;
-    return true;
-  }
-  struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-  if (inet_pton(AF_INET, host, &a4->sin_addr) != 1) {
-    return false;
-  }
-  a4->sin_family = AF_INET;
-  a4->sin_port = htons((uint16_t)port);
-  *len = sizeof *a4;
-  return true;
 }
 
 static void set_events(relay_conn *c, bool out) {
@@ -161,7 +125,7 @@ relay_conn *relay_conn_upstream(relay *rl, const char *address) {
   }
   struct sockaddr_storage ss;
   socklen_t len = 0;
-  if (strlen(address) >= sizeof ((relay_conn *)0)->name || !parse_numeric(address, &ss, &len)) {
+  if (strlen(address) >= sizeof ((relay_conn *)0)->name || !router_ip_port(address, &ss, &len)) {
     return NULL;
   }
   return connect_to(rl, (struct sockaddr *)&ss, len, address);
@@ -480,13 +444,13 @@ static void *relay_main(void *arg) {
 bool relay_can_front(const char *listen) {
   struct sockaddr_storage ss;
   socklen_t len = 0;
-  return parse_numeric(listen, &ss, &len);
+  return router_ip_port(listen, &ss, &len);
 }
 
 relay *relay_bind(router *r, const char *address, int grace_ms, int *port, char *err, size_t cap) {
   struct sockaddr_storage ss;
   socklen_t len = 0;
-  if (!parse_numeric(address, &ss, &len)) {
+  if (!router_ip_port(address, &ss, &len)) {
     snprintf(err, cap, "%s is not a numeric HOST:PORT", address);
     return NULL;
   }

@@ -83,7 +83,6 @@ typedef struct relay_conn {
   uint8_t *out;    /* bytes for the socket that did not fit */
   size_t out_len, out_off, out_cap;
   relay_call *calls; /* the calls with a stream on it (through each call's link[side]) */
-  int n_calls;
   int64_t idle_since_ms;
   struct relay_conn *next; /* every connection */
 } relay_conn;
