@@ -36,7 +36,7 @@ void fsb_entity_key(int i, char *buf, size_t size);
  * and returns how many features it got (the runner checks it), -1 on error.
  */
 typedef struct fsb_variant {
-  const char *name;    /* "shim", "direct" */
+  const char *name;    /* "shim", "shim-h2", "direct", "direct+view" */
   const char *backend; /* "sqlite", "redis" */
   void *(*open)(const fsb_config *cfg, void *shared);
   int (*lookup)(void *state, const char *key);
@@ -64,6 +64,13 @@ double fsb_now(void);
 int fsb_shim_setup(const fsb_config *cfg, const char *addr, double *ingest_s);
 int fsb_shim_variant(const fsb_config *cfg, const char *addr, const char *backend, fsb_variant *out);
 void fsb_shim_variant_free(fsb_variant *v);
+
+/* How many of the first entity's features came back PRESENT and DOUBLE; -1 if not exactly one entity. */
+struct Shimkit__Ml__V1__GetOnlineFeaturesResponse;
+int fsb_count_present(const struct Shimkit__Ml__V1__GetOnlineFeaturesResponse *resp);
+
+/* Through the shim with a minimal nghttp2 client, no gRPC core (fsb_h2.c); addr stays the caller's. */
+void fsb_h2_variant(const char *addr, const char *backend, fsb_variant *out);
 
 /* Straight at the store (fsb_direct.c); view_too: also read the view definition first, as the shim does. */
 void fsb_direct_sqlite(fsb_variant *out, int view_too);

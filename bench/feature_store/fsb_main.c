@@ -3,7 +3,8 @@
  * Given a running feature_store_shim per back end (sqlite, redis) and the
  * store behind each, it creates the view and ingests the rows through each
  * shim, then times GetOnlineFeatures of one random entity (every feature)
- * through the shim and the same lookup straight against SQLite and Redis,
+ * through the shim (with gRPC core's client and with a minimal nghttp2
+ * client) and the same lookup straight against SQLite and Redis,
  * at each client thread count, and writes bench/results/feature_store_online.*.
  * scripts/bench_feature_store.sh builds it, starts what it needs and runs it.
  */
@@ -86,7 +87,7 @@ int main(int argc, char **argv) {
   const char *backends[2] = {"sqlite", "redis"};
   const char *shims[2] = {cfg.sqlite_shim, cfg.redis_shim};
   fsb_ingest ing[2];
-  fsb_result res[2 * 3 * 3];
+  fsb_result res[2 * 3 * 4];
   int n_res = 0, rc = 0;
   for (int b = 0; b < 2 && rc == 0; b++) {
     ing[b].backend = backends[b];
@@ -98,13 +99,14 @@ int main(int argc, char **argv) {
       return 1;
     }
     printf("fs_bench: %s: ingested in %.2f s\n", backends[b], ing[b].seconds);
-    fsb_variant shim, direct, direct_view;
+    fsb_variant shim, shim_h2, direct, direct_view;
     if (fsb_shim_variant(&cfg, shims[b], backends[b], &shim) != 0) return 1;
+    fsb_h2_variant(shims[b], backends[b], &shim_h2);
     (b == 0 ? fsb_direct_sqlite : fsb_direct_redis)(&direct, 0);
     (b == 0 ? fsb_direct_sqlite : fsb_direct_redis)(&direct_view, 1);
     for (int t = 0; cfg.threads[t] && rc == 0; t++) {
-      const fsb_variant *order[3] = {&shim, &direct, &direct_view};
-      for (int k = 0; k < 3 && rc == 0; k++) {
+      const fsb_variant *order[4] = {&shim, &shim_h2, &direct, &direct_view};
+      for (int k = 0; k < 4 && rc == 0; k++) {
         if ((rc = fsb_run(&cfg, order[k], cfg.threads[t], &res[n_res])) != 0)
           fprintf(stderr, "fs_bench: %s %s: a client could not connect\n", order[k]->name, order[k]->backend);
         else print_result(&res[n_res++]);

@@ -166,16 +166,20 @@ static int shim_lookup(void *state, const char *key) {
   Shimkit__Ml__V1__GetOnlineFeaturesResponse *resp = NULL;
   shimkit_call_options opts = {.timeout_ms = LOOKUP_TIMEOUT_MS, .allocator = shimkit_arena_allocator(s->arena)};
   int present = -1;
-  if (shimkit__ml__v1__feature_store__shimkit_get_online_features(s->ch, &req, &resp, &opts) == SHIMKIT_OK &&
-      resp->n_vectors == 1) {
-    const Shimkit__Ml__V1__OnlineFeatureVector *v = resp->vectors[0];
-    present = 0;
-    for (size_t i = 0; i < v->n_values && i < v->n_statuses; i++)
-      if (v->statuses[i] == SHIMKIT__ML__V1__VALUE_STATUS__VALUE_STATUS_PRESENT &&
-          v->values[i]->kind_case == SHIMKIT__ML__V1__FEATURE_VALUE__KIND_DOUBLE_VALUE)
-        present++;
-  }
+  if (shimkit__ml__v1__feature_store__shimkit_get_online_features(s->ch, &req, &resp, &opts) == SHIMKIT_OK)
+    present = fsb_count_present(resp);
   shimkit_arena_reset(s->arena); /* drops the response */
+  return present;
+}
+
+int fsb_count_present(const Shimkit__Ml__V1__GetOnlineFeaturesResponse *resp) {
+  if (resp == NULL || resp->n_vectors != 1) return -1;
+  const Shimkit__Ml__V1__OnlineFeatureVector *v = resp->vectors[0];
+  int present = 0;
+  for (size_t i = 0; i < v->n_values && i < v->n_statuses; i++)
+    if (v->statuses[i] == SHIMKIT__ML__V1__VALUE_STATUS__VALUE_STATUS_PRESENT &&
+        v->values[i]->kind_case == SHIMKIT__ML__V1__FEATURE_VALUE__KIND_DOUBLE_VALUE)
+      present++;
   return present;
 }
 
