@@ -1,9 +1,9 @@
 /*
  * fsb_report.c - writes fs_bench's results as feature_store_online.json and
  * a markdown table, feature_store_online.md: every run, then per back end,
- * thread count and client (gRPC core, nghttp2) the shim against the direct lookup (added p50 and p99, ratio
- * of throughputs) and the issue's target (added p50 <= 0.2 ms at 1 client
- * thread), which is reported, never asserted.
+ * thread count and client (gRPC core, nghttp2) the shim against the direct
+ * lookup (added p50 and p99, ratio of throughputs) and the issue's target
+ * (added p50 <= 0.2 ms at 1 client thread), which is reported, never asserted.
  */
 #define _POSIX_C_SOURCE 200809L
 
