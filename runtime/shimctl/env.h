@@ -17,6 +17,12 @@
 #include <stdio.h>
 
 /* Everything needed to run one replica of a set. */
+/* Every replica shimctl starts gets --drain-delay-ms this (before the set's
+ * own arguments, which may override it): on SIGTERM it reports NOT_SERVING
+ * and still serves for this long, so that the router, which watches its
+ * health, stops sending before it refuses calls. */
+#define SHIMCTL_REPLICA_DRAIN_DELAY_MS 300
+
 typedef struct shimctl_replica_spec {
   const char *stack;       /* stack name, e.g. "ml" */
   const char *service;     /* service kind, e.g. "feature_store" */

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "env.h"
 #include "router_sets.h"
 #include "runcmd.h"
 #include "sha256.h"
@@ -81,7 +82,7 @@ static int label_ok(const char *v) {
 
 static int grace_seconds(int drain_ms) {
   int ms = drain_ms > 0 ? drain_ms : DEFAULT_DRAIN_MS;
-  return (ms + 999) / 1000 + GRACE_MARGIN_S;
+  return (ms + 999) / 1000 + GRACE_MARGIN_S; /* the margin also covers a replica's drain delay */
 }
 
 /* What the pods of one Deployment are. */
@@ -190,6 +191,9 @@ static void render(const pod_desc *d, FILE *out) {
     fputs("            - \"--drain-grace-ms\"\n            - ", out);
     yaml_str(out, grace);
     fputc('\n', out);
+  }
+  if (d->set != NULL) { /* a replica (not the router): the router stops sending before it refuses calls */
+    fprintf(out, "            - \"--drain-delay-ms\"\n            - \"%d\"\n", SHIMCTL_REPLICA_DRAIN_DELAY_MS);
   }
   for (const char *const *a = d->args; a && *a; a++) {
     fputs("            - ", out);

@@ -419,11 +419,14 @@ static bool start_router(pass_ctx *pc, shimctl_state *st) {
 }
 
 static bool start_replica(pass_ctx *pc, shimctl_state *st, shimctl_set *set, shimctl_replica *rep) {
-  char log_path[SHIMCTL_PATH + SHIMCTL_STR], drain[16];
+  char log_path[SHIMCTL_PATH + SHIMCTL_STR], drain[16], delay[16];
   snprintf(log_path, sizeof log_path, "%s/logs/%s-%d.log", pc->dir, set->name, rep->index);
   snprintf(drain, sizeof drain, "%d", set->drain_grace_ms);
-  const char *args[SHIMCTL_MAX_ARGS + 4];
+  snprintf(delay, sizeof delay, "%d", SHIMCTL_REPLICA_DRAIN_DELAY_MS);
+  const char *args[SHIMCTL_MAX_ARGS + 6];
   int n = 0;
+  args[n++] = "--drain-delay-ms";
+  args[n++] = delay;
   for (int i = 0; i < set->n_args; i++) {
     args[n++] = set->args[i];
   }

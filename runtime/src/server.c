@@ -7,7 +7,10 @@
  * registers every method and posts the requests (requests.c) and starts the
  * worker pool (worker.c). The drain, run once by whoever gets there first
  * (shimkit_server_wait or shimkit_server_free), follows grpc-core note 4:
- *   1. health goes NOT_SERVING everywhere and Watch streams end;
+ *   1. health goes NOT_SERVING everywhere and Watch streams end; new calls
+ *      are still served for drain_delay_ms, so that routers watching health
+ *      stop sending before calls are refused (a call gRPC core receives
+ *      after step 2 begins is cancelled, not refused);
  *   2. no request is posted any more; grpc_server_shutdown_and_notify: no
  *      new calls, pending requests fail and their slots come back;
  *   3. in-flight calls get drain_grace_ms to finish (live_calls reaches 0);
@@ -61,6 +64,10 @@ static bool options_valid(const shimkit_server_options *o) {
   if (o->max_receive_bytes < 1 || o->max_send_bytes < 1) {
     shimkit_log(SHIMKIT_LOG_ERROR, "server", "max_receive_bytes and max_send_bytes must be positive (%d, %d)",
                 o->max_receive_bytes, o->max_send_bytes);
+    return false;
+  }
+  if (o->drain_delay_ms < 0 || o->drain_delay_ms > 3600000) {
+    shimkit_log(SHIMKIT_LOG_ERROR, "server", "drain_delay_ms must be 0..3600000 (%d)", o->drain_delay_ms);
     return false;
   }
   if (o->drain_grace_ms < 0) {
@@ -379,10 +386,29 @@ static struct timespec in_ms(int64_t ms) {
   return ts;
 }
 
+/* Step 1's delay: calls are still served while health reads NOT_SERVING; a second signal ends it. */
+static void delay_before_refusing(shimkit_server *srv, unsigned signals_at_start) {
+  if (srv->opts.drain_delay_ms <= 0) {
+    return;
+  }
+  shimkit_log(SHIMKIT_LOG_INFO, "server", "draining: health is NOT_SERVING; new calls still served for %d ms",
+              srv->opts.drain_delay_ms);
+  int64_t deadline = shimkit__now_ns() + (int64_t)srv->opts.drain_delay_ms * 1000000;
+  while (shimkit__now_ns() < deadline) {
+    if (srv->signals_installed && shimkit__signals_count() > signals_at_start) {
+      shimkit_log(SHIMKIT_LOG_WARN, "server", "second signal: refusing new calls now");
+      return;
+    }
+    struct timespec step = {.tv_sec = 0, .tv_nsec = 10 * 1000000};
+    nanosleep(&step, NULL);
+  }
+}
+
 /* Steps 1-6 of the drain (see the top of this file). Called with srv->state == DRAINING. */
 static void drain(shimkit_server *srv) {
   unsigned signals_at_start = shimkit__signals_count();
   shimkit__health_drain(srv->health);
+  delay_before_refusing(srv, signals_at_start);
   pthread_mutex_lock(&srv->lock);
   srv->accepting = false; /* no request is posted from now on */
   pthread_mutex_unlock(&srv->lock);

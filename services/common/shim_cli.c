@@ -23,6 +23,7 @@ enum {
   OPT_LISTEN = 256,
   OPT_WORKERS,
   OPT_GRACE,
+  OPT_DELAY,
   OPT_MAXMSG,
   OPT_CERT,
   OPT_KEY,
@@ -39,6 +40,7 @@ static const struct option common_options[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"workers", required_argument, NULL, OPT_WORKERS},
     {"drain-grace-ms", required_argument, NULL, OPT_GRACE},
+    {"drain-delay-ms", required_argument, NULL, OPT_DELAY},
     {"max-message-bytes", required_argument, NULL, OPT_MAXMSG},
     {"tls-cert", required_argument, NULL, OPT_CERT},
     {"tls-key", required_argument, NULL, OPT_KEY},
@@ -72,6 +74,8 @@ static void usage(const shim_cli_program *p, FILE *out) {
           "  --listen ADDR                address to serve on (default 127.0.0.1:50051; port 0 = any free port)\n"
           "  --workers N                  most handler threads, started on demand (default 64)\n"
           "  --drain-grace-ms N           on SIGTERM, time in-flight calls get to finish (default 10000)\n"
+          "  --drain-delay-ms N           on SIGTERM, first report NOT_SERVING and keep serving new calls\n"
+          "                               for N ms, so routers watching health stop sending (default 0)\n"
           "  --max-message-bytes N        largest message received or sent (default 4194304)\n"
           "  --tls-cert FILE              serve TLS with this PEM certificate chain (needs --tls-key)\n"
           "  --tls-key FILE               PEM private key of --tls-cert\n"
@@ -186,6 +190,9 @@ static int parse(const shim_cli_program *p, int argc, char **argv, shim_settings
       break;
     case OPT_GRACE:
       if (parse_int(p->name, "--drain-grace-ms", optarg, 0, 3600000, &s->server.drain_grace_ms) != 0) return 2;
+      break;
+    case OPT_DELAY:
+      if (parse_int(p->name, "--drain-delay-ms", optarg, 0, 3600000, &s->server.drain_delay_ms) != 0) return 2;
       break;
     case OPT_MAXMSG:
       if (parse_int(p->name, "--max-message-bytes", optarg, 64, 1 << 30, &s->server.max_receive_bytes) != 0)

@@ -42,6 +42,9 @@ typedef struct shimkit_server_options {
   bool enable_health;          /* serve grpc.health.v1.Health (default true) */
   bool enable_reflection;      /* serve grpc reflection v1 + v1alpha (default true) */
   bool access_log;             /* one JSON line per call on stderr (default true) */
+  int drain_delay_ms;          /* on shutdown, how long health reads NOT_SERVING while new calls are
+                                  still served, before the drain refuses them: time for a router or
+                                  load balancer watching health to stop sending (default 0) */
 } shimkit_server_options;
 
 /** Fills opts with the defaults listed above. */
@@ -110,7 +113,7 @@ SHIMKIT_API shimkit_code shimkit_server_start(shimkit_server *srv);
 /**
  * Blocks until a shutdown was asked for (SIGTERM/SIGINT when handle_signals,
  * or shimkit_server_shutdown() from another thread), then drains: health goes
- * NOT_SERVING, no new calls are accepted, in-flight calls get drain_grace_ms
+ * NOT_SERVING (new calls are still served for drain_delay_ms), no new calls are accepted, in-flight calls get drain_grace_ms
  * to finish, the rest are cancelled. Returns when every worker stopped.
  */
 SHIMKIT_API void shimkit_server_wait(shimkit_server *srv);

@@ -115,6 +115,29 @@ def test_health_watch_sees_not_serving_on_sigterm(new_shim):
         assert shim.wait(30) == 0, shim.log()
 
 
+def test_drain_delay_serves_new_calls_while_health_is_not_serving(new_shim, stubs, pb2):
+    """--drain-delay-ms: on SIGTERM, health reads NOT_SERVING at once, yet a
+    call made then, on a new connection, is still served; after the delay
+    the shim drains and exits 0. (Without it a call that reaches gRPC core
+    once the drain began is cancelled, which a router cannot retry.)"""
+    shim = new_shim("--drain-delay-ms", "2000", "--drain-grace-ms", "3000")
+    with grpc.insecure_channel(shim.target) as ch:
+        health = health_pb2_grpc.HealthStub(ch)
+        assert health.Check(health_pb2.HealthCheckRequest(service=""), timeout=10).status == \
+            health_pb2.HealthCheckResponse.SERVING
+        shim.signal(signal.SIGTERM)
+        shim.wait_log("new calls still served for 2000 ms")
+        assert health.Check(health_pb2.HealthCheckRequest(service=""), timeout=10).status == \
+            health_pb2.HealthCheckResponse.NOT_SERVING
+    ch2, stub = connect(shim, stubs)
+    with ch2:
+        assert stub.Say(pb2.EchoRequest(message="during the delay"), timeout=10).message == "during the delay"
+    assert shim.wait(30) == 0, shim.log()
+    log = shim.log()
+    assert log.index("new calls still served for 2000 ms") < re.search(r"draining: \d+ calls in flight", log).start(), log
+    assert re.search(f'"method":"{SAY}","code":"OK"', log), log
+
+
 def test_health_watch_of_unknown_service(new_shim):
     shim = new_shim()
     ch = grpc.insecure_channel(shim.target)
