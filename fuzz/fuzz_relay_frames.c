@@ -35,6 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   rl.r = &g_router;
   rl.listen_fd = rl.epoll_fd = rl.wake_fd = -1;
   atomic_init(&rl.live_calls, 0);
+  rl.retry_buffer = RELAY_RETRY_BUFFER_DEFAULT;
+  atomic_init(&rl.kept_bytes, 0);
   snprintf(rl.server_addr, sizeof rl.server_addr, "unix:/nonexistent/shimkit-fuzz/server.sock");
 
   relay_conn *c = calloc(1, sizeof *c);
@@ -66,8 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
   }
   relay_conn_close(c, "fuzz: input ended");
-  if (c->calls != NULL || atomic_load(&rl.live_calls) != 0) {
-    abort(); /* every call is gone with its connection */
+  if (c->calls != NULL || atomic_load(&rl.live_calls) != 0 || atomic_load(&rl.kept_bytes) != 0) {
+    abort(); /* every call is gone with its connection, and what it kept with it */
   }
   nghttp2_session_del(c->s);
   free(c->out);

@@ -29,6 +29,7 @@ static router g_router;
 static router_set_spec g_default; /* the set --backend makes */
 static relay *g_relay;            /* the front on --listen (relay.h); NULL with --no-relay, TLS or unix: */
 static bool g_no_relay;
+static size_t g_retry_buffer = RELAY_RETRY_BUFFER_DEFAULT; /* --retry-buffer-mib */
 
 static const char *front_bind(const char *listen, int drain_grace_ms, int *port, void *ctx) {
   if (!relay_can_front(listen)) {
@@ -43,6 +44,7 @@ static const char *front_bind(const char *listen, int drain_grace_ms, int *port,
             listen, err);
     return NULL;
   }
+  relay_set_retry_buffer(g_relay, g_retry_buffer);
   return relay_server_address(g_relay);
 }
 
@@ -76,7 +78,11 @@ static shimkit_code setup(shimkit_server *srv, void *ctx) {
 }
 
 static shimkit_code setup_metrics(shimkit_metrics *metrics, void *ctx) {
-  return router_metrics_register(ctx, metrics);
+  shimkit_code rc = router_metrics_register(ctx, metrics);
+  if (rc == SHIMKIT_OK && g_relay != NULL) { /* bound before the metrics are set up, freed after */
+    rc = shimkit_metrics_add_collector(metrics, relay_metrics, g_relay);
+  }
+  return rc;
 }
 
 /* The server drained (no call is held any more): the hold timer stops before it is freed. */
@@ -100,7 +106,8 @@ static int take_options(router *r, router_set_spec *def, int *argc, char **argv)
     const char *v = i + 1 < *argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--backend") == 0 || strcmp(a, "--policy") == 0 || strcmp(a, "--health-retry-ms") == 0 ||
         strcmp(a, "--hash-key") == 0 || strcmp(a, "--hash-field") == 0 || strcmp(a, "--state") == 0 ||
-        strcmp(a, "--sets-file") == 0 || strcmp(a, "--resolve-interval-ms") == 0) {
+        strcmp(a, "--sets-file") == 0 || strcmp(a, "--resolve-interval-ms") == 0 ||
+        strcmp(a, "--retry-buffer-mib") == 0) {
       if (v == NULL) {
         fprintf(stderr, "shimkit_router: %s needs a value\n", a);
         return -1;
@@ -142,6 +149,14 @@ static int take_options(router *r, router_set_spec *def, int *argc, char **argv)
           return -1;
         }
         r->resolve_interval_ms = (int)ms;
+      } else if (strcmp(a, "--retry-buffer-mib") == 0) {
+        char *end = NULL;
+        long mib = strtol(v, &end, 10);
+        if (end == v || *end != '\0' || mib < 0 || mib > 65536) {
+          fprintf(stderr, "shimkit_router: --retry-buffer-mib must be 0..65536, not %s\n", v);
+          return -1;
+        }
+        g_retry_buffer = (size_t)mib << 20;
       } else if (strcmp(a, "--health-retry-ms") == 0) {
         r->health_retry_ms = atoi(v);
         if (r->health_retry_ms < 10) {
@@ -262,7 +277,10 @@ int main(int argc, char **argv) {
                  "  --no-relay              no HTTP/2 relay in front: gRPC core serves --listen and\n"
                  "                          forwards every call (by default unary calls to sets that\n"
                  "                          do not hash on a field go straight to a replica, frame by\n"
-                 "                          frame; docs/router.md)",
+                 "                          frame; docs/router.md)\n"
+                 "  --retry-buffer-mib N    request bytes the relay keeps, all calls together, to send\n"
+                 "                          a refused call to another replica (default 64; 0 = none:\n"
+                 "                          refused calls go back to their clients to send again)",
       .options = NULL,
       .setup = setup,
       .drained = drained,

@@ -38,6 +38,16 @@ relay *relay_bind(struct router *r, const char *listen, int grace_ms, int *port,
 /* The address the router's gRPC server listens on: "unix:/tmp/.../server.sock". */
 const char *relay_server_address(const relay *rl);
 
+/* Request bytes the relay keeps at most, all calls together, to send a
+ * refused call to another replica (default RELAY_RETRY_BUFFER_DEFAULT).
+ * Before relay_start. */
+#define RELAY_RETRY_BUFFER_DEFAULT ((size_t)64 << 20)
+void relay_set_retry_buffer(relay *rl, size_t bytes);
+
+/* A shimkit_metrics_collector_fn (shimkit/metrics.h) for relay_ptr: the
+ * retry buffer's use and size, as Prometheus gauges. Any thread. */
+size_t relay_metrics(char *buf, size_t cap, void *relay_ptr);
+
 /* Starts the relay's thread (the server is started): it accepts from now on. 0, or -1 (logged). */
 int relay_start(relay *rl);
 

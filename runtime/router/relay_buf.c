@@ -39,20 +39,35 @@ size_t relay_buf_take(relay_buf *b, uint8_t *out, size_t max, bool keep) {
     memcpy(out, b->data + b->off, n);
     b->off += n;
   }
-  if (!keep && b->off > 0) {
-    /* Drop what was handed over: all of it when nothing is left (the usual
-     * case), else by moving the rest down once it is the smaller part. */
-    if (b->off == b->len) {
-      b->base += b->len;
-      b->len = b->off = 0;
-    } else if (b->off >= b->len - b->off) {
-      memmove(b->data, b->data + b->off, b->len - b->off);
-      b->base += b->off;
-      b->len -= b->off;
-      b->off = 0;
-    }
+  if (!keep) {
+    relay_buf_drop_taken(b);
   }
   return n;
+}
+
+void relay_buf_drop_taken(relay_buf *b) {
+  if (b->off == 0) {
+    return;
+  }
+  /* All of it when nothing is left (the usual case), else by moving the
+   * rest down once it is the smaller part. */
+  if (b->off == b->len) {
+    b->base += b->len;
+    b->len = b->off = 0;
+  } else if (b->off >= b->len - b->off) {
+    memmove(b->data, b->data + b->off, b->len - b->off);
+    b->base += b->off;
+    b->len -= b->off;
+    b->off = 0;
+  }
+}
+
+void relay_buf_release_empty(relay_buf *b) {
+  if (b->len == 0) {
+    free(b->data);
+    b->data = NULL;
+    b->cap = 0;
+  }
 }
 
 size_t relay_buf_pending(const relay_buf *b) {

@@ -16,7 +16,11 @@
  * other replica can take it, it goes to the router's server, which answers
  * as it always does. A fast call whose replica was reached but ended without
  * a status (its connection broke: the replica was killed) fails UNAVAILABLE;
- * it may have run, so it is not sent again.
+ * it may have run, so it is not sent again. Keeping has two bounds:
+ * RELAY_KEEP_MAX bytes per call, and the relay's retry buffer
+ * (--retry-buffer-mib) for all calls together; a call past either stops
+ * keeping, and when refused it is refused to its client, whose gRPC
+ * library sends it again.
  *
  * Each fast call counts in its replica's metrics (router_pick /
  * router_release) and writes the router's access-log line (forward.c's
@@ -157,6 +161,49 @@ static void fast_end(relay_call *c, int code) {
 /* n request bytes were handed to up: the client may send as many more on this stream. (The
  * connection's window opens as bytes arrive, relay_h2.c: one stream that is not read cannot hold
  * up the others; the stream windows bound what the relay holds.) */
+/* Stops keeping c's request bytes: those handed over are dropped, and the
+ * call is not sent again (a refused stream is refused to the client, which
+ * sends it again itself). */
+static void keep_stop(relay_call *c) {
+  if (!c->keep_req) {
+    return;
+  }
+  struct relay *rl = c->rl;
+  c->keep_req = false;
+  size_t kept = atomic_load_explicit(&rl->kept_bytes, memory_order_relaxed) - c->kept_counted;
+  atomic_store_explicit(&rl->kept_bytes, kept, memory_order_relaxed);
+  c->kept_counted = 0;
+  if (rl->retry_buffer_full_logged && kept < rl->retry_buffer / 2) {
+    rl->retry_buffer_full_logged = false; /* warn again the next time it fills */
+  }
+  relay_buf_drop_taken(&c->req);
+  relay_buf_release_empty(&c->req);
+}
+
+/* Counts c's kept request bytes in the relay's retry buffer. A call past
+ * RELAY_KEEP_MAX, or one that would overfill the buffer, stops keeping. */
+static void keep_count(relay_call *c) {
+  struct relay *rl = c->rl;
+  size_t more = c->req.len - c->kept_counted;
+  size_t kept = atomic_load_explicit(&rl->kept_bytes, memory_order_relaxed); /* only this thread writes it */
+  if (c->req.len > RELAY_KEEP_MAX) {
+    keep_stop(c);
+  } else if (kept + more > rl->retry_buffer) {
+    if (!rl->retry_buffer_full_logged && rl->retry_buffer > 0) {
+      rl->retry_buffer_full_logged = true;
+      shimkit_log(SHIMKIT_LOG_WARN, "router",
+                  "the relay's retry buffer is full (%zu KiB of requests kept for a second attempt): calls "
+                  "past it are not sent to another replica when theirs refuses them (their clients are told "
+                  "to send them again); --retry-buffer-mib sets its size",
+                  kept / 1024);
+    }
+    keep_stop(c);
+  } else {
+    atomic_store_explicit(&rl->kept_bytes, kept + more, memory_order_relaxed);
+    c->kept_counted += more;
+  }
+}
+
 static void ack_down(relay_call *c, size_t n) {
   if (c->down != NULL && !c->down->dead && c->down_open && n > 0) {
     nghttp2_session_consume_stream(c->down->s, c->down_id, n);
@@ -300,7 +347,7 @@ static void to_server(relay_call *c) {
     fail(c, SHIMKIT_UNAVAILABLE, "router: its gRPC server cannot be reached");
     return;
   }
-  c->keep_req = false;
+  keep_stop(c);
 }
 
 /* A connection to b for the call; NULL (b handed back, uncounted) when no socket could be made. */
@@ -478,8 +525,8 @@ void relay_call_request_data(relay_call *c, const uint8_t *p, size_t n) {
     fail(c, SHIMKIT_RESOURCE_EXHAUSTED, "router: out of memory");
     return;
   }
-  if (c->keep_req && c->req.len > RELAY_KEEP_MAX) {
-    c->keep_req = false;
+  if (c->keep_req) {
+    keep_count(c);
   }
   if (c->up_open && c->up != NULL) {
     nghttp2_session_resume_data(c->up->s, c->up_id);
@@ -499,7 +546,7 @@ void relay_call_sent(relay_call *c) {
 
 void relay_call_response_headers(relay_call *c, bool trailers_only) {
   c->resp_in = true;
-  c->keep_req = false;
+  keep_stop(c);
   if (!c->down_open || c->down == NULL || c->answered) {
     return;
   }
@@ -552,6 +599,7 @@ static void maybe_free(relay_call *c) {
     return;
   }
   fast_end(c, c->status >= 0 ? c->status : SHIMKIT_CANCELLED);
+  keep_stop(c);
   unlink_down(c);
   unlink_up(c);
   relay_headers_free(&c->req_h);

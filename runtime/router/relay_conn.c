@@ -461,6 +461,8 @@ relay *relay_bind(router *r, const char *address, int grace_ms, int *port, char 
   }
   rl->r = r;
   rl->grace_ms = grace_ms;
+  rl->retry_buffer = RELAY_RETRY_BUFFER_DEFAULT;
+  atomic_init(&rl->kept_bytes, 0);
   rl->listen_fd = rl->epoll_fd = rl->wake_fd = -1;
   atomic_init(&rl->live_calls, 0);
   atomic_init(&rl->stop, false);
@@ -503,6 +505,24 @@ relay *relay_bind(router *r, const char *address, int grace_ms, int *port, char 
 
 const char *relay_server_address(const relay *rl) {
   return rl->server_addr;
+}
+
+void relay_set_retry_buffer(relay *rl, size_t bytes) {
+  rl->retry_buffer = bytes;
+}
+
+size_t relay_metrics(char *buf, size_t cap, void *relay_ptr) {
+  const relay *rl = relay_ptr;
+  return (size_t)snprintf(
+      buf, cap,
+      "# HELP shimkit_router_relay_retry_buffer_bytes Request bytes the relay keeps now, all calls together, "
+      "to send a refused call to another replica.\n"
+      "# TYPE shimkit_router_relay_retry_buffer_bytes gauge\n"
+      "shimkit_router_relay_retry_buffer_bytes %zu\n"
+      "# HELP shimkit_router_relay_retry_buffer_limit_bytes The most it keeps (--retry-buffer-mib).\n"
+      "# TYPE shimkit_router_relay_retry_buffer_limit_bytes gauge\n"
+      "shimkit_router_relay_retry_buffer_limit_bytes %zu\n",
+      atomic_load_explicit(&rl->kept_bytes, memory_order_relaxed), rl->retry_buffer);
 }
 
 int relay_start(relay *rl) {

@@ -35,6 +35,10 @@ int relay_buf_append(relay_buf *b, const uint8_t *p, size_t n);
 /* Copies up to max bytes from the hand-over point into out and moves it on;
  * without keep, bytes handed over are dropped. Returns the bytes copied. */
 size_t relay_buf_take(relay_buf *b, uint8_t *out, size_t max, bool keep);
+/* Drops the bytes handed over (what take without keep does). */
+void relay_buf_drop_taken(relay_buf *b);
+/* Frees the storage of an empty buffer (its position stays). */
+void relay_buf_release_empty(relay_buf *b);
 /* Bytes not yet handed over. */
 size_t relay_buf_pending(const relay_buf *b);
 /* Stream position of the hand-over point (bytes handed over since the start). */
@@ -106,6 +110,9 @@ struct relay {
   char dir[64];          /* private directory of the server socket */
   char server_addr[128]; /* "unix:<dir>/server.sock" */
   int grace_ms;
+  size_t retry_buffer;   /* request bytes all calls together keep for a second attempt, at most */
+  atomic_size_t kept_bytes; /* what they keep now (written by the relay's thread, read by /metrics) */
+  bool retry_buffer_full_logged; /* the warning that the buffer is full went out (again once it empties) */
   pthread_t thread;
   bool running;
   relay_conn *conns;
@@ -146,6 +153,7 @@ struct relay_call {
   relay_buf req;
   bool req_eof;
   bool keep_req;       /* the request bytes are kept (until the reply starts) so it can be sent again */
+  size_t kept_counted; /* of them, counted in the relay's kept_bytes */
   size_t req_consumed; /* request bytes acknowledged to the client (flow control) */
   bool routed;         /* the request headers were seen and the call submitted */
   /* response */

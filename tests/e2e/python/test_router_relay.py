@@ -15,6 +15,7 @@ import socket
 import struct
 import threading
 import time
+import urllib.request
 
 import grpc
 import pytest
@@ -355,6 +356,106 @@ def test_out_of_descriptors_rests_and_recovers(pb2, stubs):
     finally:
         for s in socks:
             s.close()
+        rc = router.stop(30)
+        for p in reps:
+            p.kill()
+    assert rc == 0, router.log()
+
+
+# ---- the retry buffer (--retry-buffer-mib): what the relay keeps to send a call again ------------
+
+
+def relay_gauge(router, name):
+    """A gauge of the router's /metrics (the router runs with --metrics-listen)."""
+    with urllib.request.urlopen(f"http://{router.metrics_address()}/metrics", timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(f"{name} "):
+                return int(float(line.rsplit(" ", 1)[1]))
+    raise AssertionError(f"no {name} in the router's metrics")
+
+
+def test_retry_buffer_bounds_the_requests_kept(pb2, stubs):
+    """A 1 MiB retry buffer and four 400 KiB calls waiting in the replica at
+    once: the relay keeps what fits (the gauge stays within the buffer), says
+    once that it is full, every call is still answered, and once they are
+    all answered nothing is kept."""
+    rep = Shim("--name", "k0", "--metrics-listen", "127.0.0.1:0").start()
+    router = Shim("--backend", rep.target, "--retry-buffer-mib", "1", "--metrics-listen", "127.0.0.1:0",
+                  command=router_command()).start()
+    try:
+        with grpc.insecure_channel(router.target, options=BIG_OPTIONS) as ch:
+            stub = stubs[1].EchoStub(ch)
+            wait_unary_plan(stub, pb2, router)
+            assert relay_gauge(router, "shimkit_router_relay_retry_buffer_limit_bytes") == 1 << 20
+            body = "k" * (400 * 1024)
+            calls = [stub.Say.future(pb2.EchoRequest(message=body, delay_ms=3000), timeout=30) for _ in range(4)]
+            rep.wait_in_flight(SAY, 4)
+            router.wait_log("the relay's retry buffer is full")
+            kept = relay_gauge(router, "shimkit_router_relay_retry_buffer_bytes")
+            assert 400 * 1024 < kept <= 1 << 20, kept  # two calls' requests fit, the others are not kept
+            assert [c.result().message for c in calls] == [body] * 4
+        assert relay_gauge(router, "shimkit_router_relay_retry_buffer_bytes") == 0
+        assert router.log().count("retry buffer is full") == 1, router.log()
+        assert len(relayed_lines(router)) >= 4, router.log()
+    finally:
+        rc = router.stop(30)
+        rep.kill()
+    assert rc == 0, router.log()
+
+
+@pytest.mark.parametrize("buffer_mib", ["64", "0"])
+def test_a_draining_replica_under_load(pb2, stubs, buffer_mib):
+    """4 clients call without pause while one replica of two drains (SIGTERM,
+    with a drain delay). With the retry buffer (the default size), a call the draining replica
+    refuses is sent to the other replica by the relay: every call succeeds.
+    With none (--retry-buffer-mib 0), the relay keeps nothing and refuses
+    such a call to its client, whose gRPC library sends it once more; a call
+    refused twice fails UNAVAILABLE, never another way, and nothing hangs."""
+    # --drain-delay-ms, as shimctl starts replicas: the router sees NOT_SERVING
+    # before the replica refuses calls (without it, a call gRPC core takes in
+    # as the drain begins is cancelled, and that cannot be retried).
+    reps = [Shim("--name", f"z{i}", "--drain-delay-ms", "300").start() for i in range(2)]
+    router = Shim("--backend", reps[0].target, "--backend", reps[1].target, "--retry-buffer-mib", buffer_mib,
+                  "--health-retry-ms", "100", command=router_command()).start()
+    failures, done = [], [0]
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def client():
+        with grpc.insecure_channel(router.target) as ch:
+            stub = stubs[1].EchoStub(ch)
+            for i in range(2000):
+                if stop.is_set():
+                    return
+                try:
+                    assert stub.Say(pb2.EchoRequest(message=f"z{i}"), timeout=20).message == f"z{i}"
+                    with lock:
+                        done[0] += 1
+                except grpc.RpcError as e:
+                    failures.append((e.code(), e.details()))
+
+    try:
+        with grpc.insecure_channel(router.target) as ch:
+            wait_unary_plan(stubs[1].EchoStub(ch), pb2, router)
+        threads = [threading.Thread(target=client) for _ in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        reps[0].signal(signal.SIGTERM)
+        assert reps[0].wait(30) == 0, reps[0].log()
+        time.sleep(0.5)
+        stop.set()
+        for t in threads:
+            t.join(60)
+        if buffer_mib == "0":
+            assert all(code == grpc.StatusCode.UNAVAILABLE for code, _ in failures), failures[:5]
+            assert len(failures) < done[0] / 10, (len(failures), done[0])
+        else:
+            assert not failures, failures[:5]
+        assert done[0] > 0
+        assert "retry buffer is full" not in router.log()
+    finally:
+        stop.set()
         rc = router.stop(30)
         for p in reps:
             p.kill()
