@@ -82,6 +82,32 @@ static void test_position_counts_across_drops(void **state) {
   relay_buf_free(&b);
 }
 
+/* A call that stops keeping (keep_stop in relay_call.c) drops what it handed
+ * over; once it had handed over everything, its storage goes too. */
+static void test_drop_taken_then_release(void **state) {
+  (void)state;
+  relay_buf b = {0};
+  uint8_t in[9000], out[9000];
+  fill(in, sizeof in, 3);
+  assert_int_equal(relay_buf_append(&b, in, 9000), 0);
+  assert_int_equal(relay_buf_take(&b, out, 2000, true), 2000);
+  relay_buf_drop_taken(&b); /* 2000 handed over, 7000 left: the smaller part is not moved yet */
+  relay_buf_release_empty(&b);
+  assert_non_null(b.data); /* not empty: kept */
+  assert_int_equal(relay_buf_take(&b, out + 2000, 7000, true), 7000);
+  relay_buf_drop_taken(&b);
+  assert_int_equal(b.len, 0);
+  assert_int_equal(relay_buf_position(&b), 9000);
+  relay_buf_release_empty(&b);
+  assert_null(b.data);
+  assert_int_equal(b.cap, 0);
+  assert_memory_equal(out, in, sizeof in);
+  assert_int_equal(relay_buf_append(&b, in, 10), 0); /* usable again, the position going on */
+  assert_int_equal(relay_buf_position(&b), 9000);
+  assert_int_equal(relay_buf_pending(&b), 10);
+  relay_buf_free(&b);
+}
+
 static void test_headers_copy_and_lookup(void **state) {
   (void)state;
   relay_headers h = {0};
@@ -128,6 +154,7 @@ int main(void) {
       cmocka_unit_test(test_take_in_order_without_keep),
       cmocka_unit_test(test_keep_allows_replay_from_the_start),
       cmocka_unit_test(test_position_counts_across_drops),
+      cmocka_unit_test(test_drop_taken_then_release),
       cmocka_unit_test(test_headers_copy_and_lookup),
       cmocka_unit_test(test_headers_are_bounded),
   };
