@@ -9,6 +9,7 @@ flight on the relay finish. Malformed input (not HTTP/2, random bytes, bad
 frames, a gRPC message cut short, a client that vanishes mid-call) never
 stops the router: each bad connection is closed or its call ends with a
 status, and the next good call is served."""
+import json
 import random
 import signal
 import socket
@@ -159,14 +160,18 @@ def request_headers(path=SAY):
     return frame(1, 0x4, 1, block)  # HEADERS, END_HEADERS, stream 1
 
 
-def talk(router, data, wait_end_of_stream=False, timeout=10.0):
-    """Sends data on a new connection and reads until the router closes it (or,
-    with wait_end_of_stream, until a frame ends stream 1). Returns the frames' (type, flags, stream)."""
+def talk(router, data, wait_end_of_stream=False, timeout=10.0, later=None):
+    """Sends data on a new connection (and, with later=(seconds, more), more after
+    that pause) and reads until the router closes it (or, with
+    wait_end_of_stream, until a frame ends stream 1). Returns the frames' (type, flags, stream)."""
     host, port = router.target.rsplit(":", 1)
     frames = []
     with socket.create_connection((host, int(port)), timeout=timeout) as s:
         try:
             s.sendall(data)
+            if later is not None:
+                time.sleep(later[0])
+                s.sendall(later[1])
         except (ConnectionResetError, BrokenPipeError):
             return frames  # closed by the router before it read everything
         buf = b""
@@ -267,6 +272,62 @@ def test_client_vanishing_mid_call_cancels_it_at_the_replica(relay, pb2):
 
 
 # ---- what the review of the relay found (each failed before its fix) ----------------------------
+
+
+def say_lines(reps):
+    """Each replica's access-log lines of Say calls, parsed."""
+    return [[json.loads(l) for l in r.log().splitlines() if l.startswith("{") and f'"method":"{SAY}"' in l]
+            for r in reps]
+
+
+def late_headers_call(router, pb2, grpc_timeout, pause):
+    """A unary Say whose header block comes in two parts, pause seconds apart:
+    HEADERS with the pseudo-headers, then CONTINUATION with the rest and
+    grpc-timeout. The call arrived with its first part: its deadline counts
+    from there. Returns the frames seen until stream 1 ends."""
+    msg = pb2.EchoRequest(message="late").SerializeToString()
+    first = b"".join(literal(k, v) for k, v in [(":method", "POST"), (":scheme", "http"), (":path", SAY),
+                                                (":authority", "relay-test")])
+    rest = b"".join(literal(k, v) for k, v in [("content-type", "application/grpc"), ("te", "trailers"),
+                                               ("grpc-timeout", grpc_timeout)])
+    body = b"\x00" + struct.pack(">I", len(msg)) + msg
+    return talk(router, PREFACE + frame(4, 0, 0, b"") + frame(1, 0, 1, first),  # HEADERS without END_HEADERS
+                wait_end_of_stream=True, timeout=20,
+                later=(pause, frame(9, 0x4, 1, rest) + frame(0, 0x1, 1, body)))  # CONTINUATION, DATA
+
+
+def test_relayed_call_gets_what_is_left_of_its_deadline(relay, pb2):
+    """The grpc-timeout a relayed call carries to its replica is what is left
+    of the client's deadline when the relay sends it, not the client's whole
+    timeout again: 5 s given, 1.5 s gone before the call could be sent, so
+    the replica's access log says about 3.5 s (it said 5 s)."""
+    _, reps, router = relay
+    before = [len(lines) for lines in say_lines(reps)]
+    relayed_before = len(relayed_lines(router))
+    frames = late_headers_call(router, pb2, "5S", 1.5)
+    assert any(st == 1 and t in (0, 1) and f & 1 for t, f, st in frames), frames
+    deadline = time.monotonic() + 10
+    new = []
+    while time.monotonic() < deadline and not new:
+        new = [l for lines, n in zip(say_lines(reps), before) for l in lines[n:]]
+        time.sleep(0.05)
+    assert len(new) == 1 and new[0]["code"] == "OK", new
+    assert 2500 <= new[0]["deadline_ms"] <= 3600, new[0]
+    router.wait_log(f"forwarded {SAY} from ipv4:127.0.0.1:", count=relayed_before + 1)
+
+
+def test_relayed_call_whose_deadline_passed_is_not_sent(relay, pb2):
+    """A call whose whole deadline (1 s) went by before it could be sent ends
+    DEADLINE_EXCEEDED in the relay (trailers-only HEADERS): no replica sees it
+    (one did, with a fresh second to run in)."""
+    _, reps, router = relay
+    before = [len(lines) for lines in say_lines(reps)]
+    frames = late_headers_call(router, pb2, "1S", 1.5)
+    assert any(st == 1 and t == 1 and f & 1 for t, f, st in frames), frames
+    time.sleep(1)
+    assert [len(lines) for lines in say_lines(reps)] == before, "\n".join(r.log() for r in reps)
+    assert sum(r.in_flight(SAY) for r in reps) == 0
+    assert_still_serving(relay, pb2)
 
 
 def test_named_backends_take_one_turn_per_call(pb2, stubs, monkeypatch):
