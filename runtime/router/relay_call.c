@@ -281,16 +281,24 @@ static int64_t time_left_ns(const relay_call *c) {
   return timeout - elapsed;
 }
 
+static bool header_is(const nghttp2_nv *nv, const char *name) {
+  size_t n = strlen(name);
+  return nv->namelen == n && memcmp(nv->name, name, n) == 0;
+}
+
 /*
  * Opens the call's stream on up, its request (from the start) following; 0, or -1. The request's headers go
- * as they came, but for grpc-timeout: what is left of the call's deadline now (every attempt, and the server
- * after them, get the client's deadline, not a fresh one).
+ * as they came, but for
+ * - grpc-timeout: what is left of the call's deadline now (every attempt, and the server after them, get the
+ *   client's deadline, not a fresh one);
+ * - RELAY_PEER_HEADER: one a client sent never goes on (it would name any address it liked); to the router's
+ *   server, the relay's own names the client (the server sees only the relay's unix socket).
  */
 static int submit(relay_call *c, relay_conn *up) {
   if (c->req.base != 0) {
     return -1; /* bytes already dropped: it cannot be sent again */
   }
-  nghttp2_nv *nv = malloc((c->req_h.n > 0 ? c->req_h.n : 1) * sizeof *nv);
+  nghttp2_nv *nv = malloc((c->req_h.n + 1) * sizeof *nv);
   if (nv == NULL) {
     return -1;
   }
@@ -300,16 +308,28 @@ static int submit(relay_call *c, relay_conn *up) {
   if (left != INT64_MAX) {
     timeout_len = relay_timeout_format(left, timeout, sizeof timeout); /* 1n when it just passed */
   }
+  size_t n = 0;
   for (size_t i = 0; i < c->req_h.n; i++) {
-    nv[i] = c->req_h.nv[i];
-    if (timeout_len > 0 && nv[i].namelen == 12 && memcmp(nv[i].name, "grpc-timeout", 12) == 0) {
-      nv[i].value = (uint8_t *)timeout;
-      nv[i].valuelen = timeout_len;
+    if (header_is(&c->req_h.nv[i], RELAY_PEER_HEADER)) {
+      continue;
     }
+    nv[n] = c->req_h.nv[i];
+    if (timeout_len > 0 && header_is(&nv[n], "grpc-timeout")) {
+      nv[n].value = (uint8_t *)timeout;
+      nv[n].valuelen = timeout_len;
+    }
+    n++;
+  }
+  if (up->internal && c->down != NULL) {
+    nv[n++] = (nghttp2_nv){.name = (uint8_t *)RELAY_PEER_HEADER,
+                           .value = (uint8_t *)c->down->name,
+                           .namelen = sizeof RELAY_PEER_HEADER - 1,
+                           .valuelen = strlen(c->down->name),
+                           .flags = NGHTTP2_NV_FLAG_NONE};
   }
   c->req.off = 0;
   nghttp2_data_provider prd = {.source.ptr = c, .read_callback = read_request};
-  int32_t id = nghttp2_submit_request(up->s, NULL, nv, c->req_h.n, &prd, c); /* copies nv */
+  int32_t id = nghttp2_submit_request(up->s, NULL, nv, n, &prd, c); /* copies nv */
   free(nv);
   if (id < 0) {
     return -1;

@@ -11,6 +11,7 @@ stops the router: each bad connection is closed or its call ends with a
 status, and the next good call is served."""
 import json
 import random
+import re
 import signal
 import socket
 import struct
@@ -328,6 +329,80 @@ def test_relayed_call_whose_deadline_passed_is_not_sent(relay, pb2):
     assert [len(lines) for lines in say_lines(reps)] == before, "\n".join(r.log() for r in reps)
     assert sum(r.in_flight(SAY) for r in reps) == 0
     assert_still_serving(relay, pb2)
+
+
+EXPAND = "/shimkit.examples.v1.Echo/Expand"
+
+
+def test_server_path_logs_the_clients_own_address(pb2, stubs):
+    """A stream goes through the relay to the router's server over its private
+    unix socket: the router's access log (its JSON line, its forwarded line)
+    names the client's own address, not unix:. A shimkit-relay-peer header the
+    client sends itself is not believed (the logged address is still the real
+    one) and reaches no replica, on that path or straight from the relay (a
+    unary Say); neither does the relay's own. The replica is a grpcio server
+    (with reflection, so that Say is relayed) that keeps the metadata of each
+    call it gets."""
+    from concurrent import futures
+    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha import reflection
+    seen = []
+
+    class Recorder(stubs[1].EchoServicer):
+        def Expand(self, request, context):
+            seen.append(dict(context.invocation_metadata()))
+            for i in range(request.count):
+                yield pb2.EchoReply(message=request.message, index=i, served_by="py")
+
+        def Say(self, request, context):
+            seen.append(dict(context.invocation_metadata()))
+            return pb2.EchoReply(message=request.message, served_by="py")
+
+    replica = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    stubs[1].add_EchoServicer_to_server(Recorder(), replica)
+    hs = health.HealthServicer()
+    hs.set("", health_pb2.HealthCheckResponse.SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(hs, replica)
+    reflection.enable_server_reflection([pb2.DESCRIPTOR.services_by_name["Echo"].full_name,
+                                         reflection.SERVICE_NAME], replica)
+    port = replica.add_insecure_port("127.0.0.1:0")
+    replica.start()
+    router = Shim("--backend", f"127.0.0.1:{port}", "--health-retry-ms", "100", command=router_command()).start()
+    try:
+        with grpc.insecure_channel(router.target) as ch:
+            stub = stubs[1].EchoStub(ch)
+            forged = [("shimkit-relay-peer", "ipv4:6.6.6.6:666"), ("x-other", "kept")]
+            deadline = time.monotonic() + 20
+            while True:  # until the router's health watch has seen the replica SERVING
+                try:
+                    replies = list(stub.Expand(pb2.ExpandRequest(message="p", count=2), metadata=forged, timeout=10))
+                    break
+                except grpc.RpcError as e:
+                    if e.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+            assert [r.message for r in replies] == ["p", "p"]
+            wait_unary_plan(stub, pb2, router)
+            relayed = len(relayed_lines(router))
+            assert stub.Say(pb2.EchoRequest(message="fast"), metadata=forged, timeout=10).message == "fast"
+            router.wait_log(f"forwarded {SAY} from ipv4:127.0.0.1:", count=relayed + 1)
+            reply = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        log = router.wait_log(f"forwarded {EXPAND} from ")
+        log = router.wait_log('"method":"/grpc.health.v1.Health/Check"')
+        assert len([md for md in seen if md.get("x-other") == "kept"]) == 2, seen  # the Expand and the Say
+        assert not any("shimkit-relay-peer" in md for md in seen), seen
+        assert "6.6.6.6" not in log, log
+        access = [json.loads(l) for l in log.splitlines() if l.startswith("{") and '"method":' in l]
+        for method in (EXPAND, "/grpc.health.v1.Health/Check"):
+            peers = [a["peer"] for a in access if a["method"] == method]
+            assert peers and all(re.fullmatch(r"ipv4:127\.0\.0\.1:\d+", p) for p in peers), (method, log)
+        forwarded = [l for l in log.splitlines() if f"forwarded {EXPAND} from " in l]
+        assert forwarded and all(f"forwarded {EXPAND} from ipv4:127.0.0.1:" in l for l in forwarded), log
+    finally:
+        rc = router.stop(30)
+        replica.stop(0)
+    assert rc == 0, router.log()
 
 
 def test_named_backends_take_one_turn_per_call(pb2, stubs, monkeypatch):
