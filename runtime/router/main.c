@@ -56,6 +56,10 @@ static shimkit_code front_start(void *ctx) {
 static shimkit_code setup(shimkit_server *srv, void *ctx) {
   router *r = ctx;
   shimkit_code rc = router_forward_install(r, srv);
+  if (rc == SHIMKIT_OK && g_relay != NULL) {
+    /* Its only listener is the relay's private socket: the client is the one the relay names. */
+    rc = shimkit_server_set_front_peer_key(srv, RELAY_PEER_HEADER);
+  }
   if (rc == SHIMKIT_OK) {
     rc = router_admin_register(r, srv);
   }

@@ -35,6 +35,12 @@ bool relay_can_front(const char *listen);
  */
 relay *relay_bind(struct router *r, const char *listen, int grace_ms, int *port, char *err, size_t cap);
 
+/* The request header in which the relay names a call's client (its address, as
+ * "ipv4:127.0.0.1:4711") to the router's server (shimkit_server_set_front_peer_key):
+ * the relay removes any a client sent, on every call, and adds its own to
+ * calls it sends to the server. */
+#define RELAY_PEER_HEADER "shimkit-relay-peer"
+
 /* The address the router's gRPC server listens on: "unix:/tmp/.../server.sock". */
 const char *relay_server_address(const relay *rl);
 

@@ -1,7 +1,9 @@
 /*
  * relay_buf.c - the relay's byte buffers and header lists
- * (relay_internal.h): plain growable arrays, no locking.
+ * (relay_internal.h): plain growable arrays, no locking; and grpc-timeout
+ * values read and written.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,4 +135,45 @@ void relay_headers_free(relay_headers *h) {
   }
   free(h->nv);
   memset(h, 0, sizeof *h);
+}
+
+/* ---- grpc-timeout -------------------------------------------------------------------- */
+
+/* gRPC's units (the HTTP/2 spec's TimeoutUnit), coarsest first, in nanoseconds. */
+static const char timeout_units[] = "HMSmun";
+#define NS_PER_S INT64_C(1000000000)
+static const int64_t timeout_unit_ns[] = {3600 * NS_PER_S,  60 * NS_PER_S,      NS_PER_S,
+                                          NS_PER_S / 1000, NS_PER_S / 1000000, 1};
+
+int64_t relay_timeout_parse(const char *v, size_t len) {
+  if (v == NULL || len < 2 || len > 9) {
+    return -1;
+  }
+  int64_t amount = 0;
+  for (size_t i = 0; i + 1 < len; i++) {
+    if (v[i] < '0' || v[i] > '9') {
+      return -1;
+    }
+    amount = amount * 10 + (v[i] - '0');
+  }
+  const char *u = v[len - 1] != '\0' ? strchr(timeout_units, v[len - 1]) : NULL;
+  if (u == NULL) {
+    return -1;
+  }
+  int64_t unit = timeout_unit_ns[u - timeout_units];
+  return amount > INT64_MAX / unit ? INT64_MAX : amount * unit;
+}
+
+size_t relay_timeout_format(int64_t ns, char *out, size_t cap) {
+  if (ns < 1) {
+    ns = 1;
+  }
+  /* The finest unit whose count fits in 8 digits, counted down (never more time than ns). INT64_MAX ns is
+   * 2562047H: hours always fit. */
+  int i = (int)(sizeof timeout_unit_ns / sizeof timeout_unit_ns[0]) - 1;
+  while (i > 0 && ns / timeout_unit_ns[i] > RELAY_TIMEOUT_MAX_AMOUNT) {
+    i--;
+  }
+  int k = snprintf(out, cap, "%lld%c", (long long)(ns / timeout_unit_ns[i]), timeout_units[i]);
+  return k > 0 && (size_t)k < cap ? (size_t)k : 0;
 }

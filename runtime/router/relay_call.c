@@ -313,14 +313,71 @@ static void fail(relay_call *c, int code, const char *msg) {
   nghttp2_session_resume_data(c->down->s, c->down_id);
 }
 
-/* Opens the call's stream on up, its request (from the start) following; 0, or -1. */
+/* The time left of the call's deadline (its grpc-timeout, counted from its arrival, ts0) in ns: INT64_MAX
+ * when it has none (or one that cannot be read: it goes on unchanged), <= 0 once it has passed. */
+static int64_t time_left_ns(const relay_call *c) {
+  size_t len = 0;
+  const char *v = relay_headers_get(&c->req_h, "grpc-timeout", &len);
+  int64_t timeout = relay_timeout_parse(v, len);
+  if (timeout < 0 || timeout == INT64_MAX) {
+    return INT64_MAX;
+  }
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  int64_t elapsed = (int64_t)(now.tv_sec - c->ts0.tv_sec) * 1000000000 + (now.tv_nsec - c->ts0.tv_nsec);
+  return timeout - elapsed;
+}
+
+static bool header_is(const nghttp2_nv *nv, const char *name) {
+  size_t n = strlen(name);
+  return nv->namelen == n && memcmp(nv->name, name, n) == 0;
+}
+
+/*
+ * Opens the call's stream on up, its request (from the start) following; 0, or -1. The request's headers go
+ * as they came, but for
+ * - grpc-timeout: what is left of the call's deadline now (every attempt, and the server after them, get the
+ *   client's deadline, not a fresh one);
+ * - RELAY_PEER_HEADER: one a client sent never goes on (it would name any address it liked); to the router's
+ *   server, the relay's own names the client (the server sees only the relay's unix socket).
+ */
 static int submit(relay_call *c, relay_conn *up) {
   if (c->req.base != 0) {
     return -1; /* bytes already dropped: it cannot be sent again */
   }
+  nghttp2_nv *nv = malloc((c->req_h.n + 1) * sizeof *nv);
+  if (nv == NULL) {
+    return -1;
+  }
+  char timeout[RELAY_TIMEOUT_CAP];
+  size_t timeout_len = 0;
+  int64_t left = time_left_ns(c);
+  if (left != INT64_MAX) {
+    timeout_len = relay_timeout_format(left, timeout, sizeof timeout); /* 1n when it just passed */
+  }
+  size_t n = 0;
+  for (size_t i = 0; i < c->req_h.n; i++) {
+    if (header_is(&c->req_h.nv[i], RELAY_PEER_HEADER)) {
+      continue;
+    }
+    nv[n] = c->req_h.nv[i];
+    if (timeout_len > 0 && header_is(&nv[n], "grpc-timeout")) {
+      nv[n].value = (uint8_t *)timeout;
+      nv[n].valuelen = timeout_len;
+    }
+    n++;
+  }
+  if (up->internal && c->down != NULL) {
+    nv[n++] = (nghttp2_nv){.name = (uint8_t *)RELAY_PEER_HEADER,
+                           .value = (uint8_t *)c->down->name,
+                           .namelen = sizeof RELAY_PEER_HEADER - 1,
+                           .valuelen = strlen(c->down->name),
+                           .flags = NGHTTP2_NV_FLAG_NONE};
+  }
   c->req.off = 0;
   nghttp2_data_provider prd = {.source.ptr = c, .read_callback = read_request};
-  int32_t id = nghttp2_submit_request(up->s, NULL, c->req_h.nv, c->req_h.n, &prd, c);
+  int32_t id = nghttp2_submit_request(up->s, NULL, nv, n, &prd, c); /* copies nv */
+  free(nv);
   if (id < 0) {
     return -1;
   }
@@ -448,40 +505,18 @@ void relay_call_route(relay_call *c) {
     return;
   }
   c->routed = true;
+  if (time_left_ns(c) <= 0) { /* its headers took the whole deadline to come: nothing is sent */
+    fail(c, SHIMKIT_DEADLINE_EXCEEDED, "router: the deadline passed before the call could be sent");
+    return;
+  }
   if (!try_fast(c)) {
     to_server(c);
   }
 }
 
-/* Whether the call's deadline (its grpc-timeout, counted from its arrival) has passed. */
-static bool deadline_passed(const relay_call *c) {
-  size_t len = 0;
-  const char *v = relay_headers_get(&c->req_h, "grpc-timeout", &len);
-  if (v == NULL || len < 2 || len > 9) {
-    return false;
-  }
-  double amount = 0;
-  for (size_t i = 0; i + 1 < len; i++) {
-    if (v[i] < '0' || v[i] > '9') {
-      return false;
-    }
-    amount = amount * 10 + (v[i] - '0');
-  }
-  static const char units[] = "HMSmun";
-  static const double unit_ms[] = {3600e3, 60e3, 1e3, 1, 1e-3, 1e-6};
-  const char *u = strchr(units, v[len - 1]);
-  if (u == NULL || *u == '\0') {
-    return false;
-  }
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  double elapsed_ms = (double)(now.tv_sec - c->ts0.tv_sec) * 1e3 + (double)(now.tv_nsec - c->ts0.tv_nsec) / 1e6;
-  return elapsed_ms >= amount * unit_ms[u - units];
-}
-
 /* The attempt's replica could not be reached (why): another replica, else the server. */
 static void retry(relay_call *c, const char *why) {
-  if (deadline_passed(c)) { /* as the server does: no attempt after the deadline */
+  if (time_left_ns(c) <= 0) { /* as the server does: no attempt after the deadline */
     fail(c, SHIMKIT_DEADLINE_EXCEEDED, "router: the deadline passed before a replica could be reached");
     return;
   }

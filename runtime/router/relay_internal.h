@@ -59,6 +59,16 @@ int relay_headers_add(relay_headers *h, const uint8_t *name, size_t name_len, co
 const char *relay_headers_get(const relay_headers *h, const char *name, size_t *len);
 void relay_headers_free(relay_headers *h);
 
+/* grpc-timeout values: at most 8 digits and a unit (H M S m u n). */
+#define RELAY_TIMEOUT_MAX_AMOUNT 99999999
+#define RELAY_TIMEOUT_CAP 10 /* "99999999u" and its NUL */
+/* The timeout a grpc-timeout value v (len bytes, no NUL needed) gives, in ns (INT64_MAX when it does not
+ * fit), or -1 when v is not a valid value. */
+int64_t relay_timeout_parse(const char *v, size_t len);
+/* Writes ns (at least 1 ns is written) as a grpc-timeout value into out: the finest unit whose count fits
+ * in 8 digits, rounded down. Returns its length, or 0 when cap is too small (RELAY_TIMEOUT_CAP is enough). */
+size_t relay_timeout_format(int64_t ns, char *out, size_t cap);
+
 /* ---- connections (relay_conn.c) ----------------------------------------------- */
 /* Whatever a round submits on any session is written at the end of the round
  * (every connection's session is flushed then), so submitting needs no call. */

@@ -76,6 +76,13 @@ static const char *copy_printable(shimkit__arena *a, grpc_slice s, size_t max) {
   return p;
 }
 
+/* Whether the metadata entry m is the one a front names the client in (shimkit_server_set_front_peer_key). */
+static bool front_peer_entry(const shimkit_server *srv, const grpc_metadata *m) {
+  size_t n = strlen(srv->front_peer_key);
+  return n > 0 && GRPC_SLICE_LENGTH(m->key) == n &&
+         memcmp(GRPC_SLICE_START_PTR(m->key), srv->front_peer_key, n) == 0;
+}
+
 /* Copies what the request delivered into the arena. false when out of memory. */
 static bool take_request(shimkit_call *c, const shimkit__slot *s) {
   const grpc_metadata_array *md = &s->md;
@@ -94,7 +101,10 @@ static bool take_request(shimkit_call *c, const shimkit__slot *s) {
   if (c->method == NULL || c->peer == NULL) {
     return false;
   }
-  c->n_req_md = md->count;
+  /* Through a front, over a unix socket: the client is the one the front names (the front removed any entry
+   * the client sent). The entry is not the call's metadata. */
+  bool via_front = strncmp(c->peer, "unix:", 5) == 0;
+  c->n_req_md = 0;
   if (md->count > 0) {
     c->req_keys = shimkit__arena_alloc(c->arena, md->count * sizeof(char *));
     c->req_values = shimkit__arena_alloc(c->arena, md->count * sizeof(char *));
@@ -104,12 +114,23 @@ static bool take_request(shimkit_call *c, const shimkit__slot *s) {
     }
     for (size_t i = 0; i < md->count; i++) {
       const grpc_metadata *m = &md->metadata[i];
-      c->req_keys[i] = shimkit__arena_strndup(c->arena, (const char *)GRPC_SLICE_START_PTR(m->key),
+      if (front_peer_entry(c->srv, m)) {
+        if (via_front && GRPC_SLICE_LENGTH(m->value) > 0) {
+          c->peer = copy_printable(c->arena, m->value, SHIMKIT__PEER_MAX);
+          via_front = false; /* the first entry names it */
+          if (c->peer == NULL) {
+            return false;
+          }
+        }
+        continue;
+      }
+      size_t j = c->n_req_md++;
+      c->req_keys[j] = shimkit__arena_strndup(c->arena, (const char *)GRPC_SLICE_START_PTR(m->key),
                                               GRPC_SLICE_LENGTH(m->key));
-      c->req_values[i] = shimkit__arena_strndup(c->arena, (const char *)GRPC_SLICE_START_PTR(m->value),
+      c->req_values[j] = shimkit__arena_strndup(c->arena, (const char *)GRPC_SLICE_START_PTR(m->value),
                                                 GRPC_SLICE_LENGTH(m->value));
-      c->req_lens[i] = GRPC_SLICE_LENGTH(m->value);
-      if (c->req_keys[i] == NULL || c->req_values[i] == NULL) {
+      c->req_lens[j] = GRPC_SLICE_LENGTH(m->value);
+      if (c->req_keys[j] == NULL || c->req_values[j] == NULL) {
         return false;
       }
     }

@@ -5,6 +5,10 @@
  * than 1 MiB is not a certificate), checked to at least look like PEM so a
  * wrong path fails at start-up with a clear message rather than at the first
  * handshake. gRPC copies what it is given, so the buffers are freed at once.
+ *
+ * A front (shimkit_server_set_front_peer_key) is a proxy in the same process
+ * in front of the server's unix listener; call_run.c takes the client's
+ * address it names as the call's peer.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -168,6 +172,32 @@ shimkit_code shimkit_server_add_listener(shimkit_server *srv, const char *addres
   pthread_mutex_unlock(&srv->lock);
   free(copy);
   return SHIMKIT_OK;
+}
+
+shimkit_code shimkit_server_set_front_peer_key(shimkit_server *srv, const char *key) {
+  if (srv == NULL || key == NULL) {
+    return SHIMKIT_INVALID_ARGUMENT;
+  }
+  size_t n = strlen(key);
+  if (n == 0 || n >= sizeof srv->front_peer_key || strncmp(key, "grpc-", 5) == 0 ||
+      (n >= 4 && strcmp(key + n - 4, "-bin") == 0)) {
+    return SHIMKIT_INVALID_ARGUMENT;
+  }
+  for (size_t i = 0; i < n; i++) {
+    char c = key[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')) {
+      return SHIMKIT_INVALID_ARGUMENT;
+    }
+  }
+  pthread_mutex_lock(&srv->lock);
+  shimkit_code rc = SHIMKIT_OK;
+  if (srv->state != SHIMKIT__SERVER_NEW || srv->started) {
+    rc = SHIMKIT_FAILED_PRECONDITION;
+  } else {
+    memcpy(srv->front_peer_key, key, n + 1);
+  }
+  pthread_mutex_unlock(&srv->lock);
+  return rc;
 }
 
 void shimkit__listeners_free(shimkit_server *srv) {

@@ -42,6 +42,7 @@
 #define SHIMKIT__MAX_WORKERS 1024        /* worker threads */
 #define SHIMKIT__MAX_LISTENERS 64        /* listening addresses */
 #define SHIMKIT__METHOD_PATH_MAX 1024    /* longest method path looked up */
+#define SHIMKIT__PEER_MAX 255            /* longest peer a front names (shimkit_server_set_front_peer_key) */
 #define SHIMKIT__STATUS_MESSAGE_MAX 1024 /* longest status message sent */
 #define SHIMKIT__STATUS_DETAILS_MAX 4096 /* largest grpc-status-details-bin (fits 8 KiB headers) */
 #define SHIMKIT__RESPONSE_MD_MAX 128     /* initial or trailing entries a handler may add */
@@ -82,6 +83,7 @@ struct shimkit_server {
 
   char *listeners[SHIMKIT__MAX_LISTENERS]; /* "addr (tls)" strings for the start log line */
   int n_listeners;                         /* used entries of listeners */
+  char front_peer_key[64]; /* metadata key in which a front names the client (listener.c); "" = none */
 
   grpc_completion_queue *cq; /* shared queue: requests and unary calls (registered) */
   shimkit__method *methods;  /* every method of every service, registered with gRPC */

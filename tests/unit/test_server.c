@@ -1209,9 +1209,18 @@ static void test_lifecycle_errors(void **state) {
   assert_int_equal(shimkit_server_add_service(srv, NULL, &test_handlers, NULL), SHIMKIT_INVALID_ARGUMENT);
   assert_int_equal(shimkit_server_set_health(srv, "test.Svc", SHIMKIT_HEALTH_NOT_SERVING), SHIMKIT_OK);
   assert_int_equal(shimkit_server_set_health(srv, "x", (shimkit_health_status)7), SHIMKIT_INVALID_ARGUMENT);
+  /* A front's peer key: a plain lower-case metadata key, set before start. */
+  static const char *const bad_keys[] = {"", "X-Peer", "x peer", "grpc-peer", "x-peer-bin",
+                                         "a-key-that-is-longer-than-sixty-three-bytes-is-not-taken-xxxxxxxx"};
+  for (size_t i = 0; i < sizeof bad_keys / sizeof bad_keys[0]; i++) {
+    assert_int_equal(shimkit_server_set_front_peer_key(srv, bad_keys[i]), SHIMKIT_INVALID_ARGUMENT);
+  }
+  assert_int_equal(shimkit_server_set_front_peer_key(srv, NULL), SHIMKIT_INVALID_ARGUMENT);
+  assert_int_equal(shimkit_server_set_front_peer_key(srv, "x-front.peer_1"), SHIMKIT_OK);
 
   assert_int_equal(shimkit_server_start(srv), SHIMKIT_OK);
   assert_int_equal(shimkit_server_start(srv), SHIMKIT_FAILED_PRECONDITION);
+  assert_int_equal(shimkit_server_set_front_peer_key(srv, "x-peer"), SHIMKIT_FAILED_PRECONDITION);
   assert_int_equal(shimkit_server_add_listener(srv, "127.0.0.1:0", NULL, NULL), SHIMKIT_FAILED_PRECONDITION);
   shimkit_service_desc later = test_service;
   later.full_name = "test.Later";

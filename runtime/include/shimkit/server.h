@@ -76,6 +76,22 @@ SHIMKIT_API shimkit_code shimkit_server_add_listener(shimkit_server *srv, const 
                                                      int *bound_port);
 
 /**
+ * For a server reached only through a front in the same process: a proxy
+ * (such as shimkit_router's relay) that listens on the public address and
+ * passes calls on over a unix socket only it can reach. The front names each
+ * call's client in the request metadata entry key (lower case: a-z 0-9 - _ .,
+ * not grpc-*, not -bin; at most 63 bytes), and removes any entry of that key
+ * a client sent itself. A call that arrives over a unix socket with the
+ * entry takes its value as its peer (shimkit_call_peer(), the access log);
+ * calls from anywhere else keep their own. The entry is taken out of every
+ * call's metadata: handlers and forwarding never see it. Do not use it on a
+ * server whose unix listener clients can reach directly: they could name any
+ * peer. key is copied. Before shimkit_server_start() only:
+ * SHIMKIT_FAILED_PRECONDITION after; SHIMKIT_INVALID_ARGUMENT for a bad key.
+ */
+SHIMKIT_API shimkit_code shimkit_server_set_front_peer_key(shimkit_server *srv, const char *key);
+
+/**
  * Binds an implementation of a service: handlers points to the generated
  * typed table (kept by pointer: it must outlive the server), user_data is
  * passed to every handler. Several services may be added; a service name

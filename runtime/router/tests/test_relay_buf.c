@@ -4,6 +4,8 @@
  * sessions. A buffer that loses, repeats or reorders a byte corrupts a
  * message silently, and a kept request that cannot be replayed from its
  * start breaks the relay's retries; these are checked here byte for byte.
+ * Also the grpc-timeout values the relay reads from a request and writes,
+ * with what is left of the deadline, on each attempt.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -149,6 +151,74 @@ static void test_headers_are_bounded(void **state) {
   relay_headers_free(&h);
 }
 
+/* grpc-timeout values as the gRPC HTTP/2 spec writes them: 1 to 8 digits and a unit. */
+static void test_timeout_parse(void **state) {
+  (void)state;
+  static const struct {
+    const char *v;
+    int64_t ns;
+  } cases[] = {
+      {"1n", 1},
+      {"250u", 250000},
+      {"1500m", INT64_C(1500000000)},
+      {"5S", INT64_C(5000000000)},
+      {"2M", INT64_C(120000000000)},
+      {"1H", INT64_C(3600000000000)},
+      {"00000007m", INT64_C(7000000)},
+      {"0S", 0},
+      {"99999999H", INT64_MAX}, /* more ns than int64 holds: as long as can be said */
+      {"", -1},
+      {"S", -1},
+      {"5", -1},
+      {"5s", -1},
+      {"5x", -1},
+      {"-5S", -1},
+      {" 5S", -1},
+      {"123456789S", -1}, /* nine digits */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    assert_true(relay_timeout_parse(cases[i].v, strlen(cases[i].v)) == cases[i].ns);
+  }
+  assert_true(relay_timeout_parse(NULL, 0) == -1);
+  assert_true(relay_timeout_parse("5S\0", 3) == -1); /* a NUL is no unit */
+  assert_true(relay_timeout_parse("5Sx", 2) == INT64_C(5000000000)); /* only len bytes are read */
+}
+
+/* Written in the finest unit whose count has at most 8 digits, rounded down; never 0. */
+static void test_timeout_format(void **state) {
+  (void)state;
+  static const struct {
+    int64_t ns;
+    const char *v;
+  } cases[] = {
+      {1, "1n"},
+      {0, "1n"},  /* passed just now: the next hop sees it pass */
+      {-7, "1n"},
+      {99999999, "99999999n"},
+      {100000000, "100000u"},
+      {INT64_C(4999999999), "4999999u"},
+      {INT64_C(99999999999), "99999999u"},
+      {INT64_C(100000000000), "100000m"},
+      {INT64_C(3600000000000), "3600000m"},
+      {INT64_C(99999999999999), "99999999m"},
+      {INT64_C(100000000000000), "100000S"},
+      {INT64_C(100000000000000000), "1666666M"},
+      {INT64_MAX, "2562047H"},
+  };
+  char out[RELAY_TIMEOUT_CAP];
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    size_t n = relay_timeout_format(cases[i].ns, out, sizeof out);
+    assert_int_equal(n, strlen(cases[i].v));
+    assert_string_equal(out, cases[i].v);
+    /* What is written reads back as at most the time given, and within one of its units of it. */
+    int64_t back = relay_timeout_parse(out, n);
+    if (cases[i].ns >= 1) {
+      assert_true(back <= cases[i].ns);
+    }
+  }
+  assert_int_equal(relay_timeout_format(INT64_C(5000000000), out, 4), 0); /* "5000000u" does not fit */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_take_in_order_without_keep),
@@ -157,6 +227,8 @@ int main(void) {
       cmocka_unit_test(test_drop_taken_then_release),
       cmocka_unit_test(test_headers_copy_and_lookup),
       cmocka_unit_test(test_headers_are_bounded),
+      cmocka_unit_test(test_timeout_parse),
+      cmocka_unit_test(test_timeout_format),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

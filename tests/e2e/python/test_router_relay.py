@@ -9,7 +9,9 @@ flight on the relay finish. Malformed input (not HTTP/2, random bytes, bad
 frames, a gRPC message cut short, a client that vanishes mid-call) never
 stops the router: each bad connection is closed or its call ends with a
 status, and the next good call is served."""
+import json
 import random
+import re
 import signal
 import socket
 import struct
@@ -160,14 +162,18 @@ def request_headers(path=SAY):
     return frame(1, 0x4, 1, block)  # HEADERS, END_HEADERS, stream 1
 
 
-def talk(router, data, wait_end_of_stream=False, timeout=10.0):
-    """Sends data on a new connection and reads until the router closes it (or,
-    with wait_end_of_stream, until a frame ends stream 1). Returns the frames' (type, flags, stream)."""
+def talk(router, data, wait_end_of_stream=False, timeout=10.0, later=None):
+    """Sends data on a new connection (and, with later=(seconds, more), more after
+    that pause) and reads until the router closes it (or, with
+    wait_end_of_stream, until a frame ends stream 1). Returns the frames' (type, flags, stream)."""
     host, port = router.target.rsplit(":", 1)
     frames = []
     with socket.create_connection((host, int(port)), timeout=timeout) as s:
         try:
             s.sendall(data)
+            if later is not None:
+                time.sleep(later[0])
+                s.sendall(later[1])
         except (ConnectionResetError, BrokenPipeError):
             return frames  # closed by the router before it read everything
         buf = b""
@@ -268,6 +274,136 @@ def test_client_vanishing_mid_call_cancels_it_at_the_replica(relay, pb2):
 
 
 # ---- what the review of the relay found (each failed before its fix) ----------------------------
+
+
+def say_lines(reps):
+    """Each replica's access-log lines of Say calls, parsed."""
+    return [[json.loads(l) for l in r.log().splitlines() if l.startswith("{") and f'"method":"{SAY}"' in l]
+            for r in reps]
+
+
+def late_headers_call(router, pb2, grpc_timeout, pause):
+    """A unary Say whose header block comes in two parts, pause seconds apart:
+    HEADERS with the pseudo-headers, then CONTINUATION with the rest and
+    grpc-timeout. The call arrived with its first part: its deadline counts
+    from there. Returns the frames seen until stream 1 ends."""
+    msg = pb2.EchoRequest(message="late").SerializeToString()
+    first = b"".join(literal(k, v) for k, v in [(":method", "POST"), (":scheme", "http"), (":path", SAY),
+                                                (":authority", "relay-test")])
+    rest = b"".join(literal(k, v) for k, v in [("content-type", "application/grpc"), ("te", "trailers"),
+                                               ("grpc-timeout", grpc_timeout)])
+    body = b"\x00" + struct.pack(">I", len(msg)) + msg
+    return talk(router, PREFACE + frame(4, 0, 0, b"") + frame(1, 0, 1, first),  # HEADERS without END_HEADERS
+                wait_end_of_stream=True, timeout=20,
+                later=(pause, frame(9, 0x4, 1, rest) + frame(0, 0x1, 1, body)))  # CONTINUATION, DATA
+
+
+def test_relayed_call_gets_what_is_left_of_its_deadline(relay, pb2):
+    """The grpc-timeout a relayed call carries to its replica is what is left
+    of the client's deadline when the relay sends it, not the client's whole
+    timeout again: 5 s given, 1.5 s gone before the call could be sent, so
+    the replica's access log says about 3.5 s (it said 5 s)."""
+    _, reps, router = relay
+    before = [len(lines) for lines in say_lines(reps)]
+    relayed_before = len(relayed_lines(router))
+    frames = late_headers_call(router, pb2, "5S", 1.5)
+    assert any(st == 1 and t in (0, 1) and f & 1 for t, f, st in frames), frames
+    deadline = time.monotonic() + 10
+    new = []
+    while time.monotonic() < deadline and not new:
+        new = [l for lines, n in zip(say_lines(reps), before) for l in lines[n:]]
+        time.sleep(0.05)
+    assert len(new) == 1 and new[0]["code"] == "OK", new
+    assert 2500 <= new[0]["deadline_ms"] <= 3600, new[0]
+    router.wait_log(f"forwarded {SAY} from ipv4:127.0.0.1:", count=relayed_before + 1)
+
+
+def test_relayed_call_whose_deadline_passed_is_not_sent(relay, pb2):
+    """A call whose whole deadline (1 s) went by before it could be sent ends
+    DEADLINE_EXCEEDED in the relay (trailers-only HEADERS): no replica sees it
+    (one did, with a fresh second to run in)."""
+    _, reps, router = relay
+    before = [len(lines) for lines in say_lines(reps)]
+    frames = late_headers_call(router, pb2, "1S", 1.5)
+    assert any(st == 1 and t == 1 and f & 1 for t, f, st in frames), frames
+    time.sleep(1)
+    assert [len(lines) for lines in say_lines(reps)] == before, "\n".join(r.log() for r in reps)
+    assert sum(r.in_flight(SAY) for r in reps) == 0
+    assert_still_serving(relay, pb2)
+
+
+EXPAND = "/shimkit.examples.v1.Echo/Expand"
+
+
+def test_server_path_logs_the_clients_own_address(pb2, stubs):
+    """A stream goes through the relay to the router's server over its private
+    unix socket: the router's access log (its JSON line, its forwarded line)
+    names the client's own address, not unix:. A shimkit-relay-peer header the
+    client sends itself is not believed (the logged address is still the real
+    one) and reaches no replica, on that path or straight from the relay (a
+    unary Say); neither does the relay's own. The replica is a grpcio server
+    (with reflection, so that Say is relayed) that keeps the metadata of each
+    call it gets."""
+    from concurrent import futures
+    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha import reflection
+    seen = []
+
+    class Recorder(stubs[1].EchoServicer):
+        def Expand(self, request, context):
+            seen.append(dict(context.invocation_metadata()))
+            for i in range(request.count):
+                yield pb2.EchoReply(message=request.message, index=i, served_by="py")
+
+        def Say(self, request, context):
+            seen.append(dict(context.invocation_metadata()))
+            return pb2.EchoReply(message=request.message, served_by="py")
+
+    replica = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    stubs[1].add_EchoServicer_to_server(Recorder(), replica)
+    hs = health.HealthServicer()
+    hs.set("", health_pb2.HealthCheckResponse.SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(hs, replica)
+    reflection.enable_server_reflection([pb2.DESCRIPTOR.services_by_name["Echo"].full_name,
+                                         reflection.SERVICE_NAME], replica)
+    port = replica.add_insecure_port("127.0.0.1:0")
+    replica.start()
+    router = Shim("--backend", f"127.0.0.1:{port}", "--health-retry-ms", "100", command=router_command()).start()
+    try:
+        with grpc.insecure_channel(router.target) as ch:
+            stub = stubs[1].EchoStub(ch)
+            forged = [("shimkit-relay-peer", "ipv4:6.6.6.6:666"), ("x-other", "kept")]
+            deadline = time.monotonic() + 20
+            while True:  # until the router's health watch has seen the replica SERVING
+                try:
+                    replies = list(stub.Expand(pb2.ExpandRequest(message="p", count=2), metadata=forged, timeout=10))
+                    break
+                except grpc.RpcError as e:
+                    if e.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+            assert [r.message for r in replies] == ["p", "p"]
+            wait_unary_plan(stub, pb2, router)
+            relayed = len(relayed_lines(router))
+            assert stub.Say(pb2.EchoRequest(message="fast"), metadata=forged, timeout=10).message == "fast"
+            router.wait_log(f"forwarded {SAY} from ipv4:127.0.0.1:", count=relayed + 1)
+            reply = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        log = router.wait_log(f"forwarded {EXPAND} from ")
+        log = router.wait_log('"method":"/grpc.health.v1.Health/Check"')
+        assert len([md for md in seen if md.get("x-other") == "kept"]) == 2, seen  # the Expand and the Say
+        assert not any("shimkit-relay-peer" in md for md in seen), seen
+        assert "6.6.6.6" not in log, log
+        access = [json.loads(l) for l in log.splitlines() if l.startswith("{") and '"method":' in l]
+        for method in (EXPAND, "/grpc.health.v1.Health/Check"):
+            peers = [a["peer"] for a in access if a["method"] == method]
+            assert peers and all(re.fullmatch(r"ipv4:127\.0\.0\.1:\d+", p) for p in peers), (method, log)
+        forwarded = [l for l in log.splitlines() if f"forwarded {EXPAND} from " in l]
+        assert forwarded and all(f"forwarded {EXPAND} from ipv4:127.0.0.1:" in l for l in forwarded), log
+    finally:
+        rc = router.stop(30)
+        replica.stop(0)
+    assert rc == 0, router.log()
 
 
 def test_named_backends_take_one_turn_per_call(pb2, stubs, monkeypatch):
