@@ -24,7 +24,7 @@
 #define FS_SQLITE_POOL 4        /* connections per back end */
 
 enum { ST_INSERT_VIEW, ST_INSERT_FEATURE, ST_GET_VIEW, ST_GET_FEATURES, ST_LIST, ST_DELETE_ROWS, ST_DELETE_VIEW,
-       ST_VIEW_CREATED, ST_UPSERT, ST_LOOKUP, ST_SCAN, ST_COUNT };
+       ST_VIEW_CREATED, ST_UPSERT, ST_LOOKUP, ST_SCAN, ST_BEGIN_READ, ST_END_READ, ST_COUNT };
 
 static const char *const statement_sql[ST_COUNT] = {
     [ST_INSERT_VIEW] = FS_SQL_INSERT_VIEW, [ST_INSERT_FEATURE] = FS_SQL_INSERT_FEATURE,
@@ -33,6 +33,7 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_DELETE_VIEW] = FS_SQL_DELETE_VIEW,
     [ST_UPSERT] = FS_SQL_UPSERT,           [ST_LOOKUP] = FS_SQL_LOOKUP,
     [ST_SCAN] = FS_SQL_SCAN,               [ST_VIEW_CREATED] = FS_SQL_VIEW_CREATED,
+    [ST_BEGIN_READ] = "BEGIN",             [ST_END_READ] = "COMMIT",
 };
 
 /* One connection of the pool. */
@@ -105,6 +106,18 @@ static char *col_text(sqlite3_stmt *st, int i, fs_mem *mem) {
 }
 
 static int exec(fs_sqlite *s, const char *sql) { return sqlite3_exec(s->db, sql, NULL, NULL, NULL); }
+
+/* A read snapshot's BEGIN and its end, as prepared statements: a lookup
+ * does not parse them again (sqlite3_exec did, 7% of a lookup's CPU). */
+static void begin_read(fs_sqlite *s) {
+  sqlite3_step(s->st[ST_BEGIN_READ]);
+  sqlite3_reset(s->st[ST_BEGIN_READ]);
+}
+
+static void end_read(fs_sqlite *s) {
+  sqlite3_step(s->st[ST_END_READ]);
+  sqlite3_reset(s->st[ST_END_READ]);
+}
 
 /* Steps a statement that returns no row: FS_OK when it is done, else the failure of what. */
 static fs_rc step_done(fs_sqlite *s, sqlite3_stmt *st, const char *what, fs_err *err) {
@@ -198,11 +211,11 @@ static fs_rc get_view(void *be, const char *name, fs_mem *mem, fs_view *out, fs_
   fs_sqlite_pool *pool = be;
   fs_sqlite *s;
   s = acquire(pool);
-  exec(s, "BEGIN"); /* one snapshot for the view and its features */
+  begin_read(s); /* one snapshot for the view and its features */
   fs_rc rc = load_view(s, name, mem, out, err);
   sqlite3_reset(s->st[ST_GET_VIEW]);
   sqlite3_reset(s->st[ST_GET_FEATURES]);
-  exec(s, "COMMIT");
+  end_read(s);
   release(pool, s);
   return rc;
 }
@@ -217,7 +230,7 @@ static fs_rc list_views(void *be, const char *after, size_t limit, fs_mem *mem, 
   char **names = fs_mem_alloc(mem, (limit ? limit : 1) * sizeof *names);
   if (!views || !names) return fs_fail(err, FS_FULL, "out of memory");
   s = acquire(pool);
-  exec(s, "BEGIN"); /* one snapshot for the names and their definitions */
+  begin_read(s); /* one snapshot for the names and their definitions */
   sqlite3_stmt *st = stmt(s, ST_LIST);
   bind_text(st, 1, after);
   sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
@@ -237,7 +250,7 @@ out:
   sqlite3_reset(s->st[ST_LIST]);
   sqlite3_reset(s->st[ST_GET_VIEW]);
   sqlite3_reset(s->st[ST_GET_FEATURES]);
-  exec(s, "COMMIT");
+  end_read(s);
   release(pool, s);
   *out = views;
   *n_out = rc == FS_OK ? n : 0;
@@ -346,9 +359,19 @@ static int cellbuf_push(cellbuf *b, const fs_cell *c) {
   return 0;
 }
 
-/* Reads the (feature, value, sec, nanos) columns starting at col into a cell; 1 = stored feature unknown (skip). */
-static int read_cell(sqlite3_stmt *st, int col, const fs_view *view, fs_mem *mem, fs_cell *out) {
-  long fi = fs_view_feature(view, (const char *)sqlite3_column_text(st, col));
+/* The index of feature name in view; *next (the index after the last one
+ * found) is tried first, as an entity's rows usually come in the view's order. */
+static long feature_index(const fs_view *view, const char *name, size_t *next) {
+  long fi = *next < view->n_features && strcmp(view->features[*next].name, name) == 0 ? (long)*next
+                                                                                       : fs_view_feature(view, name);
+  if (fi >= 0) *next = (size_t)fi + 1;
+  return fi;
+}
+
+/* Reads the (feature, value, sec, nanos) columns starting at col into a cell; 1 = stored feature unknown (skip).
+ * *next: see feature_index (0 for an entity's first row). */
+static int read_cell(sqlite3_stmt *st, int col, const fs_view *view, fs_mem *mem, size_t *next, fs_cell *out) {
+  long fi = feature_index(view, (const char *)sqlite3_column_text(st, col), next);
   if (fi < 0) return 1;
   out->feature = (size_t)fi;
   out->time = (fs_time){sqlite3_column_int64(st, col + 2), sqlite3_column_int(st, col + 3)};
@@ -368,7 +391,7 @@ static fs_rc lookup(void *be, const fs_view *view, const char *const *keys, size
   fs_rc rc = FS_OK;
   cellbuf buf = {0};
   s = acquire(pool);
-  exec(s, "BEGIN"); /* one snapshot for the definition check and all keys */
+  begin_read(s); /* one snapshot for the definition check and all keys */
   sqlite3_stmt *vs = stmt(s, ST_VIEW_CREATED);
   bind_text(vs, 1, view->name);
   int vc = sqlite3_step(vs);
@@ -383,10 +406,11 @@ static fs_rc lookup(void *be, const fs_view *view, const char *const *keys, size
     bind_text(st, 1, view->name);
     bind_text(st, 2, keys[i]);
     buf.n = 0;
+    size_t next = 0;
     int c;
     while ((c = sqlite3_step(st)) == SQLITE_ROW) {
       fs_cell cell;
-      int r = read_cell(st, 0, view, mem, &cell);
+      int r = read_cell(st, 0, view, mem, &next, &cell);
       if (r < 0 || (r == 0 && cellbuf_push(&buf, &cell) != 0)) {
         rc = fs_fail(err, FS_FULL, "out of memory");
         break;
@@ -397,7 +421,7 @@ static fs_rc lookup(void *be, const fs_view *view, const char *const *keys, size
     if (rc == FS_OK && !out[i].cells) rc = fs_fail(err, FS_FULL, "out of memory");
     sqlite3_reset(st);
   }
-  exec(s, "COMMIT");
+  end_read(s);
   release(pool, s);
   free(buf.v);
   return rc;
@@ -419,6 +443,7 @@ static fs_rc scan(void *be, const fs_view *view, const char *after, size_t limit
   sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
   int c;
   const char *cur = NULL;
+  size_t next = 0;
   while (rc == FS_OK && (c = sqlite3_step(st)) == SQLITE_ROW) {
     const char *key = (const char *)sqlite3_column_text(st, 0);
     if (!cur || strcmp(cur, key) != 0) {
@@ -427,9 +452,10 @@ static fs_rc scan(void *be, const fs_view *view, const char *after, size_t limit
       if (n == limit || !(cur = fs_mem_strdup(mem, key))) break;
       ents[n++] = (fs_entity){.key = cur};
       buf.n = 0;
+      next = 0;
     }
     fs_cell cell;
-    int r = read_cell(st, 1, view, mem, &cell);
+    int r = read_cell(st, 1, view, mem, &next, &cell);
     if (r < 0 || (r == 0 && cellbuf_push(&buf, &cell) != 0)) rc = fs_fail(err, FS_FULL, "out of memory");
   }
   if (rc == FS_OK && c != SQLITE_DONE) rc = c == SQLITE_ROW ? fs_fail(err, FS_FULL, "out of memory") : sq_fail(s, c, "scan", err);
