@@ -158,9 +158,6 @@ static void fast_end(relay_call *c, int code) {
 
 /* ---- moving bytes ------------------------------------------------------------------ */
 
-/* n request bytes were handed to up: the client may send as many more on this stream. (The
- * connection's window opens as bytes arrive, relay_h2.c: one stream that is not read cannot hold
- * up the others; the stream windows bound what the relay holds.) */
 /* Stops keeping c's request bytes: those handed over are dropped, and the
  * call is not sent again (a refused stream is refused to the client, which
  * sends it again itself). */
@@ -204,6 +201,9 @@ static void keep_count(relay_call *c) {
   }
 }
 
+/* n request bytes were handed to up: the client may send as many more on this stream. (The
+ * connection's window opens as bytes arrive, relay_h2.c: one stream that is not read cannot hold
+ * up the others; the stream windows bound what the relay holds.) */
 static void ack_down(relay_call *c, size_t n) {
   if (c->down != NULL && !c->down->dead && c->down_open && n > 0) {
     nghttp2_session_consume_stream(c->down->s, c->down_id, n);
@@ -506,6 +506,10 @@ void relay_call_route(relay_call *c) {
   }
   c->routed = true;
   if (time_left_ns(c) <= 0) { /* its headers took the whole deadline to come: nothing is sent */
+    if (c->rl->r->access_log) {
+      shimkit_log(SHIMKIT_LOG_INFO, "router", "%s from %s: DEADLINE_EXCEEDED before it was sent anywhere",
+                  relay_headers_get(&c->req_h, ":path", NULL), c->down != NULL ? c->down->name : "a gone client");
+    }
     fail(c, SHIMKIT_DEADLINE_EXCEEDED, "router: the deadline passed before the call could be sent");
     return;
   }

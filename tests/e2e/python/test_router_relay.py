@@ -326,6 +326,7 @@ def test_relayed_call_whose_deadline_passed_is_not_sent(relay, pb2):
     before = [len(lines) for lines in say_lines(reps)]
     frames = late_headers_call(router, pb2, "1S", 1.5)
     assert any(st == 1 and t == 1 and f & 1 for t, f, st in frames), frames
+    router.wait_log("DEADLINE_EXCEEDED before it was sent anywhere")  # the router's log says what became of it
     time.sleep(1)
     assert [len(lines) for lines in say_lines(reps)] == before, "\n".join(r.log() for r in reps)
     assert sum(r.in_flight(SAY) for r in reps) == 0
