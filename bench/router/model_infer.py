@@ -61,15 +61,21 @@ def not_ok_calls(metrics_addrs):
     return total
 
 
-def measure(name, port, body, args, work, metrics_addrs):
+def measure(name, port, body, args, work, metrics_addrs, pids):
+    """h2load at each stream count; pids: {"router": [...], "replicas": [...]}, whose CPU per call is recorded."""
     runs = {}
     for streams in echo_bench.STREAMS:
         before = not_ok_calls(metrics_addrs)
+        ticks = {g: sum(report.cpu_ticks(p) for p in ps) for g, ps in pids.items() if ps}
         r = echo_bench.h2load(port, streams, body, args.duration, args.warmup, work, f"{name}-{streams}", PATH)
         r["grpc_not_ok"] = not_ok_calls(metrics_addrs) - before
+        calls = r["succeeded"] + r["failed"] + round(r["req_per_s"] * args.warmup)
+        r["cpu_us_per_call"] = {g: report.cpu_us_per_call(t, sum(report.cpu_ticks(p) for p in pids[g]), calls)
+                                for g, t in ticks.items()}
         runs[str(streams)] = r
         log(f"{name}: {streams:>2} stream(s): {r['req_per_s']:>8.0f} req/s  p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  "
-            f"({r['succeeded']} answered, {r['failed']} failed, {r['grpc_not_ok']} not OK)")
+            f"({r['succeeded']} answered, {r['failed']} failed, {r['grpc_not_ok']} not OK)  "
+            f"CPU/call {r['cpu_us_per_call']}")
     return runs
 
 
@@ -138,7 +144,7 @@ def main():
         want = check_prediction(pb, target)
         time.sleep(1.0)
         results["direct"] = {"replicas": 1, "runs": measure("direct", int(target.rsplit(":", 1)[1]), body, args,
-                                                            work, [metrics])}
+                                                            work, [metrics], {"replicas": [proc.pid]})}
         os.killpg(proc.pid, 15)
         proc.wait(20)
 
@@ -168,7 +174,8 @@ def main():
             log(f"router on {rtarget} in front of {[t for t, _, _ in reps]}; predictions agree")
             time.sleep(1.0)
             results["router"] = {"replicas": args.replicas,
-                                 "runs": measure("router", router.port, body, args, work, [m for _, m, _ in reps])}
+                                 "runs": measure("router", router.port, body, args, work, [m for _, m, _ in reps],
+                                                 {"router": [router.proc.pid], "replicas": [p.pid for _, _, p in reps]})}
         finally:
             router.stop()
     finally:
