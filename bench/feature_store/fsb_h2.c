@@ -10,7 +10,6 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -22,6 +21,7 @@
 #include <unistd.h>
 
 #include "fsb.h"
+#include "ip_port.h"
 #include "ml/v1/feature_store.pb-c.h"
 #include "shimkit/arena.h"
 
@@ -103,19 +103,16 @@ static ssize_t read_request(nghttp2_session *s, int32_t id, uint8_t *buf, size_t
   return (ssize_t)n;
 }
 
+/* A blocking TCP connection to addr ("IP:PORT" or "[IPv6]:PORT", read by the router's own parser), or -1. */
 static int connect_to(const char *addr) {
-  char host[64];
-  const char *colon = strrchr(addr, ':');
-  if (!colon || (size_t)(colon - addr) >= sizeof host) return -1;
-  memcpy(host, addr, (size_t)(colon - addr));
-  host[colon - addr] = '\0';
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
-  if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) return -1;
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_storage ss;
+  socklen_t len;
+  if (!router_ip_port(addr, &ss, &len)) return -1;
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   if (fd < 0) return -1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+  if (connect(fd, (struct sockaddr *)&ss, len) != 0) {
     close(fd);
     return -1;
   }

@@ -102,6 +102,17 @@ static void teardown(void *ctx) {
   router_reflection_free();
 }
 
+/* v, the value of flag, as a whole number in lo..hi into *out; false (said on stderr) when it is not one. */
+static bool whole_number(const char *flag, const char *v, long lo, long hi, long *out) {
+  char *end = NULL;
+  *out = strtol(v, &end, 10);
+  if (end == v || *end != '\0' || *out < lo || *out > hi) {
+    fprintf(stderr, "shimkit_router: %s must be %ld..%ld, not %s\n", flag, lo, hi, v);
+    return false;
+  }
+  return true;
+}
+
 /* Takes the router's own options out of argv (in place); -1 on a bad one. */
 static int take_options(router *r, router_set_spec *def, int *argc, char **argv) {
   int out = 1;
@@ -146,18 +157,14 @@ static int take_options(router *r, router_set_spec *def, int *argc, char **argv)
       } else if (strcmp(a, "--sets-file") == 0) {
         r->sets_path = v;
       } else if (strcmp(a, "--resolve-interval-ms") == 0) {
-        char *end = NULL;
-        long ms = strtol(v, &end, 10);
-        if (end == v || *end != '\0' || ms < 10 || ms > 3600000) {
-          fprintf(stderr, "shimkit_router: --resolve-interval-ms must be 10..3600000, not %s\n", v);
+        long ms;
+        if (!whole_number(a, v, 10, 3600000, &ms)) {
           return -1;
         }
         r->resolve_interval_ms = (int)ms;
       } else if (strcmp(a, "--retry-buffer-mib") == 0) {
-        char *end = NULL;
-        long mib = strtol(v, &end, 10);
-        if (end == v || *end != '\0' || mib < 0 || mib > 65536) {
-          fprintf(stderr, "shimkit_router: --retry-buffer-mib must be 0..65536, not %s\n", v);
+        long mib;
+        if (!whole_number(a, v, 0, 65536, &mib)) {
           return -1;
         }
         g_retry_buffer = (size_t)mib << 20;

@@ -35,6 +35,7 @@
 #include "relay_internal.h"
 
 #define RELAY_KEEP_MAX (4 << 20) /* request bytes kept for a second attempt, at most */
+#define RELAY_SUBMIT_NV 32       /* request headers submit() copies on the stack (more: on the heap) */
 #define RELAY_LAST_STREAM_ID ((1u << 31) - (1u << 20)) /* a connection to a replica is retired past it */
 
 /* The services the router answers itself (its gRPC server): never fast. */
@@ -89,6 +90,7 @@ relay_call *relay_call_new(relay_conn *down, int32_t id) {
   c->down_open = true;
   c->status = -1;
   c->keep_req = true;
+  c->deadline_ns = INT64_MAX; /* until it is routed */
   clock_gettime(CLOCK_MONOTONIC, &c->ts0);
   atomic_fetch_add(&c->rl->live_calls, 1);
   list_add(down, c);
@@ -160,16 +162,11 @@ static void fast_end(relay_call *c, int code) {
 
 /* Stops keeping c's request bytes: those handed over are dropped, and the
  * call is not sent again (a refused stream is refused to the client, which
- * sends it again itself). */
-static void keep_stop(relay_call *c) {
-  if (!c->keep_req) {
-    return;
-  }
+ * sends it again itself). kept: the retry buffer's count without c's bytes. */
+static void keep_end(relay_call *c, size_t kept) {
   struct relay *rl = c->rl;
   c->keep_req = false;
-  size_t kept = atomic_load_explicit(&rl->kept_bytes, memory_order_relaxed) - c->kept_counted;
   atomic_store_explicit(&rl->kept_bytes, kept, memory_order_relaxed);
-  c->kept_counted = 0;
   if (rl->retry_buffer_full_logged && kept < rl->retry_buffer / 2) {
     rl->retry_buffer_full_logged = false; /* warn again the next time it fills */
   }
@@ -177,15 +174,22 @@ static void keep_stop(relay_call *c) {
   relay_buf_release_empty(&c->req);
 }
 
-/* Counts c's kept request bytes in the relay's retry buffer. A call past
- * RELAY_KEEP_MAX, or one that would overfill the buffer, stops keeping. */
-static void keep_count(relay_call *c) {
+/* While a call keeps its request, all of it is in c->req (nothing dropped) and counted in the retry buffer. */
+static void keep_stop(relay_call *c) {
+  if (c->keep_req) {
+    keep_end(c, atomic_load_explicit(&c->rl->kept_bytes, memory_order_relaxed) - c->req.len);
+  }
+}
+
+/* Counts the n request bytes c just received in the relay's retry buffer. A
+ * call past RELAY_KEEP_MAX, or one that would overfill the buffer, stops keeping. */
+static void keep_count(relay_call *c, size_t n) {
   struct relay *rl = c->rl;
-  size_t more = c->req.len - c->kept_counted;
   size_t kept = atomic_load_explicit(&rl->kept_bytes, memory_order_relaxed); /* only this thread writes it */
+  size_t counted = c->req.len - n; /* what c had before them */
   if (c->req.len > RELAY_KEEP_MAX) {
-    keep_stop(c);
-  } else if (kept + more > rl->retry_buffer) {
+    keep_end(c, kept - counted);
+  } else if (kept + n > rl->retry_buffer) {
     if (!rl->retry_buffer_full_logged && rl->retry_buffer > 0) {
       rl->retry_buffer_full_logged = true;
       shimkit_log(SHIMKIT_LOG_WARN, "router",
@@ -194,10 +198,9 @@ static void keep_count(relay_call *c) {
                   "to send them again); --retry-buffer-mib sets its size",
                   kept / 1024);
     }
-    keep_stop(c);
+    keep_end(c, kept - counted);
   } else {
-    atomic_store_explicit(&rl->kept_bytes, kept + more, memory_order_relaxed);
-    c->kept_counted += more;
+    atomic_store_explicit(&rl->kept_bytes, kept + n, memory_order_relaxed);
   }
 }
 
@@ -313,19 +316,26 @@ static void fail(relay_call *c, int code, const char *msg) {
   nghttp2_session_resume_data(c->down->s, c->down_id);
 }
 
-/* The time left of the call's deadline (its grpc-timeout, counted from its arrival, ts0) in ns: INT64_MAX
- * when it has none (or one that cannot be read: it goes on unchanged), <= 0 once it has passed. */
-static int64_t time_left_ns(const relay_call *c) {
+static int64_t mono_ns(const struct timespec *t) { return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec; }
+
+/* The call's deadline (CLOCK_MONOTONIC ns): its grpc-timeout counted from its arrival (ts0); INT64_MAX when it
+ * has none (or one that cannot be read: it goes on unchanged). Read once, when the call is routed. */
+static int64_t deadline_of(const relay_call *c) {
   size_t len = 0;
   const char *v = relay_headers_get(&c->req_h, "grpc-timeout", &len);
   int64_t timeout = relay_timeout_parse(v, len);
-  if (timeout < 0 || timeout == INT64_MAX) {
+  int64_t start = mono_ns(&c->ts0);
+  return timeout < 0 || timeout > INT64_MAX - start ? INT64_MAX : start + timeout;
+}
+
+/* ns left before the call's deadline: INT64_MAX when it has none, <= 0 once it has passed. */
+static int64_t time_left_ns(const relay_call *c) {
+  if (c->deadline_ns == INT64_MAX) {
     return INT64_MAX;
   }
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
-  int64_t elapsed = (int64_t)(now.tv_sec - c->ts0.tv_sec) * 1000000000 + (now.tv_nsec - c->ts0.tv_nsec);
-  return timeout - elapsed;
+  return c->deadline_ns - mono_ns(&now);
 }
 
 static bool header_is(const nghttp2_nv *nv, const char *name) {
@@ -345,7 +355,8 @@ static int submit(relay_call *c, relay_conn *up) {
   if (c->req.base != 0) {
     return -1; /* bytes already dropped: it cannot be sent again */
   }
-  nghttp2_nv *nv = malloc((c->req_h.n + 1) * sizeof *nv);
+  nghttp2_nv on_stack[RELAY_SUBMIT_NV];
+  nghttp2_nv *nv = c->req_h.n + 1 <= RELAY_SUBMIT_NV ? on_stack : malloc((c->req_h.n + 1) * sizeof *nv);
   if (nv == NULL) {
     return -1;
   }
@@ -377,7 +388,9 @@ static int submit(relay_call *c, relay_conn *up) {
   c->req.off = 0;
   nghttp2_data_provider prd = {.source.ptr = c, .read_callback = read_request};
   int32_t id = nghttp2_submit_request(up->s, NULL, nv, n, &prd, c); /* copies nv */
-  free(nv);
+  if (nv != on_stack) {
+    free(nv);
+  }
   if (id < 0) {
     return -1;
   }
@@ -391,13 +404,18 @@ static int submit(relay_call *c, relay_conn *up) {
   return 0;
 }
 
+/* Ends the client's stream with REFUSED_STREAM: no handler ran, and its gRPC library may send the call again. */
+static void refuse(relay_call *c) {
+  nghttp2_submit_rst_stream(c->down->s, NGHTTP2_FLAG_NONE, c->down_id, NGHTTP2_REFUSED_STREAM);
+  c->status = SHIMKIT_UNAVAILABLE;
+  c->ended = true;
+}
+
 /* The call goes to the router's server (fresh, or sent again after fast attempts). */
 static void to_server(relay_call *c) {
   relay_conn *up = relay_conn_server(c->rl);
   if (up == NULL && c->rl->draining && !c->answered && c->down != NULL) {
-    /* Refused, as the server would: a gRPC client sends it again on a new connection. */
-    nghttp2_submit_rst_stream(c->down->s, NGHTTP2_FLAG_NONE, c->down_id, NGHTTP2_REFUSED_STREAM);
-    c->ended = true;
+    refuse(c); /* as the server would: a gRPC client sends it again on a new connection */
     return;
   }
   if (up == NULL || submit(c, up) != 0) {
@@ -505,6 +523,7 @@ void relay_call_route(relay_call *c) {
     return;
   }
   c->routed = true;
+  c->deadline_ns = deadline_of(c);
   if (time_left_ns(c) <= 0) { /* its headers took the whole deadline to come: nothing is sent */
     if (c->rl->r->access_log) {
       shimkit_log(SHIMKIT_LOG_INFO, "router", "%s from %s: DEADLINE_EXCEEDED before it was sent anywhere",
@@ -565,7 +584,7 @@ void relay_call_request_data(relay_call *c, const uint8_t *p, size_t n) {
     return;
   }
   if (c->keep_req) {
-    keep_count(c);
+    keep_count(c, n);
   }
   if (c->up_open && c->up != NULL) {
     nghttp2_session_resume_data(c->up->s, c->up_id);
@@ -670,10 +689,7 @@ static void up_gone(relay_call *c, bool refused, const char *why) {
     if (!c->resp_in && c->keep_req && refused) {
       retry(c, why);
     } else if (refused && !c->resp_in && !c->answered && c->down != NULL) {
-      /* Not processed (HTTP/2 says so): refused to the client too, which sends it again. */
-      nghttp2_submit_rst_stream(c->down->s, NGHTTP2_FLAG_NONE, c->down_id, NGHTTP2_REFUSED_STREAM);
-      c->status = SHIMKIT_UNAVAILABLE;
-      c->ended = true;
+      refuse(c); /* not processed (HTTP/2 says so): refused to the client too */
     } else {
       char msg[300];
       if (c->fast) {

@@ -163,7 +163,6 @@ struct relay_call {
   relay_buf req;
   bool req_eof;
   bool keep_req;       /* the request bytes are kept (until the reply starts) so it can be sent again */
-  size_t kept_counted; /* of them, counted in the relay's kept_bytes */
   size_t req_consumed; /* request bytes acknowledged to the client (flow control) */
   bool routed;         /* the request headers were seen and the call submitted */
   /* response */
@@ -183,6 +182,7 @@ struct relay_call {
   router_backend *tried[ROUTER_MAX_ATTEMPTS];
   int n_tried;
   struct timespec ts0;
+  int64_t deadline_ns; /* the client's deadline (CLOCK_MONOTONIC ns), read when routed; INT64_MAX: none */
 };
 
 /* A new call for the client's stream id on down (its request headers come next); NULL when out of memory. */

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metadata_internal.h"
 #include "server_core.h"
 #include "shimkit/log.h"
 #include "shimkit/server.h"
@@ -179,15 +180,9 @@ shimkit_code shimkit_server_set_front_peer_key(shimkit_server *srv, const char *
     return SHIMKIT_INVALID_ARGUMENT;
   }
   size_t n = strlen(key);
-  if (n == 0 || n >= sizeof srv->front_peer_key || strncmp(key, "grpc-", 5) == 0 ||
+  if (!shimkit__metadata_key_valid(key) || n >= sizeof srv->front_peer_key || strncmp(key, "grpc-", 5) == 0 ||
       (n >= 4 && strcmp(key + n - 4, "-bin") == 0)) {
     return SHIMKIT_INVALID_ARGUMENT;
-  }
-  for (size_t i = 0; i < n; i++) {
-    char c = key[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')) {
-      return SHIMKIT_INVALID_ARGUMENT;
-    }
   }
   pthread_mutex_lock(&srv->lock);
   shimkit_code rc = SHIMKIT_OK;

@@ -129,8 +129,9 @@ SHIMKIT_API shimkit_code shimkit_server_start(shimkit_server *srv);
 /**
  * Blocks until a shutdown was asked for (SIGTERM/SIGINT when handle_signals,
  * or shimkit_server_shutdown() from another thread), then drains: health goes
- * NOT_SERVING (new calls are still served for drain_delay_ms), no new calls are accepted, in-flight calls get drain_grace_ms
- * to finish, the rest are cancelled. Returns when every worker stopped.
+ * NOT_SERVING (new calls are still served for drain_delay_ms), no new calls
+ * are accepted, in-flight calls get drain_grace_ms to finish, the rest are
+ * cancelled. Returns when every worker stopped.
  */
 SHIMKIT_API void shimkit_server_wait(shimkit_server *srv);
 
