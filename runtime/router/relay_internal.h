@@ -45,10 +45,14 @@ size_t relay_buf_pending(const relay_buf *b);
 size_t relay_buf_position(const relay_buf *b);
 void relay_buf_free(relay_buf *b);
 
-/* A header list in nghttp2's form; each name and value is a copy. */
+/* A header list in nghttp2's form. The names and values are copies, kept
+ * NUL-terminated side by side in one block (text), so a list costs two
+ * allocations however many headers it has. */
 typedef struct relay_headers {
   nghttp2_nv *nv;
   size_t n, cap;
+  uint8_t *text;
+  size_t text_len, text_cap;
   size_t bytes; /* names and values, to bound a list */
 } relay_headers;
 

@@ -128,6 +128,14 @@ static void test_headers_copy_and_lookup(void **state) {
   assert_memory_equal(v, "value-37", len);
   assert_null(relay_headers_get(&h, "x-key-40", NULL));
   assert_null(relay_headers_get(&h, "x-key", NULL));
+  /* Every name and value moved with the text block as it grew, still NUL-terminated. */
+  for (int i = 0; i < 40; i++) {
+    snprintf(name, sizeof name, "x-key-%d", i);
+    snprintf(value, sizeof value, "value-%d", i);
+    assert_string_equal((const char *)h.nv[i].name, name);
+    assert_string_equal((const char *)h.nv[i].value, value);
+    assert_int_equal(h.nv[i].valuelen, strlen(value));
+  }
   /* A value with a NUL byte in it (binary metadata is base64, but nghttp2 allows it) keeps its length. */
   assert_int_equal(relay_headers_add(&h, (const uint8_t *)"b", 1, (const uint8_t *)"a\0b", 3), 0);
   v = relay_headers_get(&h, "b", &len);
