@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 struct tr_job {
   tr_jobs *owner;
@@ -30,6 +33,7 @@ struct tr_jobs {
   size_t q_head, q_len;
   pthread_t *threads;
   size_t n_threads;
+  char instance[TR_INSTANCE_LEN + 1]; /* in every id: this table's, not another replica's */
 };
 
 static void tr_now(struct timespec *ts) { clock_gettime(CLOCK_REALTIME, ts); }
@@ -72,12 +76,28 @@ static void tr_job_cancel_locked(tr_job *job, const char *why) {
 }
 
 static tr_job *tr_find(tr_jobs *jobs, const char *id) {
-  /* ids are "job-<n>" with n the 1-based position: no search needed. */
-  if (!id || strncmp(id, "job-", 4) != 0) return NULL;
+  /* ids are "job-<instance>-<n>" with n the 1-based position: no search needed. */
+  if (!id || strncmp(id, "job-", 4) != 0 || strncmp(id + 4, jobs->instance, TR_INSTANCE_LEN) != 0 ||
+      id[4 + TR_INSTANCE_LEN] != '-')
+    return NULL;
+  const char *num = id + 5 + TR_INSTANCE_LEN;
+  if (*num < '1' || *num > '9') return NULL;
   char *end;
-  unsigned long long n = strtoull(id + 4, &end, 10);
-  if (*end || n == 0 || n > jobs->n_all || id[4] == '0' || id[4] == '+' || id[4] == '-') return NULL;
+  unsigned long long n = strtoull(num, &end, 10);
+  if (*end || n > jobs->n_all) return NULL;
   return jobs->all[n - 1];
+}
+
+/* The instance part of the ids: random, so that two replicas (or one restarted) never issue the same id, and
+ * a replica asked for another's job answers NOT_FOUND instead of describing its own job of that number. */
+static void tr_make_instance(char out[TR_INSTANCE_LEN + 1]) {
+  uint32_t r;
+  if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    r = (uint32_t)ts.tv_nsec ^ (uint32_t)ts.tv_sec ^ ((uint32_t)getpid() << 16);
+  }
+  snprintf(out, TR_INSTANCE_LEN + 1, "%08x", (unsigned)r);
 }
 
 static void *tr_worker(void *arg) {
@@ -118,6 +138,7 @@ tr_jobs *tr_jobs_new(const tr_jobs_config *config) {
   tr_jobs *jobs = calloc(1, sizeof *jobs);
   if (!jobs) return NULL;
   jobs->cfg = *config;
+  tr_make_instance(jobs->instance);
   jobs->queue = calloc(config->max_queued, sizeof *jobs->queue);
   jobs->threads = calloc(config->workers, sizeof *jobs->threads);
   pthread_condattr_t ca;
@@ -170,7 +191,7 @@ int tr_jobs_submit(tr_jobs *jobs, tr_spec *spec, tr_job_view *out) {
   if (!job) goto done;
   job->owner = jobs;
   job->spec = spec;
-  snprintf(job->id, sizeof job->id, "job-%zu", jobs->n_all + 1);
+  snprintf(job->id, sizeof job->id, "job-%s-%zu", jobs->instance, jobs->n_all + 1);
   job->v.id = job->id;
   job->v.spec = spec;
   job->v.state = TR_QUEUED;

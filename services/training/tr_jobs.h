@@ -4,6 +4,10 @@
  * and --max-jobs worker threads that run queued jobs through a runner
  * function (tr_run.c in the shim; a fake in the unit tests).
  *
+ * Ids are "job-<instance>-<n>": the instance is random per table, so two
+ * replicas of a set (or one shim before and after a restart) never issue the
+ * same id, and a replica asked about another's job says it has none.
+ *
  * Every change of a job bumps its revision and wakes watchers, so WatchJob
  * sees QUEUED, RUNNING, each progress step and the end, in order.
  *
@@ -30,7 +34,8 @@
 
 #define TR_MAX_METRICS 8
 #define TR_MESSAGE_MAX 256
-#define TR_ID_MAX 32
+#define TR_ID_MAX 40
+#define TR_INSTANCE_LEN 8 /* hex digits of a table's random instance, in each of its ids */
 
 typedef struct tr_metric {
   char name[32];
@@ -39,7 +44,7 @@ typedef struct tr_metric {
 
 /* A consistent copy of one job. */
 typedef struct tr_job_view {
-  const char *id;                     /* "job-7" */
+  const char *id;                     /* "job-3fa9c2d1-7": the table's instance, then the 7th job */
   const tr_spec *spec;                /* what was asked (rows dropped once it ended) */
   tr_state state;
   uint64_t revision;                  /* bumped on every change */

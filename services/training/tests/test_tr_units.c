@@ -91,9 +91,12 @@ static void test_jobs_lifecycle(void **state) {
   assert_non_null(jobs);
   tr_job_view a, b, c, v;
   assert_int_equal(tr_jobs_submit(jobs, spec_named("ok"), &a), 0);
-  assert_string_equal(a.id, "job-1");
+  /* "job-<8 hex digits of this table>-1" */
+  assert_int_equal(strlen(a.id), strlen("job-") + TR_INSTANCE_LEN + strlen("-1"));
+  assert_int_equal(strncmp(a.id, "job-", 4), 0);
+  assert_string_equal(a.id + 4 + TR_INSTANCE_LEN, "-1");
   assert_int_equal(a.state, TR_QUEUED);
-  while (tr_jobs_get(jobs, "job-1", &v) == 0 && v.state != TR_RUNNING) nap();
+  while (tr_jobs_get(jobs, a.id, &v) == 0 && v.state != TR_RUNNING) nap();
   assert_int_equal(tr_jobs_submit(jobs, spec_named("fail"), &b), 0);
   assert_int_equal(tr_jobs_submit(jobs, spec_named("ok"), &c), 0);
   tr_spec *extra = spec_named("x");
@@ -114,8 +117,17 @@ static void test_jobs_lifecycle(void **state) {
   assert_int_equal(v.state, TR_FAILED);
   assert_string_equal(v.failure_reason, "fake failure");
   assert_int_equal(v.n_metrics, 1);
-  assert_int_equal(tr_jobs_get(jobs, "job-0", &v), -1);
-  assert_int_equal(tr_jobs_get(jobs, "job-01", &v), -1);
+  /* Ids this table never issued: another number, another instance, no instance. */
+  char other[TR_ID_MAX];
+  snprintf(other, sizeof other, "%.*s0", 5 + TR_INSTANCE_LEN, a.id);
+  assert_int_equal(tr_jobs_get(jobs, other, &v), -1);
+  snprintf(other, sizeof other, "%.*s01", 5 + TR_INSTANCE_LEN, a.id);
+  assert_int_equal(tr_jobs_get(jobs, other, &v), -1);
+  snprintf(other, sizeof other, "%.*s4", 5 + TR_INSTANCE_LEN, a.id);
+  assert_int_equal(tr_jobs_get(jobs, other, &v), -1);
+  snprintf(other, sizeof other, "job-%c%s", a.id[4] == 'f' ? '0' : 'f', a.id + 5);
+  assert_int_equal(tr_jobs_get(jobs, other, &v), -1);
+  assert_int_equal(tr_jobs_get(jobs, "job-1", &v), -1);
   assert_int_equal(tr_jobs_cancel(jobs, "nope", &v), -1);
   tr_job_view list[5];
   size_t total;
@@ -134,7 +146,7 @@ static void test_jobs_success(void **state) {
   tr_jobs *jobs = tr_jobs_new(&cfg);
   tr_job_view v;
   assert_int_equal(tr_jobs_submit(jobs, spec_named("ok"), &v), 0);
-  v = wait_final(jobs, "job-1");
+  v = wait_final(jobs, v.id);
   assert_int_equal(v.state, TR_SUCCEEDED);
   assert_int_equal(v.model_version, 7);
   assert_true(v.progress == 1.0);
@@ -185,25 +197,47 @@ static void test_jobs_abort_and_stop(void **state) {
   tr_jobs_config cfg = {.workers = 1, .max_queued = 4, .max_jobs = 10, .run = block_run, .ended = record_end};
   tr_jobs *jobs = tr_jobs_new(&cfg);
   assert_non_null(jobs);
-  tr_job_view v;
-  assert_int_equal(tr_jobs_submit(jobs, spec_named("a"), &v), 0);
+  tr_job_view v, a, b, c;
+  assert_int_equal(tr_jobs_submit(jobs, spec_named("a"), &a), 0);
   wait_armed(1);
-  assert_int_equal(tr_jobs_cancel(jobs, "job-1", &v), 0);
-  v = wait_final(jobs, "job-1");
+  assert_int_equal(tr_jobs_cancel(jobs, a.id, &v), 0);
+  v = wait_final(jobs, a.id);
   assert_int_equal(v.state, TR_CANCELLED);
   assert_string_equal(v.failure_reason, "cancelled by CancelJob while running");
-  assert_int_equal(tr_jobs_submit(jobs, spec_named("b"), &v), 0);
+  assert_int_equal(tr_jobs_submit(jobs, spec_named("b"), &b), 0);
   wait_armed(2);
-  assert_int_equal(tr_jobs_submit(jobs, spec_named("c"), &v), 0);
-  tr_jobs_get(jobs, "job-3", &v);
+  assert_int_equal(tr_jobs_submit(jobs, spec_named("c"), &c), 0);
+  tr_jobs_get(jobs, c.id, &v);
   assert_int_equal(v.state, TR_QUEUED);
-  tr_jobs_free(jobs); /* cancels job-2 through its hook, job-3 at once; the workers are joined */
+  char expect[3][TR_ID_MAX + 64];
+  snprintf(expect[0], sizeof expect[0], "%s CANCELLED: cancelled by CancelJob while running", a.id);
+  snprintf(expect[1], sizeof expect[1], "%s CANCELLED: the shim stopped while queued", c.id);
+  snprintf(expect[2], sizeof expect[2], "%s CANCELLED: the shim stopped while running", b.id);
+  tr_jobs_free(jobs); /* cancels b through its hook, c at once; the workers are joined (a.id etc. are gone) */
   assert_int_equal(block_aborts, 2);
   assert_int_equal(block_refused, 0);
   assert_int_equal(ended_n, 3);
-  assert_string_equal(ended_log[0], "job-1 CANCELLED: cancelled by CancelJob while running");
-  assert_string_equal(ended_log[1], "job-3 CANCELLED: the shim stopped while queued");
-  assert_string_equal(ended_log[2], "job-2 CANCELLED: the shim stopped while running");
+  for (int i = 0; i < 3; i++) assert_string_equal(ended_log[i], expect[i]);
+}
+
+/* Two tables (two replicas of a set) never issue the same id, and neither knows the other's jobs. */
+static void test_jobs_ids_differ_between_tables(void **state) {
+  (void)state;
+  gate_open = 1;
+  tr_jobs_config cfg = {.workers = 1, .max_queued = 4, .max_jobs = 10, .run = fake_run};
+  tr_jobs *one = tr_jobs_new(&cfg), *two = tr_jobs_new(&cfg);
+  assert_non_null(one);
+  assert_non_null(two);
+  tr_job_view a, b, v;
+  assert_int_equal(tr_jobs_submit(one, spec_named("ok"), &a), 0);
+  assert_int_equal(tr_jobs_submit(two, spec_named("ok"), &b), 0);
+  assert_string_not_equal(a.id, b.id);
+  assert_int_equal(tr_jobs_get(one, a.id, &v), 0);
+  assert_int_equal(tr_jobs_get(one, b.id, &v), -1);
+  assert_int_equal(tr_jobs_get(two, a.id, &v), -1);
+  assert_int_equal(tr_jobs_cancel(two, a.id, &v), -1);
+  tr_jobs_free(one);
+  tr_jobs_free(two);
 }
 
 static tr_params params_of(const tr_param *items, size_t n) { return (tr_params){.n = n, .items = items}; }
@@ -349,6 +383,7 @@ int main(void) {
       cmocka_unit_test(test_state_machine),  cmocka_unit_test(test_jobs_lifecycle),
       cmocka_unit_test(test_jobs_success),   cmocka_unit_test(test_liblinear_params),
       cmocka_unit_test(test_libsvm_params),  cmocka_unit_test(test_jobs_abort_and_stop),
+      cmocka_unit_test(test_jobs_ids_differ_between_tables),
       cmocka_unit_test(test_xgboost_params), cmocka_unit_test(test_class_labels),
       cmocka_unit_test(test_sparse_rows),
   };
