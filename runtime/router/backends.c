@@ -6,7 +6,8 @@
  * (NOT_SERVING during a drain, the stream failing because the replica is
  * gone) marks it unhealthy; a failed Watch is retried every health_retry_ms,
  * so a replica that comes back is used again. Calls are only sent to healthy
- * replicas.
+ * replicas. Each change of a replica's health recomputes the router's own
+ * health of the services its set lists (service_health.h).
  *
  * The watcher looks at its stream every WATCH_POLL_MS without waiting inside
  * gRPC (shimkit_client_call_recv_poll): a thread blocked in gRPC takes turns
@@ -81,6 +82,7 @@ static void set_healthy(router_backend *b, bool healthy) {
   if (atomic_exchange(&b->healthy, healthy) != healthy) {
     shimkit_log(SHIMKIT_LOG_INFO, "router", "backend %s (set %s) is %s", b->address, b->set_name,
                 healthy ? "SERVING" : "not serving");
+    router_service_health_update(b->r); /* its set's services may have changed status */
   }
 }
 

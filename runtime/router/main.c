@@ -74,6 +74,7 @@ static shimkit_code setup(shimkit_server *srv, void *ctx) {
             shimkit_code_name(rc));
     return rc;
   }
+  router_service_health_start(r, srv); /* the sets about to load publish their services' health */
   if (router_dns_start(r) != 0 || router_load_state(r, &g_default, g_default.n_backends > 0 ? 1 : 0) != 0) {
     fprintf(stderr, "shimkit_router: cannot set up the sets (see the log above)\n");
     return SHIMKIT_FAILED_PRECONDITION;
@@ -89,10 +90,12 @@ static shimkit_code setup_metrics(shimkit_metrics *metrics, void *ctx) {
   return rc;
 }
 
-/* The server drained (no call is held any more): the hold timer stops before it is freed. */
+/* The server drained (no call is held any more): the hold timer and the
+ * services' health stop before it is freed. */
 static void drained(void *ctx) {
   relay_drain(g_relay); /* its own calls get the rest of the grace */
   router_hold_stop(ctx);
+  router_service_health_stop(ctx); /* health watches still run: none may publish into a freed server */
 }
 
 static void teardown(void *ctx) {
@@ -269,6 +272,8 @@ int main(int argc, char **argv) {
       .name = "shimkit_router",
       .summary = "Forwards every gRPC call, byte for byte, to a healthy replica of a set; the sets are\n"
                  "  managed at run time with shimkit.router.v1.RouterAdmin on the same address.\n"
+                 "  grpc.health.v1: \"\" is the router itself; a service a set lists is SERVING while\n"
+                 "  one of that set's replicas is (the --backend set lists none).\n"
                  "  --backend ADDR          a replica of the catch-all set \"default\" (repeat for each);\n"
                  "                          dns:HOST:PORT = one replica per address HOST resolves to\n"
                  "  --policy P              its policy: round_robin (default), least_outstanding or hash\n"

@@ -38,23 +38,6 @@
 #define RELAY_SUBMIT_NV 32       /* request headers submit() copies on the stack (more: on the heap) */
 #define RELAY_LAST_STREAM_ID ((1u << 31) - (1u << 20)) /* a connection to a replica is retired past it */
 
-/* The services the router answers itself (its gRPC server): never fast. */
-static const char *const own_services[] = {
-    "grpc.health.v1.Health",
-    "grpc.reflection.v1.ServerReflection",
-    "grpc.reflection.v1alpha.ServerReflection",
-    "shimkit.router.v1.RouterAdmin",
-};
-
-static bool own_service(const char *service, size_t len) {
-  for (size_t i = 0; i < sizeof own_services / sizeof own_services[0]; i++) {
-    if (strlen(own_services[i]) == len && memcmp(own_services[i], service, len) == 0) {
-      return true;
-    }
-  }
-  return false;
-}
-
 /* Puts c on conn's list of calls (its link for conn's side). */
 static void list_add(relay_conn *conn, relay_call *c) {
   relay_link *l = &c->link[conn->side];
@@ -481,7 +464,8 @@ static bool try_fast(relay_call *c) {
     return false;
   }
   size_t service_len = (size_t)(slash - service);
-  if (own_service(service, service_len) || atomic_load(&r->n_holds_seen) > 0 ||
+  /* The router's own services are never fast: its gRPC server answers them. */
+  if (router_own_service(service, service_len) || atomic_load(&r->n_holds_seen) > 0 ||
       !router_method_known_unary(r->kinds, path)) {
     return false;
   }

@@ -16,7 +16,8 @@
  * replica that stays in a replaced set is the same object (same channel,
  * same health watch, same counters); one that left has its watch stopped at
  * once and is freed when the last snapshot (hence the last call) using it
- * is gone.
+ * is gone. What the router's health says of each routed service follows
+ * its replicas' health (service_health.h).
  */
 #ifndef SHIMKIT_ROUTER_H
 #define SHIMKIT_ROUTER_H
@@ -30,6 +31,7 @@
 #include <shimkit/shimkit.h>
 
 #include "dns_table.h"
+#include "service_health.h"
 #include "spec.h"
 
 #define ROUTER_MAX_ATTEMPTS 3 /* tries of one call (the first and two retries) */
@@ -144,6 +146,8 @@ struct router {
   pthread_t timer;               /* hold_timer: resumes the calls of holds that lapse */
   bool timer_on;                 /* it runs */
   bool timer_stop;               /* tells it to return */
+  /* the routed services' health (service_health.h) */
+  router_service_health svc_health;
 };
 
 /* ---- router.c / sets.c: the router and its snapshots ------------------------- */

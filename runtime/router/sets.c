@@ -38,6 +38,7 @@ void router_init(router *r) {
   atomic_init(&r->stopping, false);
   atomic_init(&r->n_holds_seen, 0);
   atomic_init(&r->srv, NULL);
+  router_service_health_init(&r->svc_health);
 }
 
 static void free_strings(char **list, int n) {
@@ -323,6 +324,7 @@ int router_config_replace(router *r, const router_set_spec *specs, int n) {
   free(fresh);
   router_config_unref(prev);
   router_config_unref(old);
+  router_service_health_update(r); /* services added, removed, or served by other replicas now */
   return 0;
 fail:
   if (cfg != NULL) {
@@ -434,4 +436,5 @@ void router_stop(router *r) {
   r->n_holds = 0;
   atomic_store(&r->n_holds_seen, 0);
   pthread_mutex_unlock(&r->hold_lock);
+  router_service_health_clear(&r->svc_health);
 }

@@ -122,6 +122,23 @@ bool router_valid_hash_key(const char *k) {
   return true;
 }
 
+/* The services the router answers itself (its gRPC server), whatever the sets list. */
+static const char *const own_services[] = {
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+    "shimkit.router.v1.RouterAdmin",
+};
+
+bool router_own_service(const char *service, size_t len) {
+  for (size_t i = 0; i < sizeof own_services / sizeof own_services[0]; i++) {
+    if (strlen(own_services[i]) == len && memcmp(own_services[i], service, len) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 /* Non-empty, at most ROUTER_MAX_NAME, every byte alphanumeric or in extra. */
 static bool word_of(const char *s, const char *extra) {
   size_t n = strlen(s);

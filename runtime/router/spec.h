@@ -62,4 +62,8 @@ bool router_valid_field_path(const char *p);
 /* A request metadata key the hash policy may use (lower case, not grpc-*). */
 bool router_valid_hash_key(const char *k);
 
+/* One of the router's own services (service, len bytes: health, reflection v1 and v1alpha,
+ * RouterAdmin): answered by the router itself, never forwarded, whatever a set lists. */
+bool router_own_service(const char *service, size_t len);
+
 #endif /* SHIMKIT_ROUTER_SPEC_H */
