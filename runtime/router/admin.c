@@ -57,6 +57,7 @@ static int fill_status(shimkit_call *call, const router_set *s, pb_set_status *o
   ps->hash_field = dup_or_empty(call, s->spec.hash_field);
   ps->hash_key = dup_or_empty(call, s->spec.hash_key);
   ps->weight = s->spec.weight;
+  ps->retry_not_found = s->spec.retry_not_found;
   out->set = ps;
   for (int i = 0; i < s->spec.n_backends; i++) {
     ps->backends[i] = dup_or_empty(call, s->spec.backends[i]); /* as given: dns: entries too */
@@ -196,6 +197,7 @@ static int spec_from_pb(const pb_set *ps, router_set_spec *out) {
     rc = (out->hash_key = strdup(ps->hash_key)) == NULL ? -1 : 0;
   }
   out->weight = ps->weight;
+  out->retry_not_found = ps->retry_not_found;
   return rc;
 }
 

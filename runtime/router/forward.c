@@ -22,7 +22,10 @@
  * (retry_rule.h), never reached a handler: it is sent again to another
  * replica of the set (libshimkit replays the kept request messages). A call
  * whose connection broke under it (a replica SIGKILLed while its handler
- * ran) fails UNAVAILABLE: it may have run, so it is not replayed.
+ * ran) fails UNAVAILABLE: it may have run, so it is not replayed. In a set
+ * with retry_not_found, a call a replica answered NOT_FOUND with nothing
+ * before it (no headers, no message) is asked of the next replica not yet
+ * asked; the client gets NOT_FOUND when none is left.
  *
  * end: one log line per call (the router's access log; off with
  * --no-access-log).
@@ -41,7 +44,7 @@ typedef struct fwd_state {
   router *r;
   router_config *cfg;                         /* the snapshot, referenced for the call's life */
   router_set *set;                            /* the set chosen */
-  router_backend *tried[ROUTER_MAX_ATTEMPTS]; /* replicas tried, in order; the last is the current */
+  router_backend *tried[ROUTER_MAX_ASKED]; /* replicas tried, in order; the last is the current */
   int n_tried;
   const char *key; /* the hash key (metadata value or field_key), or NULL */
   size_t key_len;
@@ -149,17 +152,24 @@ static shimkit_channel *fwd_attempt_done(shimkit_call *call, void *state, const 
   fwd_state *st = state;
   router_backend *b = st->tried[st->n_tried - 1];
   router_release(b, a->code);
-  bool retry = a->code == SHIMKIT_UNAVAILABLE && !a->answered && a->n_trailers == 0 && a->replayable &&
-               st->n_tried < ROUTER_MAX_ATTEMPTS && shimkit_call_time_left_ms(call) > 0 &&
-               router_connect_failure(a->message);
+  bool time_left = a->replayable && shimkit_call_time_left_ms(call) > 0;
+  bool unreached = a->code == SHIMKIT_UNAVAILABLE && !a->answered && a->n_trailers == 0 && time_left &&
+                   st->n_tried < ROUTER_MAX_ATTEMPTS && router_connect_failure(a->message);
+  bool not_here = a->code == SHIMKIT_NOT_FOUND && st->set->spec.retry_not_found && !a->answered && time_left &&
+                  st->n_tried < ROUTER_MAX_ASKED;
   router_backend *nb =
-      retry ? router_pick(st->set, st->tried, st->n_tried, false, st->key, st->key_len) : NULL;
+      unreached || not_here ? router_pick(st->set, st->tried, st->n_tried, false, st->key, st->key_len) : NULL;
   if (nb == NULL) {
     return NULL;
   }
-  atomic_fetch_add(&b->retried_away, 1);
-  shimkit_log(SHIMKIT_LOG_INFO, "router", "%s: %s could not be reached (%s); retrying on %s",
-              shimkit_call_method(call), b->address, a->message, nb->address);
+  if (unreached) {
+    atomic_fetch_add(&b->retried_away, 1);
+    shimkit_log(SHIMKIT_LOG_INFO, "router", "%s: %s could not be reached (%s); retrying on %s",
+                shimkit_call_method(call), b->address, a->message, nb->address);
+  } else {
+    shimkit_log(SHIMKIT_LOG_DEBUG, "router", "%s: %s answered NOT_FOUND (%s); asking %s",
+                shimkit_call_method(call), b->address, a->message, nb->address);
+  }
   st->tried[st->n_tried++] = nb;
   return nb->channel;
 }

@@ -426,7 +426,8 @@ static const char *hash_key(const relay_call *c, size_t *len) {
 
 /*
  * Whether every set a call of group g may go to can take it from the relay:
- * no hashing on a request field (the server reads the message), no hash key
+ * no retry_not_found (the server asks the other replicas when one answers
+ * NOT_FOUND), no hashing on a request field (the server reads the message), no hash key
  * ending in -bin (the server hashes the decoded bytes), and only IP:PORT
  * replicas (the server's channel resolves names). Checked before any set is
  * chosen or replica picked, so that a call sent on to the server takes its
@@ -436,8 +437,8 @@ static bool group_relayable(router_config *cfg, const router_group *g) {
   for (int i = 0; i < g->n_sets; i++) {
     const router_set *s = &cfg->sets[g->sets[i]];
     size_t kl = s->spec.hash_key != NULL ? strlen(s->spec.hash_key) : 0;
-    if (s->spec.hash_field != NULL || (kl >= 4 && strcmp(s->spec.hash_key + kl - 4, "-bin") == 0) ||
-        s->n_unresolved > 0) {
+    if (s->spec.retry_not_found || s->spec.hash_field != NULL ||
+        (kl >= 4 && strcmp(s->spec.hash_key + kl - 4, "-bin") == 0) || s->n_unresolved > 0) {
       return false;
     }
     for (int j = 0; j < s->n_backends; j++) {

@@ -34,7 +34,8 @@
 #include "service_health.h"
 #include "spec.h"
 
-#define ROUTER_MAX_ATTEMPTS 3 /* tries of one call (the first and two retries) */
+#define ROUTER_MAX_ATTEMPTS 3 /* tries of one call that could not connect (the first and two retries) */
+#define ROUTER_MAX_ASKED 8    /* replicas a retry_not_found call is asked of (libshimkit's attempts per call) */
 #define ROUTER_MAX_HOLDS 64   /* services held at once */
 #define ROUTER_HOLD_DEFAULT_MS 60000
 #define ROUTER_FIRST_HEALTH_MS 2000 /* how long a set change waits for its new replicas' first health */

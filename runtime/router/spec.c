@@ -57,6 +57,7 @@ int router_spec_copy(router_set_spec *dst, const router_set_spec *src) {
   memset(dst, 0, sizeof *dst);
   dst->policy = src->policy;
   dst->weight = src->weight;
+  dst->retry_not_found = src->retry_not_found;
   int rc = dup_opt(&dst->name, src->name);
   rc |= dup_opt(&dst->hash_field, src->hash_field);
   rc |= dup_opt(&dst->hash_key, src->hash_key);

@@ -32,6 +32,7 @@ typedef struct router_set_spec {
   char *hash_field;    /* ROUTER_HASH: a field path of the request message, or NULL */
   char *hash_key;      /* ROUTER_HASH: a request metadata key, or NULL */
   uint32_t weight;     /* share of new calls among the sets of a service */
+  bool retry_not_found; /* a NOT_FOUND answered before anything else is asked of the other replicas */
 } router_set_spec;
 
 /* Frees the strings of s (not s itself) and zeroes it. Accepts NULL. */

@@ -48,6 +48,12 @@ static int parse_line(router_set_spec *cur, const char *key, const char *value, 
       snprintf(why, cap, "policy \"%.32s\" is not round_robin, least_outstanding or hash", value);
       return -1;
     }
+  } else if (strcmp(key, "retry_not_found") == 0) {
+    if (value[0] != '\0') {
+      snprintf(why, cap, "retry_not_found takes no value, not \"%.32s\"", value);
+      return -1;
+    }
+    cur->retry_not_found = true;
   } else if (strcmp(key, "hash_field") == 0 || strcmp(key, "hash_key") == 0) {
     if (set_string(key[5] == 'f' ? &cur->hash_field : &cur->hash_key, value) != 0) {
       snprintf(why, cap, "out of memory");
@@ -242,6 +248,9 @@ char *router_state_format(const router_set_spec *sets, int n, size_t *len) {
     }
     if (s->hash_key != NULL && s->hash_key[0] != '\0') {
       put(&b, "hash_key", s->hash_key);
+    }
+    if (s->retry_not_found) {
+      put(&b, "retry_not_found", "");
     }
     for (int j = 0; j < s->n_services; j++) {
       put(&b, "service", s->services[j]);

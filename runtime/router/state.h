@@ -10,6 +10,7 @@
  *   weight 90
  *   policy round_robin            (or least_outstanding, hash)
  *   hash_key x-user               (hash only; or hash_field model_name)
+ *   retry_not_found               (only when set: spec.h)
  *   service shimkit.ml.v1.Training   (repeated; none = the catch-all set)
  *   backend 127.0.0.1:50110          (repeated)
  *   end

@@ -130,6 +130,7 @@ int shimctl_admin_apply(shimctl_admin *admin, const shimctl_set *set, int weight
   s.hash_field = (char *)route.hash_field;
   s.hash_key = (char *)route.hash_key;
   s.weight = (uint32_t)route.weight;
+  s.retry_not_found = route.retry_not_found;
   Shimkit__Router__V1__ApplySetRequest req = SHIMKIT__ROUTER__V1__APPLY_SET_REQUEST__INIT;
   req.set = &s;
   return admin_call(admin, SHIMKIT__ROUTER__V1__ROUTER_ADMIN__SHIMKIT_APPLY_SET, &req, NULL,

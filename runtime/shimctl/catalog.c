@@ -18,13 +18,16 @@ static const char *const tr_flags[] = {"model-repository", "feature-store", NULL
 static const char *const me_flags[] = {"model-repository", NULL};
 
 const shimctl_kind shimctl_kinds[] = {
-    {"echo", "echo_shim", "shimkit.examples.v1.Echo", echo_impls, NULL, false, no_flags},
+    {"echo", "echo_shim", "shimkit.examples.v1.Echo", echo_impls, NULL, false, no_flags, false},
     {"model_repository", "model_repository_shim", "shimkit.ml.v1.ModelRepository", mr_impls, "backend", true,
-     no_flags},
-    {"feature_store", "feature_store_shim", "shimkit.ml.v1.FeatureStore", fs_impls, "backend", true, no_flags},
-    {"training", "training_shim", "shimkit.ml.v1.Training", tr_impls, "backend", false, tr_flags},
-    {"model_execution", "model_execution_shim", "inference.GRPCInferenceService", me_impls, NULL, false, me_flags},
-    {NULL, NULL, NULL, NULL, NULL, false, NULL},
+     no_flags, false},
+    {"feature_store", "feature_store_shim", "shimkit.ml.v1.FeatureStore", fs_impls, "backend", true, no_flags,
+     false},
+    /* A job lives on the replica that ran it: GetJob, WatchJob and CancelJob must find that one. */
+    {"training", "training_shim", "shimkit.ml.v1.Training", tr_impls, "backend", false, tr_flags, true},
+    {"model_execution", "model_execution_shim", "inference.GRPCInferenceService", me_impls, NULL, false, me_flags,
+     false},
+    {NULL, NULL, NULL, NULL, NULL, false, NULL, false},
 };
 
 const shimctl_kind *shimctl_kind_find(const char *name) {

@@ -19,6 +19,10 @@ typedef struct shimctl_kind {
   /* Flags that name another service of the stack (e.g. "model-repository"):
    * when the stack does not set them, they point at the router. NULL-terminated. */
   const char *const *router_flags;
+  /* Its resources live on the replica that made them (training's jobs): the
+   * router asks a set's other replicas when one answers NOT_FOUND
+   * (retry_not_found in the router's sets). */
+  bool replica_local;
 } shimctl_kind;
 
 /* The kind of that name, or NULL. */

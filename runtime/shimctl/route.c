@@ -22,5 +22,6 @@ int shimctl_route_of(const shimctl_set *set, int weight, shimctl_route *out) {
   out->hash_field = set->hash_field;
   out->hash_key = set->hash_key;
   out->weight = weight;
+  out->retry_not_found = kind->replica_local;
   return 0;
 }

@@ -2,11 +2,13 @@
  * route.h - how the router routes to one set of the stack: what shimctl's
  * ApplySet says about it (admin.c) and what the kubernetes environment
  * writes into the router's sets file (router_sets.c), from one description:
- * the set's name, its kind's proto service, policy, hash field or key and
- * weight. Its replicas are the caller's (127.0.0.1 ports, or a dns: name).
+ * the set's name, its kind's proto service, policy, hash field or key,
+ * weight, and whether a NOT_FOUND is asked of the other replicas. Its replicas are the caller's (127.0.0.1 ports, or a dns: name).
  */
 #ifndef SHIMCTL_ROUTE_H
 #define SHIMCTL_ROUTE_H
+
+#include <stdbool.h>
 
 struct shimctl_set;
 
@@ -17,6 +19,7 @@ typedef struct shimctl_route {
   const char *hash_field; /* "" unless policy hash */
   const char *hash_key;   /* "" unless policy hash */
   int weight;             /* share of the service's new calls */
+  bool retry_not_found;   /* the kind is replica_local (catalog.h) */
 } shimctl_route;
 
 /* The route of set (strings borrowed from it and the catalog) with weight.

@@ -50,6 +50,7 @@ char *shimctl_router_sets_text(const shimctl_route *routes, const char *const *b
         .hash_field = (char *)opt(r->hash_field),
         .hash_key = (char *)opt(r->hash_key),
         .weight = r->weight < 0 ? 0 : (uint32_t)r->weight,
+        .retry_not_found = r->retry_not_found,
     };
     char why[256];
     if (router_spec_validate(&specs[i], why, sizeof why) != 0) {

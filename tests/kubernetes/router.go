@@ -24,6 +24,7 @@ type routerSet struct {
 	name, policy, hashField, hashKey string
 	weight                           int
 	services, backends               []string
+	retryNotFound                    bool
 }
 
 // parseSets reads a sets file: "shimkit-router-state 1", then per set
@@ -86,6 +87,11 @@ func parseSets(text string) ([]routerSet, error) {
 			cur.hashField = value
 		case key == "hash_key":
 			cur.hashKey = value
+		case key == "retry_not_found":
+			if value != "" {
+				return nil, fmt.Errorf("%s: retry_not_found takes no value, not %q", at, value)
+			}
+			cur.retryNotFound = true
 		case key == "service":
 			cur.services = append(cur.services, value)
 		case key == "backend":
@@ -225,6 +231,10 @@ func (c *checker) checkSets(where string, sets []routerSet) {
 		}
 		if (s.policy == "hash") != (s.hashField != "" || s.hashKey != "") || (s.hashField != "" && s.hashKey != "") {
 			c.failf("%s: policy %s with hash_field %q, hash_key %q", at, s.policy, s.hashField, s.hashKey)
+		}
+		// Training's jobs live on the pod that ran them: the router must ask the others on NOT_FOUND.
+		if len(s.services) == 1 && (s.services[0] == "shimkit.ml.v1.Training") != s.retryNotFound {
+			c.failf("%s: service %s with retry_not_found %v", at, s.services[0], s.retryNotFound)
 		}
 		if len(s.backends) != 1 {
 			c.failf("%s: %d backends, want one dns: name", at, len(s.backends))

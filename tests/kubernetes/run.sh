@@ -117,6 +117,7 @@ if [[ -n $ROUTER ]]; then
   done
   grep -q '"dns:ml-training-liblinear-pods:50140"' "$OUT/listsets.json" || fail "the router does not list training's dns backend"
   grep -q '"hashField": "model_name"' "$OUT/listsets.json" || fail "the router does not hash training on model_name"
+  grep -q '"retryNotFound": true' "$OUT/listsets.json" || fail "the router does not ask training's other replicas on NOT_FOUND"
   grep -q '"hashKey": "x-entity"' "$OUT/listsets.json" || fail "the router does not hash feature_store on x-entity"
   cmp -s "$SETS" "$SETS.orig" || fail "the router wrote its sets file"
   echo "e2e.kubernetes: shimkit_router serves the 3 sets of its sets file (--sets-file, left unchanged)"

@@ -24,11 +24,11 @@ static const char *const tr_args[] = {"--model-repository", "ml-model-repository
 /* policy numbers: 0 round_robin, 1 least_outstanding, 2 hash (shimctl_policy) */
 static const shimctl_k8s_set sets[] = {
     {"ml", "echo", "builtin", "echo-builtin", "shimkit/echo-builtin:dev", echo_args, 50110, 2, 0,
-     {"echo-builtin", "shimkit.examples.v1.Echo", 0, "", "", 100}},
+     {"echo-builtin", "shimkit.examples.v1.Echo", 0, "", "", 100, false}},
     {"ml", "feature_store", "sqlite", "feature_store-sqlite", "shimkit/feature_store-sqlite:dev", fs_args, 50130, 1,
-     20000, {"feature_store-sqlite", "shimkit.ml.v1.FeatureStore", 2, "", "x-entity", 100}},
+     20000, {"feature_store-sqlite", "shimkit.ml.v1.FeatureStore", 2, "", "x-entity", 100, false}},
     {"ml", "training", "liblinear", "training-liblinear", "shimkit/training-liblinear:dev", tr_args, 50140, 3, 5000,
-     {"training-liblinear", "shimkit.ml.v1.Training", 2, "model_name", "", 100}},
+     {"training-liblinear", "shimkit.ml.v1.Training", 2, "model_name", "", 100, true}},
 };
 #define N_SETS (sizeof sets / sizeof sets[0])
 

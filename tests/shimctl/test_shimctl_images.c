@@ -192,9 +192,9 @@ static void test_k8s_router_sets(void **state) {
 
   shimctl_k8s_set sets[] = {
       {"ml", "training", "liblinear", "training-liblinear", "i", NULL, 50051, 3, 0,
-       {"training-liblinear", "shimkit.ml.v1.Training", 2, "model_name", "", 100}},
+       {"training-liblinear", "shimkit.ml.v1.Training", 2, "model_name", "", 100, true}},
       {"ml", "feature_store", "redis", "feature_store-redis", "i", NULL, 50130, 1, 0,
-       {"feature_store-redis", "shimkit.ml.v1.FeatureStore", 1, "", "", 7}},
+       {"feature_store-redis", "shimkit.ml.v1.FeatureStore", 1, "", "", 7, false}},
   };
   size_t len = 0;
   char *text = shimctl_k8s_router_sets(sets, 2, &len, err, sizeof err);
@@ -203,7 +203,7 @@ static void test_k8s_router_sets(void **state) {
   assert_string_equal(text,
                       "# shimkit_router --sets-file, written by shimctl: read at start, never written\n"
                       "shimkit-router-state 1\n"
-                      "set training-liblinear\nweight 100\npolicy hash\nhash_field model_name\n"
+                      "set training-liblinear\nweight 100\npolicy hash\nhash_field model_name\nretry_not_found\n"
                       "service shimkit.ml.v1.Training\nbackend dns:ml-training-liblinear-pods:50051\nend\n"
                       "set feature_store-redis\nweight 7\npolicy least_outstanding\n"
                       "service shimkit.ml.v1.FeatureStore\nbackend dns:ml-feature-store-redis-pods:50130\nend\n"
@@ -222,7 +222,7 @@ static void test_k8s_router_sets(void **state) {
   assert_null(shimctl_k8s_router_sets(sets, 2, &len, err, sizeof err));
   assert_non_null(strstr(err, "twice"));
   /* A dns: name the router would refuse (not an RFC 1123 host name). */
-  shimctl_route route = {"echo-builtin", "shimkit.examples.v1.Echo", 0, "", "", 100};
+  shimctl_route route = {"echo-builtin", "shimkit.examples.v1.Echo", 0, "", "", 100, false};
   const char *bad[] = {"dns:not_a_host:50051"};
   assert_null(shimctl_router_sets_text(&route, bad, 1, &len, err, sizeof err));
   assert_non_null(strstr(err, "dns:HOST:PORT"));

@@ -32,6 +32,7 @@ static void two_sets(router_set_spec s[2]) {
   s[1].policy = ROUTER_HASH;
   s[1].hash_key = strdup("x-user");
   s[1].weight = 0;
+  s[1].retry_not_found = true;
 }
 
 static void assert_same(const router_set_spec *a, const router_set_spec *b) {
@@ -46,6 +47,7 @@ static void assert_same(const router_set_spec *a, const router_set_spec *b) {
   }
   assert_int_equal(a->policy, b->policy);
   assert_int_equal(a->weight, b->weight);
+  assert_int_equal(a->retry_not_found, b->retry_not_found);
   assert_true((a->hash_key == NULL) == (b->hash_key == NULL));
   if (a->hash_key != NULL) {
     assert_string_equal(a->hash_key, b->hash_key);
@@ -124,6 +126,7 @@ static void test_malformed(void **state) {
   expect_error("shimkit-router-state 1\nset a\nset b\n", "has no end line before the next set");
   expect_error("shimkit-router-state 1\nbackend 127.0.0.1:1\n", "line 2: \"backend\" outside a set block");
   expect_error("shimkit-router-state 1\nset a\ncolour blue\n", "line 3: unknown key \"colour\"");
+  expect_error("shimkit-router-state 1\nset a\nretry_not_found yes\n", "line 3: retry_not_found takes no value");
   expect_error("shimkit-router-state 1\nset a\nweight -1\n", "weight");
   expect_error("shimkit-router-state 1\nset a\nweight 99999999999999999999\n", "weight");
   expect_error("shimkit-router-state 1\nset a\npolicy random\n", "policy");
