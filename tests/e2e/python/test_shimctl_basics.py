@@ -174,6 +174,9 @@ services:
         assert names == ["model_repository-fs", "training-libsvm"], names
         training = [s for s in stack.list_sets().sets if s.set.name == "training-libsvm"][0]
         assert len(training.backends) == 2
+        # A job lives on the replica that ran it: the router asks the other replicas on NOT_FOUND.
+        assert training.set.retry_not_found
+        assert not [s for s in stack.list_sets().sets if s.set.name == "model_repository-fs"][0].set.retry_not_found
         report = stack.stop_load(load)
         assert report["failed"] == 0 and report["calls"] > 0, report
 
