@@ -142,3 +142,27 @@ def test_model_execution_help_names_its_runtimes():
     r = run(program("SHIMKIT_MODEL_EXECUTION_SHIM") + ["--help"])
     assert "(liblinear, libsvm" in r.stdout and "There is no --backend" in r.stdout, r.stdout
     assert "--backend NAME" not in r.stdout
+
+
+@pytest.mark.parametrize("env,args,made", [
+    ("SHIMKIT_FEATURE_STORE_SHIM", ["--db", "data/deep/features.db"], "data/deep/features.db"),
+    ("SHIMKIT_MODEL_REPOSITORY_SHIM", ["--data-dir", "data/deep/models"], "data/deep/models/metadata.sqlite3"),
+])
+def test_file_back_ends_create_missing_folders(env, args, made, tmp_path):
+    """A stack file's data/features.db or data/models works in a fresh folder (mkdir -p, 0755)."""
+    argv = program(env) + ["--listen", "127.0.0.1:0"] + args
+    proc = subprocess.Popen(argv, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        err = ""
+        for line in proc.stderr:
+            err += line
+            if "listening on" in line:
+                break
+        assert "listening on" in err, err
+        assert (tmp_path / made).exists()
+        for d in ("data", "data/deep"):
+            assert (tmp_path / d).stat().st_mode & 0o777 == 0o755
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
