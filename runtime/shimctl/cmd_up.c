@@ -98,8 +98,7 @@ static int bring_up(const shimctl_opts *o, const char *dir, const char *router) 
     const char *ptrs[SHIMCTL_MAX_REPLICAS];
     int n = shimctl_set_addrs(set, addrs, ptrs);
     shimctl_say("%s: starting %d replica%s of %s", set->name, n, n == 1 ? "" : "s", set->program);
-    if (shimctl_wait_started(dir, set->name, false, o->timeout_ms) != 0 ||
-        shimctl_wait_serving(set->name, ptrs, n, o->timeout_ms) != 0) {
+    if (shimctl_wait_set_serving(dir, set->name, o->timeout_ms) != 0) {
       fprintf(stderr, "shimctl: %s did not come up; see shimctl logs %s (shimctl down stops the stack)\n",
               set->name, set->kind);
       rc = -1;

@@ -109,6 +109,13 @@ int shimctl_wait_started(const char *dir, const char *set_name, bool router, int
  * its replicas), or (index >= 0) until replicas >= index are gone. 0 or -1. */
 int shimctl_wait_stopped(const char *dir, const char *set_name, int from_index, int timeout_ms);
 
+/* Waits until every wanted replica of set_name (in dir's state) answers
+ * grpc.health.v1 SERVING, printing progress lines, at most timeout_ms; gives
+ * up as soon as one that never answered has exited 3 times since the wait
+ * began (a bad flag: it cannot start), printing how it last ended and the
+ * last lines of its log (wait_set.c). 0, or -1 with the reason printed. */
+int shimctl_wait_set_serving(const char *dir, const char *set_name, int timeout_ms);
+
 /* Re-reads the state under its lock. 0, or -1 (also when it is gone). */
 int shimctl_reload(const char *dir, shimctl_state *st);
 

@@ -235,6 +235,27 @@ def test_port_in_use_refused(tmp_path):
         taken.close()
 
 
+def test_up_stops_waiting_for_a_replica_that_cannot_start(tmp_path):
+    """A misspelled flag: the replica exits at once each time the supervisor starts it. up gives up
+    after its third exit, names it and shows the end of its log (the shim's reason), exits 1 --
+    without waiting out --timeout (set far above the test's own timeout here)."""
+    rp = free_port()
+    stack = Stack(tmp_path, f"stack: typo\nrouter:\n  listen: 127.0.0.1:{rp}\nservices:\n"
+                            f"  model_repository: {{implementation: fs, config: {{data-dirr: models}}}}\n")
+    try:
+        r = stack.run("--timeout", "600", "up", check=False, timeout=120)
+        assert r.returncode == 1, f"{r.stdout}{r.stderr}"
+        assert "model_repository-fs replica 0 " in r.stderr, r.stderr
+        assert "exited 3 times without becoming SERVING (last: exit status 2)" in r.stderr, r.stderr
+        assert "logs/model_repository-fs-0.log:" in r.stderr, r.stderr
+        tail = r.stderr.split("logs/model_repository-fs-0.log:\n", 1)[1].splitlines()
+        assert "unrecognized option '--data-dirr'" in "\n".join(tail[:5]), r.stderr
+        assert all(line.startswith("    ") for line in tail[:5]), r.stderr
+        assert "is not SERVING after" not in r.stderr
+    finally:
+        stack.close()
+
+
 @pytest.mark.parametrize("key", ["hash_key: x-user", "hash_field: message"])
 def test_hash_policy_reaches_the_router(tmp_path, key):
     """policy and hash_key / hash_field of the stack file become the set's
