@@ -76,7 +76,8 @@ static void usage(const shim_cli_program *p, FILE *out) {
   fprintf(
       out,
       "\ncommon to every shim:\n"
-      "  --listen ADDR                address to serve on (default 127.0.0.1:50051; port 0 = any free port)\n"
+      "  --listen ADDR                address to serve on (default 127.0.0.1:50051; port 0 = any free port):\n"
+      "                               HOST:PORT, [IPv6]:PORT or unix:PATH\n"
       "  --workers N                  most handler threads, started on demand (default 64)\n"
       "  --drain-grace-ms N           on SIGTERM, time in-flight calls get to finish (default 10000)\n"
       "  --drain-delay-ms N           on SIGTERM, first report NOT_SERVING and keep serving new calls\n"
