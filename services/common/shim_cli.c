@@ -73,27 +73,27 @@ static void usage(const shim_cli_program *p, FILE *out) {
     snprintf(left, sizeof left, "--%s%s%s", o->name, o->arg_name ? " " : "", o->arg_name ? o->arg_name : "");
     fprintf(out, "  %-28s %s\n", left, o->help);
   }
-  fprintf(
-      out,
-      "\ncommon to every shim:\n"
-      "  --listen ADDR                address to serve on (default 127.0.0.1:50051; port 0 = any free port):\n"
-      "                               HOST:PORT, [IPv6]:PORT or unix:PATH\n"
-      "  --workers N                  most handler threads, started on demand (default 64)\n"
-      "  --drain-grace-ms N           on SIGTERM, time in-flight calls get to finish (default 10000)\n"
-      "  --drain-delay-ms N           on SIGTERM, first report NOT_SERVING and keep serving new calls\n"
-      "                               for N ms, so routers watching health stop sending (default 0)\n"
-      "  --max-message-bytes N        largest message received or sent (default 4194304)\n"
-      "  --tls-cert FILE              serve TLS with this PEM certificate chain (needs --tls-key)\n"
-      "  --tls-key FILE               PEM private key of --tls-cert\n"
-      "  --tls-client-ca FILE         PEM CA that signs client certificates\n"
-      "  --require-client-cert        mutual TLS: refuse clients without a valid certificate\n"
-      "  --no-access-log              do not log one JSON line per call\n"
-      "  --log-level LEVEL            debug, info, warn, error or off (default info)\n"
-      "  --metrics-listen ADDR        serve Prometheus metrics at http://ADDR/metrics (IPv4:port)\n"
-      "  --config FILE                read options from FILE: 'option = value' or 'flag' per line\n"
-      "  -h, --help                   this text\n"
-      "\nSIGTERM or SIGINT drains and stops it. Health and reflection are always served:\n"
-      "  grpcurl -plaintext ADDR list\n");
+  fprintf(out,
+          "\ncommon to every shim:\n"
+          "  --listen ADDR                address to serve on (default 127.0.0.1:50051; port 0 = any free "
+          "port):\n"
+          "                               HOST:PORT, [IPv6]:PORT or unix:PATH\n"
+          "  --workers N                  most handler threads, started on demand (default 64)\n"
+          "  --drain-grace-ms N           on SIGTERM, time in-flight calls get to finish (default 10000)\n"
+          "  --drain-delay-ms N           on SIGTERM, first report NOT_SERVING and keep serving new calls\n"
+          "                               for N ms, so routers watching health stop sending (default 0)\n"
+          "  --max-message-bytes N        largest message received or sent (default 4194304)\n"
+          "  --tls-cert FILE              serve TLS with this PEM certificate chain (needs --tls-key)\n"
+          "  --tls-key FILE               PEM private key of --tls-cert\n"
+          "  --tls-client-ca FILE         PEM CA that signs client certificates\n"
+          "  --require-client-cert        mutual TLS: refuse clients without a valid certificate\n"
+          "  --no-access-log              do not log one JSON line per call\n"
+          "  --log-level LEVEL            debug, info, warn, error or off (default info)\n"
+          "  --metrics-listen ADDR        serve Prometheus metrics at http://ADDR/metrics (IPv4:port)\n"
+          "  --config FILE                read options from FILE: 'option = value' or 'flag' per line\n"
+          "  -h, --help                   this text\n"
+          "\nSIGTERM or SIGINT drains and stops it. Health and reflection are always served:\n"
+          "  grpcurl -plaintext ADDR list\n");
 }
 
 static int parse_int(const char *prog, const char *flag, const char *text, int min, int max, int *out) {
