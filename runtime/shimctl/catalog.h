@@ -2,7 +2,9 @@
  * catalog.h - the service kinds shimctl knows: which shim program serves
  * a kind, the proto service the router routes to it, its implementations
  * (native back ends) and whether its state has to move during a swap.
- * Adding a service to shimctl = one row in catalog.c.
+ * Adding a service to shimctl = one row in catalog.c, an image profile per
+ * implementation in image.c and, if stateful, a row in copy.c (README.md,
+ * "Adding a service").
  */
 #ifndef SHIMCTL_CATALOG_H
 #define SHIMCTL_CATALOG_H

@@ -7,7 +7,6 @@
  * Services (shimctl_down_kubernetes, cmd_up_kubernetes.c).
  */
 #define _XOPEN_SOURCE 700
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,28 +18,36 @@
 #include "shimctl.h"
 #include "supervise.h"
 
-static int remove_tree(const char *path) {
+/* down on a stack that is not up (no state, no supervisor): nothing to stop, which is what down
+ * wants, so exit 0 (down twice is fine); a folder left by an up refused before it started anything
+ * (lock files, empty logs/) is removed, unless --keep-logs. */
+static int down_not_up(const char *name, const char *dir, bool keep_logs) {
   struct stat sb;
-  if (lstat(path, &sb) != 0) {
-    return 0;
-  }
-  if (S_ISDIR(sb.st_mode)) {
-    DIR *d = opendir(path);
-    if (d != NULL) {
-      struct dirent *e;
-      while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
-          continue;
-        }
-        char child[SHIMCTL_PATH + 256];
-        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
-        remove_tree(child);
-      }
-      closedir(d);
+  if (stat(dir, &sb) == 0 && !keep_logs) {
+    if (shimctl_command_lock(dir, "down") != 0) {
+      return SHIMCTL_EXIT_FAIL; /* an up is under way: not ours to remove */
     }
-    return rmdir(path);
+    shimctl_remove_tree(dir);
+    shimctl_say("stack %s is not up: nothing to stop (%s removed)", name, dir);
+  } else {
+    shimctl_say("stack %s is not up: nothing to stop", name);
   }
-  return unlink(path);
+  return SHIMCTL_EXIT_OK;
+}
+
+/* True when dir holds no state of a stack and no supervisor runs for it. */
+static bool not_up(const char *dir) {
+  struct stat sb;
+  if (stat(dir, &sb) != 0) {
+    return true; /* no folder: no state, no supervisor */
+  }
+  shimctl_state *st = shimctl_state_new();
+  int fd = st != NULL ? shimctl_state_lock(dir) : -1;
+  int r = fd >= 0 ? shimctl_state_read(dir, st) : -1;
+  shimctl_state_unlock(fd);
+  bool empty = r == 1 || (r == 0 && st->stack[0] == '\0');
+  free(st);
+  return empty && shimctl_supervisor_pid(dir) == 0;
 }
 
 int shimctl_cmd_down(const shimctl_opts *o, int argc, char **argv) {
@@ -62,10 +69,16 @@ int shimctl_cmd_down(const shimctl_opts *o, int argc, char **argv) {
     shimctl_stack_free(stack);
     return krc;
   }
-  shimctl_stack_free(stack);
-  stack = NULL;
   shimctl_state *st = NULL;
   char dir[SHIMCTL_PATH];
+  shimctl_state_dir(stack, dir, sizeof dir);
+  if (not_up(dir)) {
+    int nrc = down_not_up(stack->name, dir, keep_logs);
+    shimctl_stack_free(stack);
+    return nrc;
+  }
+  shimctl_stack_free(stack);
+  stack = NULL;
   int rc = shimctl_load_locked(o, "down", &stack, &st, dir, sizeof dir);
   if (rc != SHIMCTL_EXIT_OK) {
     goto out;
@@ -138,7 +151,7 @@ int shimctl_cmd_down(const shimctl_opts *o, int argc, char **argv) {
     shimctl_say("stack %s is down (%.1f s); logs kept in %s/logs", st->stack,
                 (double)(shimctl_mono_ms() - t0) / 1000.0, dir);
   } else {
-    remove_tree(dir);
+    shimctl_remove_tree(dir);
     shimctl_say("stack %s is down (%.1f s); %s removed", st->stack, (double)(shimctl_mono_ms() - t0) / 1000.0, dir);
   }
   rc = SHIMCTL_EXIT_OK;

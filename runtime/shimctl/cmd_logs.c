@@ -51,6 +51,18 @@ static int cat_file(const char *path, bool follow) {
   return SHIMCTL_EXIT_OK;
 }
 
+/* The number of --replica I, or -1 after saying it is not one (atoi read "abc" as replica 0). */
+static int replica_number(const char *text) {
+  char *end;
+  long v = strtol(text, &end, 10);
+  if (text[0] < '0' || text[0] > '9' || *end != '\0' || v >= SHIMCTL_MAX_REPLICAS) {
+    fprintf(stderr, "shimctl logs: --replica wants a replica number from 0 to %d, got '%s'\n",
+            SHIMCTL_MAX_REPLICAS - 1, text);
+    return -1;
+  }
+  return (int)v;
+}
+
 /* A set or replica the stack no longer has: its log file, if one was kept. */
 static int kept_only(const char *dir, const shimctl_state *st, const char *set_name, int replica) {
   char path[2 * SHIMCTL_PATH];
@@ -60,7 +72,7 @@ static int kept_only(const char *dir, const shimctl_state *st, const char *set_n
   if (!name_ok || stat(path, &sb) != 0) {
     fprintf(stderr, "shimctl logs: stack %s has no service or set %s with a replica %d, and no log %s\n",
             st->stack, set_name, replica, path);
-    return SHIMCTL_EXIT_FAIL;
+    return SHIMCTL_EXIT_USAGE; /* a name or replica number that is not there: bad usage */
   }
   printf("==> %s: kept log of %s replica %d (no longer in the stack) <==\n", path, set_name, replica);
   return cat_file(path, false);
@@ -111,7 +123,9 @@ int shimctl_cmd_logs(const shimctl_opts *o, int argc, char **argv) {
     if (strcmp(argv[i], "--follow") == 0) {
       follow = true;
     } else if (strcmp(argv[i], "--replica") == 0 && i + 1 < argc) {
-      replica = atoi(argv[++i]);
+      if ((replica = replica_number(argv[++i])) < 0) {
+        return SHIMCTL_EXIT_USAGE;
+      }
     } else if (what == NULL && argv[i][0] != '-') {
       what = argv[i];
     } else {

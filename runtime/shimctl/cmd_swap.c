@@ -355,8 +355,7 @@ int shimctl_cmd_swap(const shimctl_opts *o, int argc, char **argv) {
   const char *ptrs[SHIMCTL_MAX_REPLICAS];
   int n = shimctl_set_addrs(nset, addrs, ptrs);
   shimctl_say("%s: starting %d replica%s", nset->name, n, n == 1 ? "" : "s");
-  if (shimctl_wait_started(dir, nset->name, false, o->timeout_ms) != 0 ||
-      shimctl_wait_serving(nset->name, ptrs, n, o->timeout_ms) != 0) {
+  if (shimctl_wait_set_serving(dir, nset->name, o->timeout_ms) != 0) {
     rollback(o, dir, router, nset, false);
     goto out;
   }

@@ -98,8 +98,7 @@ static int bring_up(const shimctl_opts *o, const char *dir, const char *router) 
     const char *ptrs[SHIMCTL_MAX_REPLICAS];
     int n = shimctl_set_addrs(set, addrs, ptrs);
     shimctl_say("%s: starting %d replica%s of %s", set->name, n, n == 1 ? "" : "s", set->program);
-    if (shimctl_wait_started(dir, set->name, false, o->timeout_ms) != 0 ||
-        shimctl_wait_serving(set->name, ptrs, n, o->timeout_ms) != 0) {
+    if (shimctl_wait_set_serving(dir, set->name, o->timeout_ms) != 0) {
       fprintf(stderr, "shimctl: %s did not come up; see shimctl logs %s (shimctl down stops the stack)\n",
               set->name, set->kind);
       rc = -1;
@@ -153,6 +152,8 @@ int shimctl_cmd_up(const shimctl_opts *o, int argc, char **argv) {
     fprintf(stderr, "shimctl: environment %s: %s\n", stack->environment, shimctl_env_missing(stack->environment));
     goto out;
   }
+  struct stat sb;
+  bool fresh_dir = stat(dir, &sb) != 0; /* made by this up: removed again if it starts nothing */
   if (st == NULL || mkdir_p(logs) != 0) {
     fprintf(stderr, "shimctl: cannot create %s: %s\n", logs, strerror(errno));
     goto out;
@@ -184,6 +185,9 @@ int shimctl_cmd_up(const shimctl_opts *o, int argc, char **argv) {
     }
     if (initial_state(o, stack, st) != 0 || shimctl_state_write(dir, st) != 0) {
       shimctl_state_unlock(fd);
+      if (fresh_dir) {
+        shimctl_remove_tree(dir); /* no lock files or empty logs/ left: down has nothing to find */
+      }
       fprintf(stderr, "shimctl: nothing was started\n");
       goto out;
     }

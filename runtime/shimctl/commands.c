@@ -3,8 +3,11 @@
  * summary and its --help. One place, so adding a command (or replacing one,
  * as build will be) touches this file and the command's own file.
  */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "shimctl.h"
 #include "supervise.h"
@@ -12,6 +15,12 @@
 int shimctl_cmd_supervise(const shimctl_opts *o, int argc, char **argv) {
   (void)o;
   if (argc == 3 && strcmp(argv[1], "--dir") == 0) {
+    struct stat sb;
+    if (stat(argv[2], &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+      fprintf(stderr, "shimctl supervise: %s: %s (--dir is a stack's state directory, made by shimctl up)\n",
+              argv[2], stat(argv[2], &sb) != 0 ? strerror(errno) : "not a directory");
+      return SHIMCTL_EXIT_USAGE;
+    }
     return shimctl_supervise_main(argv[2]);
   }
   fprintf(stderr, "shimctl supervise: give --dir DIR (shimctl up starts the supervisor itself)\n");

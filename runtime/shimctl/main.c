@@ -88,6 +88,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd->name, "supervise") != 0) {
     shimkit_log_set_level(SHIMKIT_LOG_WARN);
   }
+  o.command = cmd->name;
   int rc = cmd->fn(&o, n, rest);
   free(rest);
   return rc;

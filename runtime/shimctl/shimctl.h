@@ -17,6 +17,7 @@ typedef struct shimctl_opts {
   const char *file;    /* -f/--file: the stack file (default stack.yaml, or $SHIMCTL_FILE) */
   const char *bin_dir; /* --bin-dir: where shim programs are (or $SHIMCTL_BIN_DIR) */
   int timeout_ms;      /* --timeout S: longest wait for SERVING, drains, ... (default 60 s) */
+  const char *command; /* the command's name ("up"), for messages */
 } shimctl_opts;
 
 /* A command: argv[0] is its name. Returns the exit status. */
@@ -57,7 +58,8 @@ int shimctl_down_kubernetes(const shimctl_opts *o, const shimctl_stack *stack);
 /* Exit statuses. */
 enum { SHIMCTL_EXIT_OK = 0, SHIMCTL_EXIT_FAIL = 1, SHIMCTL_EXIT_USAGE = 2 };
 
-/* Loads and validates the stack file, printing every problem; NULL on failure. */
+/* Loads and validates the stack file, printing every problem (or only that
+ * it cannot be opened); NULL on failure. */
 shimctl_stack *shimctl_load_stack(const shimctl_opts *o);
 
 /* Loads the stack file and the state of its stack: dir receives the state
@@ -108,6 +110,16 @@ int shimctl_wait_started(const char *dir, const char *set_name, bool router, int
 /* Waits until set_name is gone from the state (the supervisor stopped all
  * its replicas), or (index >= 0) until replicas >= index are gone. 0 or -1. */
 int shimctl_wait_stopped(const char *dir, const char *set_name, int from_index, int timeout_ms);
+
+/* Waits until every wanted replica of set_name (in dir's state) answers
+ * grpc.health.v1 SERVING, printing progress lines, at most timeout_ms; gives
+ * up as soon as one that never answered has exited 3 times since the wait
+ * began (a bad flag: it cannot start), printing how it last ended and the
+ * last lines of its log (wait_set.c). 0, or -1 with the reason printed. */
+int shimctl_wait_set_serving(const char *dir, const char *set_name, int timeout_ms);
+
+/* rm -rf path (symbolic links are removed, not followed). 0, or -1 when path itself stays. */
+int shimctl_remove_tree(const char *path);
 
 /* Re-reads the state under its lock. 0, or -1 (also when it is gone). */
 int shimctl_reload(const char *dir, shimctl_state *st);

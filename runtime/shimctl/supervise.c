@@ -709,7 +709,12 @@ pid_t shimctl_supervisor_spawn(const char *dir) {
 
 int shimctl_supervise_main(const char *dir) {
   int pid_fd = -1;
-  if (pid_file_lock(dir, true, &pid_fd) != 0) {
+  int lrc = pid_file_lock(dir, true, &pid_fd);
+  if (lrc < 0) { /* cannot even open its pid file: say why (no such directory, ...), not "another" */
+    logf_("cannot supervise %s: cannot open %s/supervisor.pid: %s", dir, dir, strerror(errno));
+    return 1;
+  }
+  if (lrc != 0) {
     logf_("another supervisor runs for %s", dir);
     return 1;
   }

@@ -5,6 +5,7 @@
  */
 #define _XOPEN_SOURCE 700
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -15,6 +16,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "catalog.h"
@@ -35,7 +37,24 @@ void shimctl_say(const char *fmt, ...) {
   va_end(ap);
 }
 
+/* Whether the command starts something (so a refused file means "nothing was started"). */
+static bool starts_something(const char *command) {
+  static const char *const starting[] = {"up", "scale", "swap"};
+  for (size_t i = 0; command != NULL && i < sizeof starting / sizeof starting[0]; i++) {
+    if (strcmp(command, starting[i]) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 shimctl_stack *shimctl_load_stack(const shimctl_opts *o) {
+  FILE *f = fopen(o->file, "r");
+  if (f == NULL) { /* not a problem of the file's contents: no line, no "refused" */
+    fprintf(stderr, "shimctl: cannot open %s: %s\n", o->file, strerror(errno));
+    return NULL;
+  }
+  fclose(f);
   shimctl_errors *errs = calloc(1, sizeof *errs);
   if (errs == NULL) {
     return NULL;
@@ -45,8 +64,8 @@ shimctl_stack *shimctl_load_stack(const shimctl_opts *o) {
     fprintf(stderr, "%s\n", errs->msg[i]);
   }
   if (stack == NULL) {
-    fprintf(stderr, "shimctl: %s refused (%zu problem%s); nothing was started\n", o->file, errs->n,
-            errs->n == 1 ? "" : "s");
+    fprintf(stderr, "shimctl: %s refused (%zu problem%s)%s\n", o->file, errs->n, errs->n == 1 ? "" : "s",
+            starts_something(o->command) ? "; nothing was started" : "");
   }
   free(errs);
   return stack;
@@ -397,4 +416,28 @@ int shimctl_reload(const char *dir, shimctl_state *st) {
   int rc = fd >= 0 ? shimctl_state_read(dir, st) : -1;
   shimctl_state_unlock(fd);
   return rc == 0 && st->stack[0] != '\0' ? 0 : -1;
+}
+
+int shimctl_remove_tree(const char *path) {
+  struct stat sb;
+  if (lstat(path, &sb) != 0) {
+    return 0;
+  }
+  if (S_ISDIR(sb.st_mode)) {
+    DIR *d = opendir(path);
+    if (d != NULL) {
+      struct dirent *e;
+      while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+          continue;
+        }
+        char child[SHIMCTL_PATH + 256];
+        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+        shimctl_remove_tree(child);
+      }
+      closedir(d);
+    }
+    return rmdir(path);
+  }
+  return unlink(path);
 }

@@ -9,10 +9,13 @@
 #include "shim_cli.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "shim_addr.h"
 
 #define CONFIG_MAX_BYTES (64 * 1024)
 #define CONFIG_MAX_ENTRIES 256
@@ -63,7 +66,8 @@ typedef struct shim_settings {
 } shim_settings;
 
 static void usage(const shim_cli_program *p, FILE *out) {
-  fprintf(out, "usage: %s [options]\n%s\n\n", p->name, p->summary);
+  fprintf(out, "usage: %s [options]\n%s\n", p->name, p->summary);
+  if (p->options && p->options->name) fputc('\n', out); /* a blank line before its own options, if any */
   for (const shim_cli_option *o = p->options; o && o->name; o++) {
     char left[64];
     snprintf(left, sizeof left, "--%s%s%s", o->name, o->arg_name ? " " : "", o->arg_name ? o->arg_name : "");
@@ -71,7 +75,9 @@ static void usage(const shim_cli_program *p, FILE *out) {
   }
   fprintf(out,
           "\ncommon to every shim:\n"
-          "  --listen ADDR                address to serve on (default 127.0.0.1:50051; port 0 = any free port)\n"
+          "  --listen ADDR                address to serve on (default 127.0.0.1:50051; port 0 = any free "
+          "port):\n"
+          "                               HOST:PORT, [IPv6]:PORT or unix:PATH\n"
           "  --workers N                  most handler threads, started on demand (default 64)\n"
           "  --drain-grace-ms N           on SIGTERM, time in-flight calls get to finish (default 10000)\n"
           "  --drain-delay-ms N           on SIGTERM, first report NOT_SERVING and keep serving new calls\n"
@@ -110,17 +116,50 @@ static int parse_log_level(const char *prog, const char *text) {
 }
 
 static char *trim(char *s) {
-  while (isspace((unsigned char)*s)) s++;
+  while (isspace((unsigned char)*s))
+    s++;
   char *end = s + strlen(s);
-  while (end > s && isspace((unsigned char)end[-1])) *--end = '\0';
+  while (end > s && isspace((unsigned char)end[-1]))
+    *--end = '\0';
   return s;
 }
 
+/* 1 for an option that takes a value, 0 for a flag, -1 for no such option. */
+static int option_kind(const shim_cli_program *p, const char *key) {
+  for (size_t i = 0; i < N_COMMON; i++)
+    if (strcmp(common_options[i].name, key) == 0) return common_options[i].has_arg == required_argument;
+  for (const shim_cli_option *o = p->options; o && o->name; o++)
+    if (strcmp(o->name, key) == 0) return o->arg_name != NULL;
+  return -1;
+}
+
+/* 0 when key (= value) is an option of p written the right way; else -1 after saying so at path:lineno. */
+static int check_config_entry(const shim_cli_program *p, const char *path, int lineno, const char *key,
+                              const char *value) {
+  int kind = option_kind(p, key);
+  if (kind < 0 || strcmp(key, "help") == 0) {
+    fprintf(stderr, "%s: %s:%d: unknown option '%s' (the options are those of --help, without the dashes)\n",
+            p->name, path, lineno, key);
+    return -1;
+  }
+  if (kind == 1 && value == NULL) {
+    fprintf(stderr, "%s: %s:%d: option '%s' needs a value: '%s = VALUE'\n", p->name, path, lineno, key, key);
+    return -1;
+  }
+  if (kind == 0 && value != NULL) {
+    fprintf(stderr, "%s: %s:%d: '%s' is a flag: write it alone, without '= %s'\n", p->name, path, lineno, key,
+            value);
+    return -1;
+  }
+  return 0;
+}
+
 /* Appends "--key=value" / "--flag" entries of the config file to args. */
-static int read_config(const char *prog, const char *path, char **args, int *n) {
+static int read_config(const shim_cli_program *p, const char *path, char **args, int *n) {
+  const char *prog = p->name;
   FILE *f = fopen(path, "r");
   if (!f) {
-    fprintf(stderr, "%s: cannot read --config %s\n", prog, path);
+    fprintf(stderr, "%s: cannot read --config %s: %s\n", prog, path, strerror(errno));
     return -1;
   }
   char line[1024];
@@ -145,10 +184,16 @@ static int read_config(const char *prog, const char *path, char **args, int *n) 
       key = trim(s);
       value = trim(eq + 1);
     }
-    if (*key == '\0' || strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(key) || key[0] == '-' ||
-        strcmp(key, "config") == 0) {
-      fprintf(stderr, "%s: %s:%d: want 'option = value' or 'flag' (option names as in --help, without the dashes; no nested config)\n", prog, path,
-              lineno);
+    if (*key == '\0' || strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(key) ||
+        key[0] == '-' || strcmp(key, "config") == 0) {
+      fprintf(stderr,
+              "%s: %s:%d: want 'option = value' or 'flag' (option names as in --help, without the dashes; no "
+              "nested config)\n",
+              prog, path, lineno);
+      fclose(f);
+      return -1;
+    }
+    if (check_config_entry(p, path, lineno, key, value) != 0) {
       fclose(f);
       return -1;
     }
@@ -165,11 +210,56 @@ static int read_config(const char *prog, const char *path, char **args, int *n) 
   return 0;
 }
 
+/* 0 when --listen has one of the accepted forms; else -1 after saying why. */
+static int check_listen(const shim_cli_program *p, const char *listen) {
+  char why[128];
+  if (shim_addr_check(listen, why, sizeof why) == 0) return 0;
+  fprintf(stderr, "%s: --listen '%s' is not a valid address: %s; want " SHIM_ADDR_FORMS "\n", p->name, listen,
+          why);
+  return -1;
+}
+
+/* 0 when the file given to flag (if any) can be opened for reading; else -1 after saying which. */
+static int check_readable(const shim_cli_program *p, const char *flag, const char *path) {
+  if (path == NULL) return 0;
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) {
+    fprintf(stderr, "%s: cannot read %s %s: %s\n", p->name, flag, path, strerror(errno));
+    return -1;
+  }
+  fclose(f);
+  return 0;
+}
+
+/* The checks of option combinations and values once all are parsed: 0, or 2 (reason printed). */
+static int check_settings(const shim_cli_program *p, const shim_settings *s) {
+  const shimkit_tls_options *t = &s->tls;
+  if (!t->cert_file != !t->key_file) {
+    fprintf(stderr, "%s: --tls-cert and --tls-key go together\n", p->name);
+    return 2;
+  }
+  if ((t->client_ca_file || t->require_client_cert) && !t->cert_file) {
+    fprintf(stderr, "%s: --tls-client-ca and --require-client-cert need --tls-cert and --tls-key\n", p->name);
+    return 2;
+  }
+  if (t->require_client_cert && !t->client_ca_file) {
+    fprintf(stderr, "%s: --require-client-cert needs --tls-client-ca to verify clients with\n", p->name);
+    return 2;
+  }
+  if (check_listen(p, s->listen) != 0 || check_readable(p, "--tls-cert", t->cert_file) != 0 ||
+      check_readable(p, "--tls-key", t->key_file) != 0 ||
+      check_readable(p, "--tls-client-ca", t->client_ca_file) != 0)
+    return 2;
+  if (p->check && p->check(p->ctx) != 0) return 2;
+  return 0;
+}
+
 /* Parses common and program options. 0 = go on, 1 = --help was shown, 2 = bad options. */
 static int parse(const shim_cli_program *p, int argc, char **argv, shim_settings *s) {
   struct option table[N_COMMON + MAX_EXTRA + 1];
   size_t n = 0;
-  for (; n < N_COMMON; n++) table[n] = common_options[n];
+  for (; n < N_COMMON; n++)
+    table[n] = common_options[n];
   size_t n_extra = 0;
   for (const shim_cli_option *o = p->options; o && o->name && n_extra < MAX_EXTRA; o++, n_extra++)
     table[n++] = (struct option){o->name, o->arg_name ? required_argument : no_argument, NULL,
@@ -189,10 +279,12 @@ static int parse(const shim_cli_program *p, int argc, char **argv, shim_settings
       if (parse_int(p->name, "--workers", optarg, 1, 1024, &s->server.worker_threads) != 0) return 2;
       break;
     case OPT_GRACE:
-      if (parse_int(p->name, "--drain-grace-ms", optarg, 0, 3600000, &s->server.drain_grace_ms) != 0) return 2;
+      if (parse_int(p->name, "--drain-grace-ms", optarg, 0, 3600000, &s->server.drain_grace_ms) != 0)
+        return 2;
       break;
     case OPT_DELAY:
-      if (parse_int(p->name, "--drain-delay-ms", optarg, 0, 3600000, &s->server.drain_delay_ms) != 0) return 2;
+      if (parse_int(p->name, "--drain-delay-ms", optarg, 0, 3600000, &s->server.drain_delay_ms) != 0)
+        return 2;
       break;
     case OPT_MAXMSG:
       if (parse_int(p->name, "--max-message-bytes", optarg, 64, 1 << 30, &s->server.max_receive_bytes) != 0)
@@ -219,20 +311,7 @@ static int parse(const shim_cli_program *p, int argc, char **argv, shim_settings
     fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", p->name, argv[optind]);
     return 2;
   }
-  const shimkit_tls_options *t = &s->tls;
-  if (!t->cert_file != !t->key_file) {
-    fprintf(stderr, "%s: --tls-cert and --tls-key go together\n", p->name);
-    return 2;
-  }
-  if ((t->client_ca_file || t->require_client_cert) && !t->cert_file) {
-    fprintf(stderr, "%s: --tls-client-ca and --require-client-cert need --tls-cert and --tls-key\n", p->name);
-    return 2;
-  }
-  if (t->require_client_cert && !t->client_ca_file) {
-    fprintf(stderr, "%s: --require-client-cert needs --tls-client-ca to verify clients with\n", p->name);
-    return 2;
-  }
-  return 0;
+  return check_settings(p, s);
 }
 
 /* "127.0.0.1:0" with bound port 4711 -> "127.0.0.1:4711". */
@@ -257,14 +336,21 @@ static int serve(const shim_cli_program *p, shim_settings *s) {
   const char *server_listen = s->listen;
   bool fronted = p->front_bind != NULL && tls == NULL && strncmp(s->listen, "unix", 4) != 0;
   int front_port = 0;
-  if (fronted && (server_listen = p->front_bind(s->listen, s->server.drain_grace_ms, &front_port, p->ctx)) == NULL) {
+  if (fronted &&
+      (server_listen = p->front_bind(s->listen, s->server.drain_grace_ms, &front_port, p->ctx)) == NULL) {
     goto fail;
   }
   fronted = fronted && server_listen != s->listen; /* the front may decline the address */
   shimkit_code rc = shimkit_server_add_listener(srv, server_listen, tls, &port);
+  if (rc == SHIMKIT_UNAVAILABLE) {
+    fprintf(stderr,
+            "%s: cannot listen on %s: the bind failed (is the port in use? try --listen 127.0.0.1:0)\n",
+            p->name, s->listen);
+    goto fail;
+  }
   if (rc != SHIMKIT_OK) {
-    fprintf(stderr, "%s: cannot listen on %s: %s (is the port in use? try --listen 127.0.0.1:0)\n", p->name,
-            s->listen, shimkit_strerror(rc));
+    fprintf(stderr, "%s: cannot listen on %s: %s (see the line above)\n", p->name, s->listen,
+            shimkit_strerror(rc));
     goto fail;
   }
   if (s->metrics_listen) {
@@ -273,7 +359,8 @@ static int serve(const shim_cli_program *p, shim_settings *s) {
     if (rc == SHIMKIT_OK && p->setup_metrics) rc = p->setup_metrics(metrics, p->ctx);
     if (rc == SHIMKIT_OK) rc = shimkit_metrics_listen(metrics, s->metrics_listen, NULL);
     if (rc != SHIMKIT_OK) {
-      fprintf(stderr, "%s: cannot serve metrics on %s: %s\n", p->name, s->metrics_listen, shimkit_strerror(rc));
+      fprintf(stderr, "%s: cannot serve metrics on %s: %s\n", p->name, s->metrics_listen,
+              shimkit_strerror(rc));
       goto fail;
     }
   }
@@ -323,23 +410,30 @@ int shim_cli_main(const shim_cli_program *p, int argc, char **argv) {
   args[n++] = argv[0];
   for (int i = 1; i < argc; i++) {
     const char *path = NULL;
-    if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) path = argv[i + 1];
-    else if (strncmp(argv[i], "--config=", 9) == 0) path = argv[i] + 9;
-    if (path && read_config(p->name, path, args, &n) != 0) goto out;
+    if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+      path = argv[i + 1];
+    else if (strncmp(argv[i], "--config=", 9) == 0)
+      path = argv[i] + 9;
+    if (path && read_config(p, path, args, &n) != 0) goto out;
   }
   int n_config = n - first_config;
-  for (int i = 1; i < argc; i++) args[n++] = argv[i];
+  for (int i = 1; i < argc; i++)
+    args[n++] = argv[i];
   args[n] = NULL;
 
   rc = parse(p, n, args, &s);
-  if (rc == 1) rc = 0;
-  else if (rc == 0) rc = serve(p, &s);
+  if (rc == 1)
+    rc = 0;
+  else if (rc == 0)
+    rc = serve(p, &s);
   /* Options from the config file point into args: free them only now. */
-  for (int i = 0; i < n_config; i++) free(args[first_config + i]);
+  for (int i = 0; i < n_config; i++)
+    free(args[first_config + i]);
   free(args);
   return rc;
 out:
-  for (int i = first_config; i < n; i++) free(args[i]);
+  for (int i = first_config; i < n; i++)
+    free(args[i]);
   free(args);
   return rc;
 }

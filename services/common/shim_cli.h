@@ -24,6 +24,12 @@ typedef struct shim_cli_program {
   const char *name;                 /* program name for messages: "echo_shim" */
   const char *summary;              /* what it serves, for --help (may span lines) */
   const shim_cli_option *options;   /* its own options, ended by an entry with name NULL; may be NULL */
+  /* Checks the values of its own options once all are parsed, before
+   * anything is bound or opened: 0, or -1 after printing a reason that names
+   * the option (the program then exits 2, as for any bad option). Setup is
+   * for what can fail at run time (a server to reach, a file to open); may
+   * be NULL. */
+  int (*check)(void *ctx);
   /* Registers the services (after the listener is bound, before start).
    * Return SHIMKIT_OK, or a code after printing a reason to stderr. */
   shimkit_code (*setup)(shimkit_server *srv, void *ctx);
@@ -54,7 +60,10 @@ typedef struct shim_cli_program {
  * Parses the command line (and any --config FILE: one "option = value" or
  * "flag" per line, # comments; command-line flags win), serves until SIGTERM
  * or SIGINT, drains, and returns the exit status: 0 after a clean stop, 1
- * when the server cannot start, 2 on bad options.
+ * when the server cannot start, 2 on bad options: an unknown option (also
+ * in the --config file, named with its line), a bad value, a --listen
+ * address not of the forms shim_addr.h accepts, a TLS file that cannot be
+ * read, or the program's check refusing its options.
  */
 int shim_cli_main(const shim_cli_program *program, int argc, char **argv);
 

@@ -16,24 +16,28 @@
 #include "sqlite/fs_sqlite.h"
 
 typedef struct fs_shim {
-  const char *backend;  /* --backend */
-  const char *db;       /* --db */
-  const char *redis;    /* --redis */
-  fs_backend store;     /* opened in setup */
+  const char *backend; /* --backend */
+  const char *db;      /* --db */
+  const char *redis;   /* --redis */
+  fs_backend store;    /* opened in setup */
 } fs_shim;
+
+/* shim_cli's check: a back end name it knows (exit 2 otherwise). */
+static int check(void *ctx) {
+  const fs_shim *shim = ctx;
+  if (strcmp(shim->backend, "sqlite") == 0 || strcmp(shim->backend, "redis") == 0) return 0;
+  fprintf(stderr, "feature_store_shim: --backend must be sqlite or redis, not \"%s\"\n", shim->backend);
+  return -1;
+}
 
 static shimkit_code setup(shimkit_server *srv, void *ctx) {
   fs_shim *shim = ctx;
   fs_err err;
   int rc;
-  if (strcmp(shim->backend, "sqlite") == 0) {
+  if (strcmp(shim->backend, "sqlite") == 0)
     rc = fs_sqlite_open(shim->db, &shim->store, &err);
-  } else if (strcmp(shim->backend, "redis") == 0) {
+  else
     rc = fs_redis_open(shim->redis, &shim->store, &err);
-  } else {
-    fprintf(stderr, "feature_store_shim: --backend must be sqlite or redis, not \"%s\"\n", shim->backend);
-    return SHIMKIT_INVALID_ARGUMENT;
-  }
   if (rc != 0) {
     fprintf(stderr, "feature_store_shim: %s\n", err.msg);
     return SHIMKIT_UNAVAILABLE;
@@ -66,6 +70,7 @@ int main(int argc, char **argv) {
       .summary = "Serves shimkit.ml.v1.FeatureStore (proto/ml/v1/feature_store.proto) over SQLite or\n"
                  "Redis, with gRPC health checking and server reflection.",
       .options = options,
+      .check = check,
       .setup = setup,
       .teardown = teardown,
       .ctx = &shim,

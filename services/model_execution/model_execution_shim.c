@@ -24,6 +24,13 @@
 
 #define ME_PRELOAD_MAX 4096 /* bytes of --preload lists */
 
+/* For --help: the runtimes this build carries (xgboost only with libxgboost-dev). */
+#ifdef ME_HAVE_XGBOOST
+#define ME_RUNTIME_NAMES "liblinear, libsvm, xgboost"
+#else
+#define ME_RUNTIME_NAMES "liblinear, libsvm"
+#endif
+
 static const me_runtime_ops *const me_runtimes[] = {
     &me_liblinear,
     &me_libsvm,
@@ -67,21 +74,28 @@ static int me_preload_one(me_service *svc, char *spec) {
   return 0;
 }
 
-static shimkit_code setup(shimkit_server *srv, void *ctx) {
-  me_shim *shim = ctx;
-  me_service *svc = &shim->svc;
+/* shim_cli's check: --model-repository given, --max-models in range (exit 2 otherwise). */
+static int check(void *ctx) {
+  const me_shim *shim = ctx;
   if (!shim->repo || !shim->repo[0]) {
     fprintf(stderr,
             "model_execution_shim: --model-repository HOST:PORT is required (models are fetched there)\n");
-    return SHIMKIT_INVALID_ARGUMENT;
+    return -1;
   }
   char *end;
   unsigned long max = strtoul(shim->max_models, &end, 10);
-  if (!shim->max_models[0] || *end || max < 1 || max > 1024) {
+  if (!shim->max_models[0] || *end || shim->max_models[0] == '-' || max < 1 || max > 1024) {
     fprintf(stderr, "model_execution_shim: --max-models must be a number from 1 to 1024, not \"%s\"\n",
             shim->max_models);
-    return SHIMKIT_INVALID_ARGUMENT;
+    return -1;
   }
+  return 0;
+}
+
+static shimkit_code setup(shimkit_server *srv, void *ctx) {
+  me_shim *shim = ctx;
+  me_service *svc = &shim->svc;
+  unsigned long max = strtoul(shim->max_models, NULL, 10); /* checked by check() */
   svc->repo_addr = shim->repo;
   svc->tmp_dir = shim->tmp_dir[0] ? shim->tmp_dir : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
   svc->runtimes = me_runtimes;
@@ -142,9 +156,11 @@ int main(int argc, char **argv) {
       .name = "model_execution_shim",
       .summary =
           "Serves the Open Inference Protocol (inference.GRPCInferenceService, KServe v2) over models\n"
-          "fetched from a ModelRepository and run by liblinear or libsvm, with the repository\n"
-          "extension, gRPC health checking and server reflection.",
+          "fetched from a ModelRepository and run by the runtime their framework names\n"
+          "(" ME_RUNTIME_NAMES "), with the repository extension, gRPC health checking and server\n"
+          "reflection. There is no --backend: every runtime is built in.",
       .options = options,
+      .check = check,
       .setup = setup,
       .teardown = teardown,
       .ctx = &shim,

@@ -12,6 +12,7 @@
 
 #include "fs_sqlite.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include "fs_sqlite_schema.h"
+#include "shim_path.h"
 
 #define FS_SQLITE_BUSY_MS 5000 /* wait this long for another connection or process holding the database */
 #define FS_SQLITE_POOL 4        /* connections per back end */
@@ -525,6 +527,10 @@ static int open_conn(fs_sqlite *s, const char *path, fs_err *err) {
 }
 
 int fs_sqlite_open(const char *path, fs_backend *out, fs_err *err) {
+  if (strcmp(path, ":memory:") != 0 && shim_mkdir_parent(path) != 0) { /* data/features.db: data/ too */
+    fs_fail(err, FS_UNAVAILABLE, "cannot create the folder of SQLite database %s: %s", path, strerror(errno));
+    return -1;
+  }
   fs_sqlite_pool *p = calloc(1, sizeof *p);
   if (!p || !(p->path = strdup(path))) {
     free(p);

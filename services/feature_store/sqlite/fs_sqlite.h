@@ -9,7 +9,8 @@
 #include "fs_backend.h"
 
 /*
- * Opens (creating when needed) the database at path and fills *out. Returns
+ * Opens (creating when needed) the database at path, and the folders it is
+ * in (mkdir -p, 0755: "data/features.db" in a fresh folder), and fills *out. Returns
  * 0, or -1 with a reason in err (the file cannot be opened, is not a
  * database, or has a schema of another program). Close with out->ops->close(out->be).
  */

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "fs_schema.h"
+#include "shim_path.h"
 
 typedef struct fs_repo {
   pthread_mutex_t mu; /* guards db and the artifacts tree */
@@ -719,7 +720,7 @@ static void clear_tmp(const char *tmp) {
 mr_rc mr_fs_open(const char *dir, mr_backend *out, mr_err *err) {
   char path[4096];
   if (strlen(dir) > sizeof path - 64) return mr_err_set(err, MR_FAILED, "data directory path is too long");
-  mr_rc rc = ensure_dir(dir, err);
+  mr_rc rc = shim_mkdir_p(dir) == 0 ? MR_OK : io_fail(err, "cannot create", dir); /* data/models: data/ too */
   snprintf(path, sizeof path, "%s/artifacts", dir);
   if (rc == MR_OK) rc = ensure_dir(path, err);
   snprintf(path, sizeof path, "%s/tmp", dir);

@@ -11,7 +11,8 @@
 
 #include "mr_backend.h"
 
-/* Opens (creating if needed) the repository in dir; fills *out. Close with out->ops->close(out->self). */
+/* Opens (creating if needed) the repository in dir, and dir's missing parents (mkdir -p, 0755);
+ * fills *out. Close with out->ops->close(out->self). */
 mr_rc mr_fs_open(const char *dir, mr_backend *out, mr_err *err);
 
 #endif /* MR_FS_BACKEND_H */

@@ -54,7 +54,9 @@ def test_bad_stack_file_refused(tmp_path, name, text, want):
         r = stack.run(cmd, *(["echo", "--to", "builtin"] if cmd == "swap" else []), check=False)
         assert r.returncode == 2, f"{cmd}: {r.stdout}{r.stderr}"
         assert want.format(**subs) in r.stderr, r.stderr
-        assert "nothing was started" in r.stderr
+        assert f"bad.yaml refused (1 problem)" in r.stderr, r.stderr
+        # Only commands that start something say so.
+        assert ("nothing was started" in r.stderr) == (cmd != "status"), r.stderr
     assert not os.path.exists(tmp_path / ".shimctl"), "a refused stack file must not create any state"
     assert port_free(rp), "nothing may listen on the router's port"
 
@@ -69,9 +71,16 @@ def test_help_and_usage(tmp_path):
         assert h.returncode == 0 and h.stdout.startswith(f"usage: shimctl {cmd}"), h.stdout
     r = subprocess.run([prog, "frobnicate"], capture_output=True, text=True, timeout=10)
     assert r.returncode == 2 and "unknown command 'frobnicate'" in r.stderr
-    r = subprocess.run([prog, "-f", str(tmp_path / "none.yaml"), "status"], capture_output=True, text=True,
-                       timeout=10)
-    assert r.returncode == 2 and "none.yaml:0: cannot open" in r.stderr
+    for cmd in ("status", "down", "up"):
+        r = subprocess.run([prog, "-f", str(tmp_path / "none.yaml"), cmd], capture_output=True, text=True,
+                           timeout=10)
+        assert r.returncode == 2, r.stderr
+        assert r.stderr == f"shimctl: cannot open {tmp_path / 'none.yaml'}: No such file or directory\n", r.stderr
+    r = subprocess.run([prog, "supervise", "--dir", str(tmp_path / "nonexistent")], capture_output=True,
+                       text=True, timeout=10)
+    assert r.returncode == 2, r.stderr
+    assert f"{tmp_path / 'nonexistent'}: No such file or directory" in r.stderr, r.stderr
+    assert "another supervisor" not in r.stderr
 
 
 def test_up_status_scale_logs_down(tmp_path):
@@ -113,6 +122,13 @@ def test_up_status_scale_logs_down(tmp_path):
         bad = stack.run("scale", "training", "2", check=False)
         assert bad.returncode == 1 and "has no service training" in bad.stderr
 
+        for bad in ("abc", "-1", "1x", "99"):
+            r = stack.run("logs", "echo", "--replica", bad, check=False)
+            assert r.returncode == 2, f"{bad}: {r.stdout}{r.stderr}"
+            assert f"--replica wants a replica number from 0 to 31, got '{bad}'" in r.stderr
+            assert r.stdout == ""
+        r = stack.run("logs", "echo", "--replica", "5", check=False)  # a number, but no such replica
+        assert r.returncode == 2 and "has no service or set echo-builtin with a replica 5" in r.stderr, r.stderr
         logs = stack.run("logs", "echo").stdout
         assert f"listening on 127.0.0.1:{base}" in logs
         assert "listening on" in stack.run("logs", "router").stdout
@@ -136,6 +152,8 @@ def test_up_status_scale_logs_down(tmp_path):
         assert port_free(rp) and port_free(base)
         r = stack.run("status", check=False)
         assert r.returncode == 1 and "is not up" in r.stderr
+        r = stack.run("down")  # twice: nothing to stop is what down wants
+        assert "stack basics is not up: nothing to stop" in r.stdout
     finally:
         stack.close()
 
@@ -231,11 +249,38 @@ def test_port_in_use_refused(tmp_path):
         assert r.returncode == 1
         assert f"port {port} of echo-builtin replica 0 is in use" in r.stderr
         assert "nothing was started" in r.stderr
-        assert not os.path.exists(os.path.join(stack.state_dir, "state"))
-        assert not os.path.exists(os.path.join(stack.state_dir, "supervisor.log"))
+        assert not os.path.exists(stack.state_dir), "a refused up leaves no state folder behind"
         assert port_free(rp)
+        r = stack.run("down")
+        assert r.returncode == 0 and "stack busy is not up: nothing to stop" in r.stdout, r.stdout
+        # A folder an older shimctl left (lock files, empty logs/) is removed by down.
+        os.makedirs(os.path.join(stack.state_dir, "logs"))
+        open(os.path.join(stack.state_dir, "command.lock"), "w").close()
+        r = stack.run("down")
+        assert "is not up: nothing to stop" in r.stdout and not os.path.exists(stack.state_dir), r.stdout
     finally:
         taken.close()
+
+
+def test_up_stops_waiting_for_a_replica_that_cannot_start(tmp_path):
+    """A misspelled flag: the replica exits at once each time the supervisor starts it. up gives up
+    after its third exit, names it and shows the end of its log (the shim's reason), exits 1 --
+    without waiting out --timeout (set far above the test's own timeout here)."""
+    rp = free_port()
+    stack = Stack(tmp_path, f"stack: typo\nrouter:\n  listen: 127.0.0.1:{rp}\nservices:\n"
+                            f"  model_repository: {{implementation: fs, config: {{data-dirr: models}}}}\n")
+    try:
+        r = stack.run("--timeout", "600", "up", check=False, timeout=120)
+        assert r.returncode == 1, f"{r.stdout}{r.stderr}"
+        assert "model_repository-fs replica 0 " in r.stderr, r.stderr
+        assert "exited 3 times without becoming SERVING (last: exit status 2)" in r.stderr, r.stderr
+        assert "logs/model_repository-fs-0.log:" in r.stderr, r.stderr
+        tail = r.stderr.split("logs/model_repository-fs-0.log:\n", 1)[1].splitlines()
+        assert "unrecognized option '--data-dirr'" in "\n".join(tail[:5]), r.stderr
+        assert all(line.startswith("    ") for line in tail[:5]), r.stderr
+        assert "is not SERVING after" not in r.stderr
+    finally:
+        stack.close()
 
 
 @pytest.mark.parametrize("key", ["hash_key: x-user", "hash_field: message"])
