@@ -56,28 +56,39 @@ static void tr_log_end(const tr_job_view *v, void *ctx) {
   }
 }
 
-static shimkit_code setup(shimkit_server *srv, void *ctx) {
-  tr_shim *shim = ctx;
-  tr_service *svc = &shim->svc;
-  if (strcmp(shim->backend, "liblinear") == 0) {
-    svc->trainer = &tr_liblinear;
-  } else if (strcmp(shim->backend, "libsvm") == 0) {
-    svc->trainer = &tr_libsvm;
+/* The trainer --backend names, or NULL. */
+static const tr_trainer_ops *tr_trainer_named(const char *name) {
+  if (strcmp(name, "liblinear") == 0) return &tr_liblinear;
+  if (strcmp(name, "libsvm") == 0) return &tr_libsvm;
 #ifdef TR_HAVE_XGBOOST
-  } else if (strcmp(shim->backend, "xgboost") == 0) {
-    svc->trainer = &tr_xgboost;
+  if (strcmp(name, "xgboost") == 0) return &tr_xgboost;
 #endif
-  } else {
+  return NULL;
+}
+
+/* shim_cli's check: the options' values, before anything is bound (exit 2 otherwise). */
+static int check(void *ctx) {
+  const tr_shim *shim = ctx;
+  size_t n;
+  if (!tr_trainer_named(shim->backend)) {
     fprintf(stderr, "training_shim: --backend must be " TR_BACKENDS ", not \"%s\"\n", shim->backend);
-    return SHIMKIT_INVALID_ARGUMENT;
+    return -1;
   }
   if (!shim->repo || !shim->repo[0]) {
     fprintf(stderr, "training_shim: --model-repository HOST:PORT is required (finished jobs register there)\n");
-    return SHIMKIT_INVALID_ARGUMENT;
+    return -1;
   }
+  return tr_count("max-jobs", shim->max_jobs, &n) != 0 || tr_count("max-queued", shim->max_queued, &n) != 0 ? -1 : 0;
+}
+
+static shimkit_code setup(shimkit_server *srv, void *ctx) {
+  tr_shim *shim = ctx;
+  tr_service *svc = &shim->svc;
   size_t workers, queued;
-  if (tr_count("max-jobs", shim->max_jobs, &workers) != 0 || tr_count("max-queued", shim->max_queued, &queued) != 0)
-    return SHIMKIT_INVALID_ARGUMENT;
+  svc->trainer = tr_trainer_named(shim->backend);
+  if (!svc->trainer || tr_count("max-jobs", shim->max_jobs, &workers) != 0 ||
+      tr_count("max-queued", shim->max_queued, &queued) != 0)
+    return SHIMKIT_INVALID_ARGUMENT; /* check said why */
   svc->repo_addr = shim->repo;
   svc->repo = shimkit_channel_new(shim->repo, NULL, 0);
   if (shim->fs && shim->fs[0]) {
@@ -123,6 +134,7 @@ int main(int argc, char **argv) {
                  "inline rows, train, and register the model in a ModelRepository, with gRPC\n"
                  "health checking and server reflection.",
       .options = options,
+      .check = check,
       .setup = setup,
       .teardown = teardown,
       .ctx = &shim,

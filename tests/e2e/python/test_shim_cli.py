@@ -7,8 +7,8 @@ their file and line), and each ML shim's own option values (--backend,
 --model-repository, ...). A bind that fails exits 1 with the port hint. --help
 has no doubled blank line, also for the router (no options of its own through
 shim_cli). The programs come from $SHIMKIT_ECHO_SHIM and, when set,
-$SHIMKIT_ROUTER, $SHIMKIT_FEATURE_STORE_SHIM, $SHIMKIT_MODEL_REPOSITORY_SHIM and
-$SHIMKIT_MODEL_EXECUTION_SHIM.
+$SHIMKIT_ROUTER, $SHIMKIT_FEATURE_STORE_SHIM, $SHIMKIT_MODEL_REPOSITORY_SHIM,
+$SHIMKIT_MODEL_EXECUTION_SHIM and $SHIMKIT_TRAINING_SHIM.
 """
 import os
 import shlex
@@ -119,6 +119,12 @@ def test_config_flag_and_value_mistakes_name_file_and_line(tmp_path):
      "model_execution_shim: --model-repository HOST:PORT is required"),
     ("SHIMKIT_MODEL_EXECUTION_SHIM", ["--model-repository", "127.0.0.1:9", "--max-models", "0"],
      'model_execution_shim: --max-models must be a number from 1 to 1024, not "0"'),
+    ("SHIMKIT_TRAINING_SHIM", ["--model-repository", "127.0.0.1:9", "--backend", "sklearn"],
+     'training_shim: --backend must be liblinear, libsvm'),
+    ("SHIMKIT_TRAINING_SHIM", [],
+     "training_shim: --model-repository HOST:PORT is required"),
+    ("SHIMKIT_TRAINING_SHIM", ["--model-repository", "127.0.0.1:9", "--max-queued", "x"],
+     'training_shim: --max-queued must be a number from 1 to 1024, not "x"'),
 ])
 def test_bad_ml_shim_option_exits_2_naming_it(env, args, message, tmp_path):
     r = run(program(env) + ["--listen", "127.0.0.1:0"] + args, cwd=tmp_path)
@@ -130,7 +136,8 @@ def test_bad_ml_shim_option_exits_2_naming_it(env, args, message, tmp_path):
 
 
 @pytest.mark.parametrize("env", ["SHIMKIT_ECHO_SHIM", "SHIMKIT_ROUTER", "SHIMKIT_FEATURE_STORE_SHIM",
-                                 "SHIMKIT_MODEL_REPOSITORY_SHIM", "SHIMKIT_MODEL_EXECUTION_SHIM"])
+                                 "SHIMKIT_MODEL_REPOSITORY_SHIM", "SHIMKIT_MODEL_EXECUTION_SHIM",
+                                 "SHIMKIT_TRAINING_SHIM"])
 def test_help_has_no_doubled_blank_line(env):
     r = run(program(env) + ["--help"])
     assert r.returncode == 0, r.stderr
