@@ -25,6 +25,13 @@ def shim_command():
     return shlex.split(cmd)
 
 
+def router_command():
+    cmd = os.environ.get("SHIMKIT_ROUTER")
+    if not cmd:
+        raise RuntimeError("SHIMKIT_ROUTER is not set: point it at build/runtime/router/shimkit_router")
+    return shlex.split(cmd)
+
+
 class Shim:
     def __init__(self, *args, start_timeout=30.0, command=None):
         """command: argv of another shim program (default: $SHIMKIT_ECHO_SHIM)."""

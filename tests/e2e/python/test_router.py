@@ -17,7 +17,6 @@ call can take through the router:
 import os
 import json
 import re
-import shlex
 import signal
 import subprocess
 import time
@@ -25,16 +24,9 @@ import time
 import grpc
 import pytest
 
-from shimproc import Shim
+from shimproc import Shim, router_command
 
 SAY = "/shimkit.examples.v1.Echo/Say"
-
-
-def router_command():
-    cmd = os.environ.get("SHIMKIT_ROUTER")
-    if not cmd:
-        raise RuntimeError("SHIMKIT_ROUTER is not set: point it at build/runtime/router/shimkit_router")
-    return shlex.split(cmd)
 
 
 def run_cluster(pb2, stubs, *router_args):

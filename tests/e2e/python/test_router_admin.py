@@ -14,23 +14,18 @@ metrics; a replica SIGKILLed while its handler runs failing its call
 UNAVAILABLE instead of replaying it elsewhere. The router must exit 0 on
 SIGTERM (and print no sanitizer report) after every test."""
 import concurrent.futures
-import importlib
-import os
 import re
-import shlex
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 
 import grpc
 import pytest
 
-from shimproc import Shim
+import shimctl_stack
+from shimproc import Shim, router_command
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 ECHO = "shimkit.examples.v1.Echo"
 SAY = f"/{ECHO}/Say"
 SAY_LOGGED = f'"method":"{SAY}"'  # in a replica's access log: it served a Say
@@ -40,26 +35,10 @@ SAY_LOGGED = f'"method":"{SAY}"'  # in a replica's access log: it served a Say
 LONG_HOLD_MS = 600_000
 
 
-def router_command():
-    cmd = os.environ.get("SHIMKIT_ROUTER")
-    if not cmd:
-        raise RuntimeError("SHIMKIT_ROUTER is not set: point it at build/runtime/router/shimkit_router")
-    return shlex.split(cmd)
-
-
 @pytest.fixture(scope="session")
-def admin(tmp_path_factory):
-    """admin_pb2 and admin_pb2_grpc, generated now from proto/shimkit/router/v1/admin.proto."""
-    from grpc_tools import protoc
-
-    out = tmp_path_factory.mktemp("admin_stubs")
-    proto_root = os.path.join(ROOT, "proto")
-    rc = protoc.main(["protoc", f"-I{proto_root}", f"--python_out={out}", f"--grpc_python_out={out}",
-                      os.path.join(proto_root, "shimkit", "router", "v1", "admin.proto")])
-    assert rc == 0, "grpc_tools.protoc failed on admin.proto"
-    sys.path.insert(0, str(out))
-    return (importlib.import_module("shimkit.router.v1.admin_pb2"),
-            importlib.import_module("shimkit.router.v1.admin_pb2_grpc"))
+def admin():
+    """(admin_pb2, admin_pb2_grpc), generated from proto/shimkit/router/v1/admin.proto."""
+    return shimctl_stack.admin_stubs()
 
 
 class Router:

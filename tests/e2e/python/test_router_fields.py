@@ -20,14 +20,8 @@ import subprocess
 import grpc
 import pytest
 
-from shimproc import Shim
-
-
-def router_command():
-    cmd = os.environ.get("SHIMKIT_ROUTER")
-    if not cmd:
-        raise RuntimeError("SHIMKIT_ROUTER is not set: point it at build/runtime/router/shimkit_router")
-    return shlex.split(cmd)
+import shimctl_stack
+from shimproc import Shim, router_command
 
 
 @pytest.fixture(scope="module")
@@ -205,20 +199,9 @@ TRAINING = "shimkit.ml.v1.Training"
 
 
 @pytest.fixture(scope="module")
-def admin_stubs(tmp_path_factory):
-    """admin_pb2 and admin_pb2_grpc, generated now from proto/shimkit/router/v1/admin.proto."""
-    import importlib
-    import sys
-    from grpc_tools import protoc
-
-    out = tmp_path_factory.mktemp("admin_stubs")
-    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "proto")
-    rc = protoc.main(["protoc", f"-I{root}", f"--python_out={out}", f"--grpc_python_out={out}",
-                      os.path.join(root, "shimkit", "router", "v1", "admin.proto")])
-    assert rc == 0, "grpc_tools.protoc failed on admin.proto"
-    sys.path.insert(0, str(out))
-    return (importlib.import_module("shimkit.router.v1.admin_pb2"),
-            importlib.import_module("shimkit.router.v1.admin_pb2_grpc"))
+def admin_stubs():
+    """(admin_pb2, admin_pb2_grpc), generated from proto/shimkit/router/v1/admin.proto."""
+    return shimctl_stack.admin_stubs()
 
 
 @pytest.fixture

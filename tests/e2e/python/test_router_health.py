@@ -15,12 +15,8 @@ echo_shim replicas behind a real router, asked with grpcio's health client
 Changes are waited for with bounded polling (the router sees a replica's
 health through its own Watch), never with fixed sleeps. The router must
 exit 0 on SIGTERM (and print no sanitizer report) after every test."""
-import importlib
-import os
 import queue
-import shlex
 import signal
-import sys
 import threading
 import time
 
@@ -28,10 +24,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from shimproc import Shim
+import shimctl_stack
+from shimproc import Shim, router_command
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 ECHO = "shimkit.examples.v1.Echo"
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -39,26 +34,10 @@ OWN = ("grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "shimkit.
 WAIT_S = 30.0  # bound on any wait for a change (a busy machine, ASan); never a measured time
 
 
-def router_command():
-    cmd = os.environ.get("SHIMKIT_ROUTER")
-    if not cmd:
-        raise RuntimeError("SHIMKIT_ROUTER is not set: point it at build/runtime/router/shimkit_router")
-    return shlex.split(cmd)
-
-
 @pytest.fixture(scope="module")
-def admin(tmp_path_factory):
-    """admin_pb2 and admin_pb2_grpc, generated now from proto/shimkit/router/v1/admin.proto."""
-    from grpc_tools import protoc
-
-    out = tmp_path_factory.mktemp("admin_stubs")
-    proto_root = os.path.join(ROOT, "proto")
-    rc = protoc.main(["protoc", f"-I{proto_root}", f"--python_out={out}", f"--grpc_python_out={out}",
-                      os.path.join(proto_root, "shimkit", "router", "v1", "admin.proto")])
-    assert rc == 0, "grpc_tools.protoc failed on admin.proto"
-    sys.path.insert(0, str(out))
-    return (importlib.import_module("shimkit.router.v1.admin_pb2"),
-            importlib.import_module("shimkit.router.v1.admin_pb2_grpc"))
+def admin():
+    """(admin_pb2, admin_pb2_grpc), generated from proto/shimkit/router/v1/admin.proto."""
+    return shimctl_stack.admin_stubs()
 
 
 def state_file(path, name, backends):
