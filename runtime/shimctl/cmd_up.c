@@ -16,23 +16,9 @@
 
 #include "admin.h"
 #include "env.h"
+#include "shim_path.h"
 #include "shimctl.h"
 #include "supervise.h"
-
-static int mkdir_p(const char *path) {
-  char buf[SHIMCTL_PATH + 64];
-  snprintf(buf, sizeof buf, "%s", path);
-  for (char *p = buf + 1; *p != '\0'; p++) {
-    if (*p == '/') {
-      *p = '\0';
-      if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-        return -1;
-      }
-      *p = '/';
-    }
-  }
-  return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
 
 /* Builds the state of a stack that is not up yet. 0 or -1 (reason printed). */
 static int initial_state(const shimctl_opts *o, const shimctl_stack *stack, shimctl_state *st) {
@@ -154,7 +140,7 @@ int shimctl_cmd_up(const shimctl_opts *o, int argc, char **argv) {
   }
   struct stat sb;
   bool fresh_dir = stat(dir, &sb) != 0; /* made by this up: removed again if it starts nothing */
-  if (st == NULL || mkdir_p(logs) != 0) {
+  if (st == NULL || shim_mkdir_p(logs) != 0) {
     fprintf(stderr, "shimctl: cannot create %s: %s\n", logs, strerror(errno));
     goto out;
   }

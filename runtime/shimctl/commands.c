@@ -16,9 +16,10 @@ int shimctl_cmd_supervise(const shimctl_opts *o, int argc, char **argv) {
   (void)o;
   if (argc == 3 && strcmp(argv[1], "--dir") == 0) {
     struct stat sb;
-    if (stat(argv[2], &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+    int st = stat(argv[2], &sb);
+    if (st != 0 || !S_ISDIR(sb.st_mode)) {
       fprintf(stderr, "shimctl supervise: %s: %s (--dir is a stack's state directory, made by shimctl up)\n",
-              argv[2], stat(argv[2], &sb) != 0 ? strerror(errno) : "not a directory");
+              argv[2], st != 0 ? strerror(errno) : "not a directory");
       return SHIMCTL_EXIT_USAGE;
     }
     return shimctl_supervise_main(argv[2]);

@@ -41,6 +41,7 @@ static const me_runtime_ops *const me_runtimes[] = {
 
 typedef struct me_shim {
   const char *repo, *max_models, *tmp_dir; /* options */
+  unsigned long max_loaded;                /* --max-models, read by check */
   char preload[ME_PRELOAD_MAX];            /* every --preload, comma-joined */
   const char *preload_opt;                 /* the last --preload seen by the parser */
   me_service svc;
@@ -76,7 +77,7 @@ static int me_preload_one(me_service *svc, char *spec) {
 
 /* shim_cli's check: --model-repository given, --max-models in range (exit 2 otherwise). */
 static int check(void *ctx) {
-  const me_shim *shim = ctx;
+  me_shim *shim = ctx;
   if (!shim->repo || !shim->repo[0]) {
     fprintf(stderr,
             "model_execution_shim: --model-repository HOST:PORT is required (models are fetched there)\n");
@@ -89,19 +90,19 @@ static int check(void *ctx) {
             shim->max_models);
     return -1;
   }
+  shim->max_loaded = max;
   return 0;
 }
 
 static shimkit_code setup(shimkit_server *srv, void *ctx) {
   me_shim *shim = ctx;
   me_service *svc = &shim->svc;
-  unsigned long max = strtoul(shim->max_models, NULL, 10); /* checked by check() */
   svc->repo_addr = shim->repo;
   svc->tmp_dir = shim->tmp_dir[0] ? shim->tmp_dir : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
   svc->runtimes = me_runtimes;
   svc->n_runtimes = sizeof me_runtimes / sizeof me_runtimes[0];
   svc->repo = shimkit_channel_new(shim->repo, NULL, 0);
-  svc->models = me_models_new(max);
+  svc->models = me_models_new(shim->max_loaded);
   if (!svc->repo || !svc->models || pthread_mutex_init(&svc->load_mu, NULL) != 0) {
     fprintf(stderr, "model_execution_shim: cannot create the repository channel or the model table\n");
     return SHIMKIT_INTERNAL;

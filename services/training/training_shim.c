@@ -30,6 +30,7 @@
 
 typedef struct tr_shim {
   const char *backend, *repo, *fs, *max_jobs, *max_queued, *tmp_dir; /* options */
+  size_t workers, queued; /* --max-jobs and --max-queued, read by check */
   tr_service svc;
 } tr_shim;
 
@@ -68,9 +69,8 @@ static const tr_trainer_ops *tr_trainer_named(const char *name) {
 
 /* shim_cli's check: the options' values, before anything is bound (exit 2 otherwise). */
 static int check(void *ctx) {
-  const tr_shim *shim = ctx;
-  size_t n;
-  if (!tr_trainer_named(shim->backend)) {
+  tr_shim *shim = ctx;
+  if (!(shim->svc.trainer = tr_trainer_named(shim->backend))) {
     fprintf(stderr, "training_shim: --backend must be " TR_BACKENDS ", not \"%s\"\n", shim->backend);
     return -1;
   }
@@ -78,17 +78,15 @@ static int check(void *ctx) {
     fprintf(stderr, "training_shim: --model-repository HOST:PORT is required (finished jobs register there)\n");
     return -1;
   }
-  return tr_count("max-jobs", shim->max_jobs, &n) != 0 || tr_count("max-queued", shim->max_queued, &n) != 0 ? -1 : 0;
+  return tr_count("max-jobs", shim->max_jobs, &shim->workers) != 0 ||
+                 tr_count("max-queued", shim->max_queued, &shim->queued) != 0
+             ? -1
+             : 0;
 }
 
 static shimkit_code setup(shimkit_server *srv, void *ctx) {
   tr_shim *shim = ctx;
-  tr_service *svc = &shim->svc;
-  size_t workers, queued;
-  svc->trainer = tr_trainer_named(shim->backend);
-  if (!svc->trainer || tr_count("max-jobs", shim->max_jobs, &workers) != 0 ||
-      tr_count("max-queued", shim->max_queued, &queued) != 0)
-    return SHIMKIT_INVALID_ARGUMENT; /* check said why */
+  tr_service *svc = &shim->svc; /* svc->trainer, shim->workers and shim->queued: set by check */
   svc->repo_addr = shim->repo;
   svc->repo = shimkit_channel_new(shim->repo, NULL, 0);
   if (shim->fs && shim->fs[0]) {
@@ -97,7 +95,7 @@ static shimkit_code setup(shimkit_server *srv, void *ctx) {
   }
   svc->tmp_dir = shim->tmp_dir[0] ? shim->tmp_dir : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
   const tr_jobs_config cfg = {
-      .workers = workers, .max_queued = queued, .max_jobs = TR_MAX_JOBS_TOTAL, .run = tr_run, .ctx = svc, .ended = tr_log_end};
+      .workers = shim->workers, .max_queued = shim->queued, .max_jobs = TR_MAX_JOBS_TOTAL, .run = tr_run, .ctx = svc, .ended = tr_log_end};
   svc->jobs = tr_jobs_new(&cfg);
   if (!svc->repo || (svc->fs_addr && !svc->fs) || !svc->jobs) {
     fprintf(stderr, "training_shim: cannot create the client channels or the job threads\n");
