@@ -69,6 +69,13 @@ class Server:
         self.log_path = os.path.join(workdir, f"{name}.log")
         self.proc = None
         self.port = None
+        listen = argv[argv.index("--listen") + 1] if "--listen" in argv else ""
+        self.unix = listen if listen.startswith("unix:") else None  # "unix:PATH": no port
+
+    @property
+    def address(self):
+        """Where it listens: "127.0.0.1:PORT", or "unix:PATH"."""
+        return self.unix or f"127.0.0.1:{self.port}"
 
     def start(self, timeout=60):
         self.logf = open(self.log_path, "w")
@@ -76,7 +83,10 @@ class Server:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             with open(self.log_path) as f:
-                m = re.search(r"listening on (\S+?):(\d+)\b", f.read())
+                text = f.read()
+            if self.unix and f"listening on {self.unix} " in text:
+                return self
+            m = None if self.unix else re.search(r"listening on (\S+?):(\d+)\b", text)
             if m:
                 self.port = int(m.group(2))
                 return self

@@ -11,15 +11,17 @@ frame prefix + serialized EchoRequest as the body).
 Reports req/s and p50/p99 for both, the throughput ratio (routed / direct)
 and the p50 latency the router adds, against the issue's targets (ratio >=
 0.7, added p50 <= 0.3 ms): reported, never asserted; judged for the set of
---replicas and for a set of 2 (one replica per CPU on the 2-CPU machines
-this runs on), both measured in the same run. Two more routed runs in
-the same run show where the CPU goes: the router in front of one replica
-(the router's own cost, with the replica as loaded as the direct one), and
-the router with --no-relay (every call through gRPC core, the path before
-the relay). Each run also records the CPU (user + system) each process spent
-per call, from /proc. Last, --rounds interleaved pairs of 50-stream runs
-(direct, then routed, seconds apart) give a ratio each; their median is
-judged too, as this VM's speed drifts between runs minutes apart. Writes
+--replicas on loopback ports, the same set on unix sockets ("unix:PATH"
+backends: the client still reaches the router over TCP), and a set of 2
+(one replica per CPU on the 2-CPU machines this runs on), all measured in
+the same run. Two more routed runs show where the CPU goes: the router in
+front of one replica (the router's own cost, with the replica as loaded as
+the direct one), and the router with --no-relay (every call through gRPC
+core, the path before the relay). Each run also records the CPU (user +
+system) each process spent per call, from /proc. Last, --rounds interleaved
+rounds of 50-stream runs (direct, routed to loopback ports, routed to unix
+sockets, seconds apart) give a ratio each; their medians are judged too, as
+this VM's speed drifts between runs minutes apart. Writes
 bench/results/router.json and router.md.
 """
 import argparse
@@ -62,14 +64,14 @@ def measure(name, port, body, args, workdir, procs):
     return runs
 
 
-def start_cluster(n_replicas, extra, echo, args, pb2, pb2_grpc, workdir):
-    """The router (with extra flags) in front of n_replicas new echo replicas, each seen to answer
-    through it: (router, replicas)."""
-    reps = [echo(f"r{i}").start() for i in range(n_replicas)]
+def start_cluster(n_replicas, extra, echo, args, pb2, pb2_grpc, workdir, unix=False):
+    """The router (with extra flags) in front of n_replicas new echo replicas (on unix sockets with
+    unix, else on loopback ports), each seen to answer through it: (router, replicas)."""
+    reps = [echo(f"{'u' if unix else 'r'}{i}", unix).start() for i in range(n_replicas)]
     argv = [args.router, "--listen", "127.0.0.1:0", "--workers", str(args.router_workers), "--no-access-log",
             *extra]
     for s in reps:
-        argv += ["--backend", f"127.0.0.1:{s.port}"]
+        argv += ["--backend", s.address]
     router = echo_bench.Server("router", argv, workdir).start()
     seen = set()
     deadline = time.monotonic() + 20
@@ -90,42 +92,52 @@ def stop_all(procs):
         p.stop()
 
 
-def routed(key, n_replicas, extra, echo, args, pb2, pb2_grpc, body, workdir):
+def routed(key, n_replicas, extra, echo, args, pb2, pb2_grpc, body, workdir, unix=False):
     """The router (with extra flags) in front of n_replicas new echo replicas: its runs."""
-    router, reps = start_cluster(n_replicas, extra, echo, args, pb2, pb2_grpc, workdir)
+    router, reps = start_cluster(n_replicas, extra, echo, args, pb2, pb2_grpc, workdir, unix)
     try:
-        return {"replicas": n_replicas, "flags": extra, "idle_rss_kb": router.rss_kb(),
+        return {"replicas": n_replicas, "flags": extra, "replica_sockets": "unix" if unix else "tcp",
+                "idle_rss_kb": router.rss_kb(),
                 "runs": measure(key, router.port, body, args, workdir, [router, *reps])}
     finally:
         stop_all([router, *reps])
 
 
 def interleaved(echo, args, pb2, pb2_grpc, body, workdir):
-    """Direct and routed (--replicas) at 50 streams, alternately, args.rounds times, all processes up
-    the whole time: on a machine whose speed drifts from minute to minute, each round's ratio compares
-    two runs seconds apart, and the median of the rounds is judged."""
+    """Direct, routed to --replicas on loopback ports and routed to --replicas on unix sockets, at 50
+    streams, one after the other, args.rounds times (the order turning each round), all processes up
+    the whole time: on a machine whose speed drifts from minute to minute, each round's ratios compare
+    runs seconds apart, and the median of the rounds is judged for each."""
     direct = echo("direct").start()
     router, reps = start_cluster(args.replicas, [], echo, args, pb2, pb2_grpc, workdir)
+    router_u, reps_u = start_cluster(args.replicas, [], echo, args, pb2, pb2_grpc, workdir, unix=True)
     rounds = []
     try:
         echo_bench.check_say(f"127.0.0.1:{direct.port}", pb2, pb2_grpc)
+        order = [("direct", direct.port), ("routed", router.port), ("routed_unix", router_u.port)]
         for i in range(args.rounds):
-            order = [("direct", direct.port), ("routed", router.port)]
             got = {}
-            for name, port in (order if i % 2 == 0 else order[::-1]):
+            for name, port in order[i % 3:] + order[:i % 3]:
                 r = echo_bench.h2load(port, 50, body, args.round_duration, 1, workdir, f"round{i}-{name}")
                 got[name] = r["req_per_s"]
                 if r["failed"]:
                     sys.exit(f"bench-router: round {i}: {r['failed']} calls failed ({name})")
             rounds.append({"direct_req_per_s": got["direct"], "routed_req_per_s": got["routed"],
-                           "ratio": round(got["routed"] / got["direct"], 3)})
+                           "routed_unix_req_per_s": got["routed_unix"],
+                           "ratio": round(got["routed"] / got["direct"], 3),
+                           "ratio_unix": round(got["routed_unix"] / got["direct"], 3)})
             log(f"round {i + 1}/{args.rounds}: direct {got['direct']:.0f} req/s, routed {got['routed']:.0f} "
-                f"req/s, ratio {rounds[-1]['ratio']}")
+                f"req/s (ratio {rounds[-1]['ratio']}), routed to unix sockets {got['routed_unix']:.0f} req/s "
+                f"(ratio {rounds[-1]['ratio_unix']})")
     finally:
-        stop_all([direct, router, *reps])
-    ratios = sorted(r["ratio"] for r in rounds)
+        stop_all([direct, router, *reps, router_u, *reps_u])
+
+    def median(key):
+        ratios = sorted(r[key] for r in rounds)
+        return ratios[len(ratios) // 2]
+
     return {"replicas": args.replicas, "streams": 50, "duration_s": args.round_duration, "rounds": rounds,
-            "median_ratio": ratios[len(ratios) // 2]}
+            "median_ratio": median("ratio"), "median_ratio_unix": median("ratio_unix")}
 
 
 def main():
@@ -148,8 +160,9 @@ def main():
     with open(body, "wb") as f:
         f.write(echo_bench.grpc_frame())
 
-    def echo(name):
-        return echo_bench.Server(name, [args.shim, "--listen", "127.0.0.1:0", "--name", name,
+    def echo(name, unix=False):
+        listen = f"unix:{workdir}/{name}.sock" if unix else "127.0.0.1:0"
+        return echo_bench.Server(name, [args.shim, "--listen", listen, "--name", name,
                                         "--workers", str(args.workers), "--no-access-log"], workdir)
 
     results = {}
@@ -165,6 +178,8 @@ def main():
     # Routed: the router in front of N replicas (the catch-all set "default", round robin); then in
     # front of one replica, and with --no-relay.
     results["router"] = routed("router", args.replicas, [], echo, args, pb2, pb2_grpc, body, workdir)
+    results["router_unix"] = routed("router_unix", args.replicas, [], echo, args, pb2, pb2_grpc, body, workdir,
+                                    unix=True)
     if args.replicas != 2:  # one replica per CPU on the 2-CPU machines this runs on: judged too
         results["router_two"] = routed("router_two", 2, [], echo, args, pb2, pb2_grpc, body, workdir)
     results["router_one"] = routed("router_one", 1, [], echo, args, pb2, pb2_grpc, body, workdir)
@@ -173,7 +188,7 @@ def main():
 
     rounds = interleaved(echo, args, pb2, pb2_grpc, body, workdir) if args.rounds > 0 else None
 
-    routed_keys = [k for k in ("router", "router_two", "router_one", "router_core") if k in results]
+    routed_keys = [k for k in ("router", "router_unix", "router_two", "router_one", "router_core") if k in results]
     summary = {k: report.summarize(results, echo_bench.STREAMS, k) for k in routed_keys}
     doc = {
         "benchmark": "unary Say, small payload: direct to one replica vs through shimkit_router",
@@ -206,22 +221,30 @@ def markdown(doc):
              f"{doc['machine']['cpus']} CPUs shared by h2load, the router and {n} echo_shim replicas "
              f"(direct: 1 replica). Raw figures: router.json.", ""]
     labels = {"direct": "direct to one echo_shim", "router": f"shimkit_router -> {n} replicas",
+              "router_unix": f"shimkit_router -> {n} replicas on unix sockets",
               "router_two": "shimkit_router -> 2 replicas", "router_one": "shimkit_router -> 1 replica",
               "router_core": f"shimkit_router --no-relay -> {n} replicas"}
     labels = {k: v for k, v in labels.items() if k in res}
-    lines += report.tables(res, summ, labels, judged=[k for k in ("router", "router_two") if k in res])
+    lines += report.tables(res, summ, labels,
+                           judged=[k for k in ("router", "router_unix", "router_two") if k in res])
     rounds = doc.get("interleaved")
     if rounds:
-        med = rounds["median_ratio"]
         lines += [f"## Interleaved rounds: direct and through the router to {rounds['replicas']} replicas, "
                   f"{rounds['streams']} streams", "",
-                  f"Each round runs both, {rounds['duration_s']} s each after 1 s of warm-up, seconds apart "
-                  "(alternating which goes first), with every process up throughout.", "",
-                  "| round | direct req/s | routed req/s | routed / direct |", "|---:|---:|---:|---:|"]
+                  f"Each round runs the three, {rounds['duration_s']} s each after 1 s of warm-up, seconds apart "
+                  "(the order turning each round), with every process up throughout: direct to one replica, "
+                  "through the router to replicas on loopback ports (tcp), and to replicas on unix sockets "
+                  "(unix).", "",
+                  "| round | direct req/s | routed req/s (tcp) | routed / direct (tcp) | routed req/s (unix) "
+                  "| routed / direct (unix) |", "|---:|---:|---:|---:|---:|---:|"]
         for i, r in enumerate(rounds["rounds"], 1):
-            lines.append(f"| {i} | {r['direct_req_per_s']:.0f} | {r['routed_req_per_s']:.0f} | {r['ratio']} |")
-        lines += ["", f"Median ratio {med}: target >= {report.TARGET_RATIO} "
-                      f"({'met' if med >= report.TARGET_RATIO else 'NOT met'}).", ""]
+            lines.append(f"| {i} | {r['direct_req_per_s']:.0f} | {r['routed_req_per_s']:.0f} | {r['ratio']} | "
+                         f"{r['routed_unix_req_per_s']:.0f} | {r['ratio_unix']} |")
+        lines.append("")
+        for name, med in (("tcp", rounds["median_ratio"]), ("unix", rounds["median_ratio_unix"])):
+            lines.append(f"- Median ratio ({name}) {med}: target >= {report.TARGET_RATIO} "
+                         f"({'met' if med >= report.TARGET_RATIO else 'NOT met'}).")
+        lines.append("")
     return "\n".join(lines)
 
 

@@ -46,7 +46,7 @@ router_backend *router_backend_new(router *r, const char *set_name, const char *
   b->address_hash = router_hash_bytes(address, strlen(address));
   struct sockaddr_storage ss;
   socklen_t len = 0;
-  b->numeric = router_ip_port(address, &ss, &len);
+  b->numeric = router_socket_address(address, &ss, &len);
   atomic_init(&b->refs, 1);
   atomic_init(&b->healthy, false);
   atomic_init(&b->known, false);

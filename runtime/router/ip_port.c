@@ -1,6 +1,7 @@
 /*
- * ip_port.c - "IP:PORT" and "[IPv6]:PORT" addresses (ip_port.h): the one
- * parser behind the relay's sockets and the replicas' "numeric" flag.
+ * ip_port.c - "IP:PORT", "[IPv6]:PORT" and "unix:PATH" addresses
+ * (ip_port.h): the one parser behind the relay's sockets and the replicas'
+ * "numeric" flag.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "ip_port.h"
@@ -8,6 +9,7 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 bool router_ip_port(const char *address, struct sockaddr_storage *ss, socklen_t *len) {
   char host[64];
@@ -42,5 +44,35 @@ bool router_ip_port(const char *address, struct sockaddr_storage *ss, socklen_t 
   a4->sin_family = AF_INET;
   a4->sin_port = htons((uint16_t)port);
   *len = sizeof *a4;
+  return true;
+}
+
+bool router_unix_address(const char *address) {
+  if (strncmp(address, "unix:", 5) != 0) {
+    return false;
+  }
+  const char *path = address + 5;
+  size_t n = strlen(path);
+  if (n == 0 || n > ROUTER_MAX_UNIX_PATH) {
+    return false;
+  }
+  for (const char *p = path; *p != '\0'; p++) {
+    bool alnum = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
+    if (!alnum && strchr("._/+~@=,-", *p) == NULL) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool router_socket_address(const char *address, struct sockaddr_storage *ss, socklen_t *len) {
+  if (!router_unix_address(address)) {
+    return router_ip_port(address, ss, len);
+  }
+  struct sockaddr_un *un = (struct sockaddr_un *)ss;
+  memset(ss, 0, sizeof *ss);
+  un->sun_family = AF_UNIX;
+  memcpy(un->sun_path, address + 5, strlen(address + 5) + 1); /* fits: router_unix_address */
+  *len = sizeof *un;
   return true;
 }

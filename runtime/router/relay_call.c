@@ -498,6 +498,7 @@ static bool try_fast(relay_call *c) {
     return false;
   }
   c->fast = true;
+  atomic_fetch_add_explicit(&rl->direct_calls, 1, memory_order_relaxed);
   c->tried[0] = b;
   c->n_tried = 1;
   return true;

@@ -125,7 +125,7 @@ relay_conn *relay_conn_upstream(relay *rl, const char *address) {
   }
   struct sockaddr_storage ss;
   socklen_t len = 0;
-  if (strlen(address) >= sizeof ((relay_conn *)0)->name || !router_ip_port(address, &ss, &len)) {
+  if (strlen(address) >= sizeof ((relay_conn *)0)->name || !router_socket_address(address, &ss, &len)) {
     return NULL;
   }
   return connect_to(rl, (struct sockaddr *)&ss, len, address);
@@ -450,7 +450,7 @@ bool relay_can_front(const char *listen) {
 relay *relay_bind(router *r, const char *address, int grace_ms, int *port, char *err, size_t cap) {
   struct sockaddr_storage ss;
   socklen_t len = 0;
-  if (!router_ip_port(address, &ss, &len)) {
+  if (!router_socket_address(address, &ss, &len)) {
     snprintf(err, cap, "%s is not a numeric HOST:PORT", address);
     return NULL;
   }
@@ -463,6 +463,7 @@ relay *relay_bind(router *r, const char *address, int grace_ms, int *port, char 
   rl->grace_ms = grace_ms;
   rl->retry_buffer = RELAY_RETRY_BUFFER_DEFAULT;
   atomic_init(&rl->kept_bytes, 0);
+  atomic_init(&rl->direct_calls, 0);
   rl->listen_fd = rl->epoll_fd = rl->wake_fd = -1;
   atomic_init(&rl->live_calls, 0);
   atomic_init(&rl->stop, false);
@@ -521,8 +522,13 @@ size_t relay_metrics(char *buf, size_t cap, void *relay_ptr) {
       "shimkit_router_relay_retry_buffer_bytes %zu\n"
       "# HELP shimkit_router_relay_retry_buffer_limit_bytes The most it keeps (--retry-buffer-mib).\n"
       "# TYPE shimkit_router_relay_retry_buffer_limit_bytes gauge\n"
-      "shimkit_router_relay_retry_buffer_limit_bytes %zu\n",
-      atomic_load_explicit(&rl->kept_bytes, memory_order_relaxed), rl->retry_buffer);
+      "shimkit_router_relay_retry_buffer_limit_bytes %zu\n"
+      "# HELP shimkit_router_relay_direct_calls_total Calls the relay sent straight to a replica (the others "
+      "went through the router's gRPC server).\n"
+      "# TYPE shimkit_router_relay_direct_calls_total counter\n"
+      "shimkit_router_relay_direct_calls_total %llu\n",
+      atomic_load_explicit(&rl->kept_bytes, memory_order_relaxed), rl->retry_buffer,
+      (unsigned long long)atomic_load_explicit(&rl->direct_calls, memory_order_relaxed));
 }
 
 int relay_start(relay *rl) {

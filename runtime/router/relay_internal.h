@@ -105,7 +105,7 @@ typedef struct relay_conn {
   struct relay_conn *next; /* every connection */
 } relay_conn;
 
-/* An UP connection to address (numeric "IP:PORT" or "[IPv6]:PORT") that can
+/* An UP connection to address ("IP:PORT", "[IPv6]:PORT" or "unix:PATH") that can
  * take a new stream: an open one, or a new one (connecting). NULL when the
  * address is not numeric or no socket could be made. */
 relay_conn *relay_conn_upstream(struct relay *rl, const char *address);
@@ -126,6 +126,7 @@ struct relay {
   int grace_ms;
   size_t retry_buffer;   /* request bytes all calls together keep for a second attempt, at most */
   atomic_size_t kept_bytes; /* what they keep now (written by the relay's thread, read by /metrics) */
+  atomic_uint_fast64_t direct_calls; /* calls sent straight to a replica (relay's thread; read by /metrics) */
   bool retry_buffer_full_logged; /* the warning that the buffer is full went out (again once it empties) */
   pthread_t thread;
   bool running;

@@ -52,7 +52,7 @@ typedef struct router_backend {
   char *address;              /* "127.0.0.1:50051" as given, or as a dns: backend resolved */
   char *set_name;             /* the set it belongs to (metrics labels) */
   uint64_t address_hash;      /* its identity for rendezvous hashing */
-  bool numeric;               /* address is IP:PORT or [IPv6]:PORT (the relay connects to it; names it leaves
+  bool numeric;               /* address is IP:PORT, [IPv6]:PORT or unix:PATH (the relay connects to it; names it leaves
                                  to the channel, which resolves them) */
   shimkit_channel *channel;   /* shared by every call to it */
   atomic_bool healthy;        /* its Watch says SERVING */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dns_table.h"
+#include "ip_port.h"
 
 static void free_list(char **list, int n) {
   for (int i = 0; i < n; i++) {
@@ -156,11 +157,14 @@ static bool word_of(const char *s, const char *extra) {
 }
 
 /* "host:port" (or "[v6]:port"): a host of [A-Za-z0-9.-] (or a bracketed v6
- * literal) and a decimal port 1..65535. */
+ * literal) and a decimal port 1..65535; or "unix:PATH" (ip_port.h). */
 static bool valid_address(const char *a) {
   size_t n = strlen(a);
   if (n == 0 || n > ROUTER_MAX_ADDRESS) {
     return false;
+  }
+  if (strncmp(a, "unix:", 5) == 0) {
+    return router_unix_address(a);
   }
   const char *colon = strrchr(a, ':');
   if (colon == NULL || colon == a || colon[1] == '\0') {
@@ -234,8 +238,8 @@ int router_spec_validate(const router_set_spec *s, char *err, size_t cap) {
     if (router_is_dns_backend(s->backends[i])
             ? router_dns_split(s->backends[i], host, sizeof host, &port) != 0
             : !valid_address(s->backends[i])) {
-      FAIL("set \"%s\": backend \"%.64s\" is not host:port or dns:HOST:PORT (an RFC 1123 host name; "
-           "port 1-65535)",
+      FAIL("set \"%s\": backend \"%.64s\" is not host:port, dns:HOST:PORT (an RFC 1123 host name; "
+           "port 1-65535) or unix:PATH (at most 107 bytes of letters, digits and ._/+~@=,-)",
            s->name, s->backends[i]);
     }
     for (int j = 0; j < i; j++) {

@@ -218,13 +218,18 @@ static void test_validate_messages(void **state) {
   s.name = strdup("A");
   assert_int_equal(router_spec_validate(&s, err, sizeof err), -1);
   assert_non_null(strstr(err, "no backends"));
-  const char *bad[] = {"", ":80", "host:", "host:0", "host:65536", "host:8x", "ho st:80", "[::1:80", "[]:80"};
+  const char *bad[] = {"", ":80", "host:", "host:0", "host:65536", "host:8x", "ho st:80", "[::1:80", "[]:80",
+                       "unix:", "unix:/a b", "unix:/a\"b", "unix:/a\\b", "unix:/a\nb",
+                       "unix:/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     router_spec_push(&s.backends, &s.n_backends, bad[i]);
     assert_int_equal(router_spec_validate(&s, err, sizeof err), -1);
     assert_non_null(strstr(err, "not host:port"));
     free(s.backends[--s.n_backends]);
   }
+  router_spec_push(&s.backends, &s.n_backends, "unix:/run/shimkit/r-0.sock");
+  router_spec_push(&s.backends, &s.n_backends, "unix:relative/x.sock");
+  assert_int_equal(router_spec_validate(&s, err, sizeof err), 0);
   router_spec_push(&s.backends, &s.n_backends, "10.0.0.1:65535");
   assert_int_equal(router_spec_validate(&s, err, sizeof err), 0);
   s.weight = ROUTER_MAX_WEIGHT + 1;

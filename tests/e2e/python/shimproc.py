@@ -33,9 +33,11 @@ def router_command():
 
 
 class Shim:
-    def __init__(self, *args, start_timeout=30.0, command=None):
-        """command: argv of another shim program (default: $SHIMKIT_ECHO_SHIM)."""
+    def __init__(self, *args, start_timeout=30.0, command=None, listen="127.0.0.1:0"):
+        """command: argv of another shim program (default: $SHIMKIT_ECHO_SHIM); listen: its
+        --listen, a loopback port (default: any free one) or "unix:PATH"."""
         self.command = list(command) if command else None
+        self.listen = listen
         self.args = list(args)
         self.start_timeout = start_timeout
         self.proc = None
@@ -47,7 +49,7 @@ class Shim:
 
     # -- lifecycle ---------------------------------------------------------
     def start(self):
-        argv = (self.command or shim_command()) + ["--listen", "127.0.0.1:0"] + self.args
+        argv = (self.command or shim_command()) + ["--listen", self.listen] + self.args
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True, errors="replace")
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -67,6 +69,10 @@ class Shim:
             with self._lock:
                 self.lines.append(line.rstrip("\n"))
             if not self._ready.is_set():
+                if self.listen.startswith("unix:"):
+                    if f"listening on {self.listen} " in line:
+                        self._ready.set()
+                    continue
                 m = LISTENING.search(line)
                 if m:
                     self.port = int(m.group(2))
@@ -74,7 +80,7 @@ class Shim:
 
     @property
     def target(self):
-        return f"127.0.0.1:{self.port}"
+        return self.listen if self.listen.startswith("unix:") else f"127.0.0.1:{self.port}"
 
     @property
     def pid(self):

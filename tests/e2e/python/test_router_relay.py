@@ -37,7 +37,8 @@ def relay(pb2, stubs):
     args = []
     for s in reps:
         args += ["--backend", s.target]
-    router = Shim(*args, "--health-retry-ms", "100", command=router_command()).start()
+    router = Shim(*args, "--health-retry-ms", "100", "--metrics-listen", "127.0.0.1:0",
+                  command=router_command()).start()
     channel = grpc.insecure_channel(router.target, options=BIG_OPTIONS)
     stub = stubs[1].EchoStub(channel)
     try:
@@ -60,12 +61,14 @@ def relayed_lines(router):
 def test_unary_calls_go_straight_to_replicas(relay, pb2):
     stub, _, router = relay
     before = len(relayed_lines(router))
+    direct_before = relay_gauge(router, "shimkit_router_relay_direct_calls_total")
     served = {}
     for i in range(40):
         r = stub.Say(pb2.EchoRequest(message=f"m{i}"), timeout=10)
         assert r.message == f"m{i}"
         served[r.served_by] = served.get(r.served_by, 0) + 1
     assert served == {"r0": 20, "r1": 20}, served
+    assert relay_gauge(router, "shimkit_router_relay_direct_calls_total") - direct_before == 40
     lines = relayed_lines(router)[before:]
     assert len(lines) == 40, router.log()
     assert all(": OK (1 attempt," in l for l in lines), lines
