@@ -116,11 +116,13 @@ class Procs:
                 p.wait()
 
 
-def start_shim(procs, name, argv, logf):
-    p = procs.start(name, argv + ["--listen", "127.0.0.1:0", "--no-access-log"], logf)
+def start_shim(procs, name, argv, logf, listen="127.0.0.1:0"):
+    """Starts a shim on listen (a free loopback port, or "unix:PATH"): its address, once it listens."""
+    p = procs.start(name, argv + ["--listen", listen, "--no-access-log"], logf)
     deadline = time.time() + 30
+    pattern = re.escape(listen) if listen.startswith("unix:") else r"127\.0\.0\.1:\d+"
     while time.time() < deadline:
-        m = re.search(r"listening on (127\.0\.0\.1:\d+)", open(logf).read())
+        m = re.search(rf"listening on ({pattern}) ", open(logf).read())
         if m:
             log(f"{name} listening on {m.group(1)}")
             return m.group(1)

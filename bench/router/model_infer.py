@@ -11,7 +11,8 @@ bench/model_infer/run.py, one row of 13 features).
 
 Steps: train the booster with me_xgb_train, register it in a
 model_repository_shim (fs), start one model_execution_shim preloading it
-(direct), then N replicas behind shimkit_router (routed); check the prediction
+(direct), then N replicas behind shimkit_router (routed), on loopback ports
+and again on unix sockets ("unix:PATH" backends); check the prediction
 through each path; load each with h2load (one connection, 1 and 50 streams,
 the same serialized ModelInferRequest). h2load counts HTTP answers only, so
 after every run the servers' own /metrics are read and any ModelInfer call that
@@ -79,12 +80,56 @@ def measure(name, port, body, args, work, metrics_addrs, pids):
     return runs
 
 
-def start_execution(procs, args, me_shim, repo, work, name):
+def start_execution(procs, args, me_shim, repo, work, name, unix=False):
+    """A model_execution_shim preloading the model, on a loopback port or (unix) a unix socket:
+    (its address, its metrics address, its process)."""
     metrics = f"127.0.0.1:{mi_bench.free_port()}"
     target = mi_bench.start_shim(procs, name, [me_shim, "--model-repository", repo, "--preload", mi_bench.MODEL,
                                                "--tmp-dir", work, "--metrics-listen", metrics],
-                                 os.path.join(work, f"{name}.log"))
+                                 os.path.join(work, f"{name}.log"),
+                                 listen=f"unix:{work}/{name}.sock" if unix else "127.0.0.1:0")
     return target, metrics, procs.procs[-1][1]
+
+
+def routed(key, unix, procs, args, paths, repo, work, pb, body, want):
+    """The router in front of args.replicas new replicas (catch-all set, round robin), on loopback ports
+    or (unix) unix sockets, each prediction checked through it: its runs. The replicas stop after."""
+    me_shim, router_bin = paths
+    first = len(procs.procs)
+    reps = [start_execution(procs, args, me_shim, repo, work, f"{key}{i}", unix) for i in range(args.replicas)]
+    for t, _, p in reps:
+        if not mi_bench.wait_ready(pb, t, t, p):
+            sys.exit(f"bench-router-infer: replica {t} did not get the model ready")
+    router = echo_bench.Server("router", [router_bin, "--listen", "127.0.0.1:0", "--workers",
+                                          str(args.router_workers), "--no-access-log",
+                                          *[a for t, _, _ in reps for a in ("--backend", t)]], work).start()
+    try:
+        rtarget = f"127.0.0.1:{router.port}"
+        deadline = time.monotonic() + 30
+        served = 0
+        while served < 3 * args.replicas and time.monotonic() < deadline:
+            try:
+                if check_prediction(pb, rtarget) != want:
+                    sys.exit("bench-router-infer: the routed prediction differs from the direct one")
+                served += 1
+            except SystemExit:
+                raise
+            except Exception:  # replicas not yet SERVING in the router's eyes
+                time.sleep(0.1)
+        if served < 3 * args.replicas:
+            sys.exit("bench-router-infer: the router did not answer ModelInfer within 30 s")
+        log(f"router on {rtarget} in front of {[t for t, _, _ in reps]}; predictions agree")
+        time.sleep(1.0)
+        return {"replicas": args.replicas, "replica_sockets": "unix" if unix else "tcp",
+                "runs": measure(key, router.port, body, args, work, [m for _, m, _ in reps],
+                                {"router": [router.proc.pid], "replicas": [p.pid for _, _, p in reps]})}
+    finally:
+        router.stop()
+        for _, _, p in reps:
+            if p.poll() is None:
+                os.killpg(p.pid, 15)
+                p.wait(20)
+        del procs.procs[first:]
 
 
 def check_prediction(pb, target):
@@ -148,41 +193,14 @@ def main():
         os.killpg(proc.pid, 15)
         proc.wait(20)
 
-        # Routed: the router in front of N replicas (catch-all set, round robin).
-        reps = [start_execution(procs, args, me_shim, repo, work, f"replica{i}") for i in range(args.replicas)]
-        for t, _, p in reps:
-            if not mi_bench.wait_ready(pb, t, t, p):
-                sys.exit(f"bench-router-infer: replica {t} did not get the model ready")
-        router = echo_bench.Server("router", [router_bin, "--listen", "127.0.0.1:0", "--workers",
-                                              str(args.router_workers), "--no-access-log",
-                                              *[a for t, _, _ in reps for a in ("--backend", t)]], work).start()
-        try:
-            rtarget = f"127.0.0.1:{router.port}"
-            deadline = time.monotonic() + 30
-            served = 0
-            while served < 3 * args.replicas and time.monotonic() < deadline:
-                try:
-                    if check_prediction(pb, rtarget) != want:
-                        sys.exit("bench-router-infer: the routed prediction differs from the direct one")
-                    served += 1
-                except SystemExit:
-                    raise
-                except Exception:  # replicas not yet SERVING in the router's eyes
-                    time.sleep(0.1)
-            if served < 3 * args.replicas:
-                sys.exit("bench-router-infer: the router did not answer ModelInfer within 30 s")
-            log(f"router on {rtarget} in front of {[t for t, _, _ in reps]}; predictions agree")
-            time.sleep(1.0)
-            results["router"] = {"replicas": args.replicas,
-                                 "runs": measure("router", router.port, body, args, work, [m for _, m, _ in reps],
-                                                 {"router": [router.proc.pid], "replicas": [p.pid for _, _, p in reps]})}
-        finally:
-            router.stop()
+        # Routed: the router in front of N replicas on loopback ports, then on unix sockets.
+        for key, unix in (("router", False), ("router_unix", True)):
+            results[key] = routed(key, unix, procs, args, (me_shim, router_bin), repo, work, pb, body, want)
     finally:
         procs.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    summary = report.summarize(results, echo_bench.STREAMS)
+    summary = {k: report.summarize(results, echo_bench.STREAMS, k) for k in ("router", "router_unix")}
     doc = {
         "benchmark": "unary ModelInfer (XGBoost, 1 row x 13 FP32): direct to one model_execution_shim vs through "
                      "shimkit_router",
@@ -214,8 +232,10 @@ def markdown(doc):
              f"CPUs shared by h2load, the router and {n} model_execution_shim replicas (direct: 1 replica). "
              "Failed = h2load errors plus calls the servers' /metrics count as not OK. The echo-service "
              "figures (a hop against no work at all) are in router.md. Raw figures: router_model_infer.json.", ""]
-    labels = {"direct": "direct to one model_execution_shim", "router": f"shimkit_router -> {n} replicas"}
-    lines += report.tables(res, {"router": summ}, labels, failed=lambda r: r["failed"] + r["grpc_not_ok"])
+    labels = {"direct": "direct to one model_execution_shim", "router": f"shimkit_router -> {n} replicas",
+              "router_unix": f"shimkit_router -> {n} replicas on unix sockets"}
+    lines += report.tables(res, summ, labels, failed=lambda r: r["failed"] + r["grpc_not_ok"],
+                           judged=["router", "router_unix"])
     return "\n".join(lines)
 
 
