@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "shim_addr.h"
+#include "shim_bind_why.h"
 
 #define CONFIG_MAX_BYTES (64 * 1024)
 #define CONFIG_MAX_ENTRIES 256
@@ -343,9 +344,9 @@ static int serve(const shim_cli_program *p, shim_settings *s) {
   fronted = fronted && server_listen != s->listen; /* the front may decline the address */
   shimkit_code rc = shimkit_server_add_listener(srv, server_listen, tls, &port);
   if (rc == SHIMKIT_UNAVAILABLE) {
-    fprintf(stderr,
-            "%s: cannot listen on %s: the bind failed (is the port in use? try --listen 127.0.0.1:0)\n",
-            p->name, s->listen);
+    char why[320];
+    shim_bind_why(s->listen, why, sizeof why);
+    fprintf(stderr, "%s: cannot listen on %s: the bind failed (%s)\n", p->name, s->listen, why);
     goto fail;
   }
   if (rc != SHIMKIT_OK) {

@@ -47,7 +47,7 @@ def test_bad_listen_address_exits_2_naming_it(addr, why):
     assert r.returncode == 2, r.stderr
     assert f"echo_shim: --listen '{addr}' is not a valid address: {why}; {FORMS}" in r.stderr
     assert "listening on" not in r.stderr
-    assert "port in use" not in r.stderr
+    assert "the bind failed" not in r.stderr
 
 
 def test_router_refuses_a_bad_listen_port_too():
@@ -61,7 +61,7 @@ def test_missing_tls_file_is_named():
                                              "--tls-key", "/nonexistent/key.pem"])
     assert r.returncode == 2, r.stderr
     assert "echo_shim: cannot read --tls-cert /nonexistent/cert.pem: No such file or directory" in r.stderr
-    assert "port in use" not in r.stderr
+    assert "the bind failed" not in r.stderr
 
 
 def test_tls_file_that_is_not_pem_says_so_without_the_port_hint(tmp_path):
@@ -72,7 +72,7 @@ def test_tls_file_that_is_not_pem_says_so_without_the_port_hint(tmp_path):
     assert r.returncode == 1, r.stderr
     assert "not PEM" in r.stderr
     assert "cannot listen on 127.0.0.1:0: invalid argument (see the line above)" in r.stderr
-    assert "port in use" not in r.stderr
+    assert "the bind failed" not in r.stderr
 
 
 def test_port_in_use_gives_the_port_hint():
@@ -82,7 +82,21 @@ def test_port_in_use_gives_the_port_hint():
         port = s.getsockname()[1]
         r = run(program("SHIMKIT_ECHO_SHIM") + ["--listen", f"127.0.0.1:{port}"])
     assert r.returncode == 1, r.stderr
-    assert f"cannot listen on 127.0.0.1:{port}: the bind failed (is the port in use?" in r.stderr
+    assert (f"cannot listen on 127.0.0.1:{port}: the bind failed (port {port} is in use (--listen 127.0.0.1:0 "
+            "picks a free port))") in r.stderr
+
+
+def test_host_that_does_not_resolve_is_named():
+    r = run(program("SHIMKIT_ECHO_SHIM") + ["--listen", "nohost.invalid:50051"])
+    assert r.returncode == 1, r.stderr
+    assert "cannot listen on nohost.invalid:50051: the bind failed (nohost.invalid does not resolve (" in r.stderr
+    assert "port" not in r.stderr.split("the bind failed", 1)[1]
+
+
+def test_unix_socket_in_a_missing_folder_is_named(tmp_path):
+    r = run(program("SHIMKIT_ECHO_SHIM") + ["--listen", f"unix:{tmp_path}/missing/echo.sock"])
+    assert r.returncode == 1, r.stderr
+    assert f"the bind failed (its folder {tmp_path}/missing: No such file or directory)" in r.stderr
 
 
 def test_unknown_config_key_names_file_and_line(tmp_path):
