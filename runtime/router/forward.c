@@ -151,14 +151,16 @@ static shimkit_code fwd_choose(shimkit_call *call, void *state, const uint8_t *f
 static shimkit_channel *fwd_attempt_done(shimkit_call *call, void *state, const shimkit_forward_attempt *a) {
   fwd_state *st = state;
   router_backend *b = st->tried[st->n_tried - 1];
-  router_release(b, a->code);
+  /* With retry_not_found, NOT_FOUND before anything else means "not on this
+   * replica": where the call looks next, not a failure of the replica. */
+  bool not_here = a->code == SHIMKIT_NOT_FOUND && st->set->spec.retry_not_found && !a->answered;
+  router_release(b, not_here ? SHIMKIT_OK : a->code);
   bool time_left = a->replayable && shimkit_call_time_left_ms(call) > 0;
   bool unreached = a->code == SHIMKIT_UNAVAILABLE && !a->answered && a->n_trailers == 0 && time_left &&
                    st->n_tried < ROUTER_MAX_ATTEMPTS && router_connect_failure(a->message);
-  bool not_here = a->code == SHIMKIT_NOT_FOUND && st->set->spec.retry_not_found && !a->answered && time_left &&
-                  st->n_tried < ROUTER_MAX_ASKED;
+  bool ask_next = not_here && time_left && st->n_tried < ROUTER_MAX_ASKED;
   router_backend *nb =
-      unreached || not_here ? router_pick(st->set, st->tried, st->n_tried, false, st->key, st->key_len) : NULL;
+      unreached || ask_next ? router_pick(st->set, st->tried, st->n_tried, false, st->key, st->key_len) : NULL;
   if (nb == NULL) {
     return NULL;
   }

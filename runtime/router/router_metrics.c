@@ -36,7 +36,8 @@ static const struct {
   const char *help;
 } series[M_COUNT] = {
     {"shimkit_router_backend_calls_total", "counter", "Calls forwarded to the replica."},
-    {"shimkit_router_backend_failures_total", "counter", "Forwarded calls that ended with a status other than OK."},
+    {"shimkit_router_backend_failures_total", "counter",
+     "Forwarded calls that ended with a status other than OK (not a retry_not_found set's not-here NOT_FOUND)."},
     {"shimkit_router_backend_retried_total", "counter", "Attempts that failed to connect and were retried elsewhere."},
     {"shimkit_router_backend_outstanding", "gauge", "Calls forwarded to the replica and not finished."},
     {"shimkit_router_backend_serving", "gauge", "1 when the replica's health Watch says SERVING."},

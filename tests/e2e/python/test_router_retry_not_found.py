@@ -18,6 +18,7 @@ import importlib
 import os
 import shlex
 import sys
+import urllib.request
 
 import grpc
 import pytest
@@ -64,7 +65,8 @@ def routed(request, tmp_path):
     lines += [f"service {TRAINING}"] + [f"backend {r.target}" for r in reps] + ["end", "end-state 1"]
     state = tmp_path / "router.state"
     state.write_text("\n".join(lines) + "\n")
-    router = Shim("--state", str(state), "--log-level", "debug", command=router_cmd).start()
+    router = Shim("--state", str(state), "--log-level", "debug", "--metrics-listen", "127.0.0.1:0",
+                  command=router_cmd).start()
     channel = grpc.insecure_channel(router.target)
     try:
         yield channel, request.param, router
@@ -93,6 +95,13 @@ def outcome(fn):
         return e.code()
 
 
+def failures(router):
+    """shimkit_router_backend_failures_total of the training set's replicas, summed."""
+    with urllib.request.urlopen(f"http://{router.metrics_address()}/metrics", timeout=10) as r:
+        return sum(int(float(l.rsplit(" ", 1)[1])) for l in r.read().decode().splitlines()
+                   if l.startswith('shimkit_router_backend_failures_total{set="training"'))
+
+
 def test_a_job_is_found_on_whichever_replica_ran_it(pb, routed):
     tr, tr_grpc = pb
     channel, retry, router = routed
@@ -111,6 +120,8 @@ def test_a_job_is_found_on_whichever_replica_ran_it(pb, routed):
     if retry:
         for method, codes in got.items():
             assert set(codes) == {grpc.StatusCode.OK}, (method, codes, router.log())
+        # "Not on this replica" is where the router looks next, not a replica failing.
+        assert failures(router) == 0, router.log()
         # The job found is the one asked for, whichever replica has it.
         for job_id in ids:
             assert stub.GetJob(tr.GetJobRequest(id=job_id), timeout=10).id == job_id
@@ -125,3 +136,4 @@ def test_a_job_is_found_on_whichever_replica_ran_it(pb, routed):
             assert set(codes) <= {grpc.StatusCode.OK, grpc.StatusCode.NOT_FOUND}, (method, codes)
         for method in ("GetJob", "WatchJob"):
             assert grpc.StatusCode.NOT_FOUND in got[method], (method, got[method])
+        assert failures(router) == sum(c != grpc.StatusCode.OK for codes in got.values() for c in codes)
