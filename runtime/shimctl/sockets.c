@@ -47,8 +47,8 @@ size_t shimctl_socket_longest(const char *dir, const shimctl_kind *kind) {
     longest_impl = n > longest_impl ? n : longest_impl;
   }
   /* dir "/sockets/" kind "-" impl "-NN" "-" "NN" ".sock" */
-  return strlen(dir) + 1 + strlen(SHIMCTL_SOCKETS_DIR) + 1 + strlen(kind->name) + 1 + longest_impl + 3 + 1 + 2 +
-         strlen(".sock");
+  return strlen(dir) + 1 + strlen(SHIMCTL_SOCKETS_DIR) + 1 + strlen(kind->name) + 1 + longest_impl + 3 + 1 +
+         2 + strlen(".sock");
 }
 
 bool shimctl_replica_is_unix(const shimctl_replica *rep) {

@@ -72,7 +72,8 @@ static void test_names(void **state) {
   assert_string_equal(addr, "unix:/run/s/demo/sockets/echo-builtin-3.sock");
   /* the longest echo path (a "-NN" set suffix, replica NN) is what shimctl_socket_longest says */
   assert_int_equal(shimctl_socket_addr("/run/s/demo", "echo-builtin-32", 31, addr, sizeof addr), 0);
-  assert_int_equal(strlen(addr) - strlen("unix:"), shimctl_socket_longest("/run/s/demo", shimctl_kind_find("echo")));
+  assert_int_equal(strlen(addr) - strlen("unix:"),
+                   shimctl_socket_longest("/run/s/demo", shimctl_kind_find("echo")));
   /* its longest implementation counts: model_repository-postgres */
   assert_int_equal(shimctl_socket_longest("/d", shimctl_kind_find("model_repository")),
                    strlen("/d/sockets/model_repository-postgres-NN-NN.sock"));
