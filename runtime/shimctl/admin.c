@@ -15,6 +15,7 @@
 #include "catalog.h"
 #include "grpc/health/v1/health.shimkit.h"
 #include "route.h"
+#include "sockets.h"
 #include "shimkit/router/v1/admin.shimkit.h"
 
 struct shimctl_admin {
@@ -109,12 +110,12 @@ int shimctl_admin_apply(shimctl_admin *admin, const shimctl_set *set, int weight
     snprintf(err, err_len, "unknown kind %s", set->kind);
     return -1;
   }
-  char addrs[SHIMCTL_MAX_REPLICAS][64];
+  char addrs[SHIMCTL_MAX_REPLICAS][SHIMCTL_ADDR];
   char *backends[SHIMCTL_MAX_REPLICAS];
   size_t n = 0;
   for (int i = 0; i < set->n_rep && n < SHIMCTL_MAX_REPLICAS; i++) {
     if (set->rep[i].index < set->replicas) {
-      snprintf(addrs[n], sizeof addrs[n], "127.0.0.1:%d", set->rep[i].port);
+      shimctl_replica_addr(&set->rep[i], addrs[n], sizeof addrs[n]);
       backends[n] = addrs[n];
       n++;
     }

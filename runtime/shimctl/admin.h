@@ -29,8 +29,9 @@ shimctl_admin *shimctl_admin_open(const char *router);
 /* Closes the channel and frees the handle. Accepts NULL. */
 void shimctl_admin_close(shimctl_admin *admin);
 
-/* ApplySet of a set from the state: its replicas 0..replicas-1 (by port on
- * 127.0.0.1), policy, weight, and the kind's proto service. */
+/* ApplySet of a set from the state: its replicas 0..replicas-1 (by their
+ * address: "127.0.0.1:PORT" or "unix:PATH", sockets.h), policy, weight, and
+ * the kind's proto service. */
 int shimctl_admin_apply(shimctl_admin *admin, const shimctl_set *set, int weight, char *err, size_t err_len);
 
 int shimctl_admin_remove(shimctl_admin *admin, const char *set_name, char *err, size_t err_len);

@@ -1,7 +1,8 @@
 /*
  * cmd_down.c - shimctl down: SIGTERM to the supervisor, which stops every
  * replica and the router (each drains its calls) and exits; then the
- * stack's state directory (state, router state, logs) is removed. With no
+ * stack's state directory (state, router state, logs, the replicas' unix
+ * sockets) is removed. With no
  * supervisor running, shimctl stops what the state lists itself. In the
  * kubernetes environment: kubectl delete of the stack's Deployments and
  * Services (shimctl_down_kubernetes, cmd_up_kubernetes.c).
@@ -16,6 +17,7 @@
 
 #include "env.h"
 #include "shimctl.h"
+#include "sockets.h"
 #include "supervise.h"
 
 /* down on a stack that is not up (no state, no supervisor): nothing to stop, which is what down
@@ -148,6 +150,8 @@ int shimctl_cmd_down(const shimctl_opts *o, int argc, char **argv) {
       snprintf(path, sizeof path, "%s/%s", dir, files[i]);
       unlink(path);
     }
+    snprintf(path, sizeof path, "%s/" SHIMCTL_SOCKETS_DIR, dir); /* replica_sockets: unix */
+    shimctl_remove_tree(path);
     shimctl_say("stack %s is down (%.1f s); logs kept in %s/logs", st->stack,
                 (double)(shimctl_mono_ms() - t0) / 1000.0, dir);
   } else {

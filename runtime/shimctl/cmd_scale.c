@@ -14,9 +14,11 @@
 
 #include "admin.h"
 #include "shimctl.h"
+#include "sockets.h"
 #include "supervise.h"
 
 typedef struct scale_arg {
+  const char *dir; /* the stack's state folder: where replicas on unix sockets listen */
   char set[SHIMCTL_STR];
   int n;
   char err[SHIMCTL_STR + 64];
@@ -33,8 +35,9 @@ static bool port_used(const shimctl_state *st, int port) {
   return false;
 }
 
-/* Adds replica entries up to n (ports: the next after the set's last one
- * when free, else any free port) and sets the wanted count. */
+/* Adds replica entries up to n (ports: the next after the set's first one
+ * when free, else any free port; with replica_sockets unix, each its own
+ * socket in the state folder) and sets the wanted count. */
 static int grow(shimctl_state *st, void *arg) {
   scale_arg *a = arg;
   shimctl_set *set = shimctl_state_find_set(st, a->set);
@@ -49,6 +52,18 @@ static int grow(shimctl_state *st, void *arg) {
     if (set->n_rep == SHIMCTL_MAX_REPLICAS) {
       snprintf(a->err, sizeof a->err, "at most %d replicas", SHIMCTL_MAX_REPLICAS);
       return -2;
+    }
+    if (st->replica_sockets == SHIMCTL_SOCKETS_UNIX) {
+      shimctl_replica *r = &set->rep[set->n_rep];
+      memset(r, 0, sizeof *r);
+      r->index = i;
+      if (shimctl_socket_addr(a->dir, set->name, i, r->addr, sizeof r->addr) != 0) {
+        snprintf(a->err, sizeof a->err, "the unix socket of replica %d does not fit in %d bytes (set a shorter "
+                 "state_dir)", i, SHIMCTL_UNIX_PATH_MAX);
+        return -2;
+      }
+      set->n_rep++;
+      continue;
     }
     int port = set->n_rep > 0 ? set->rep[0].port + i : 0;
     if (port <= 0 || port > 65535 || port_used(st, port) || !shimctl_port_free(port)) {
@@ -118,7 +133,7 @@ int shimctl_cmd_scale(const shimctl_opts *o, int argc, char **argv) {
     fprintf(stderr, "shimctl scale: the supervisor of stack %s is not running (shimctl up starts it)\n", st->stack);
     goto out;
   }
-  scale_arg a = {"", (int)n, ""};
+  scale_arg a = {dir, "", (int)n, ""};
   snprintf(a.set, sizeof a.set, "%s", set->name);
   int from = set->replicas;
   char err[512];
@@ -144,7 +159,7 @@ int shimctl_cmd_scale(const shimctl_opts *o, int argc, char **argv) {
     shimctl_state_read(dir, st);
     shimctl_state_unlock(fd);
     set = shimctl_state_find_set(st, a.set);
-    char addrs[SHIMCTL_MAX_REPLICAS][64];
+    char addrs[SHIMCTL_MAX_REPLICAS][SHIMCTL_ADDR];
     const char *ptrs[SHIMCTL_MAX_REPLICAS];
     int na = set != NULL ? shimctl_set_addrs(set, addrs, ptrs) : 0;
     if (set == NULL || shimctl_wait_serving(set->name, ptrs, na, o->timeout_ms) != 0) {

@@ -1,7 +1,8 @@
 /*
  * cmd_status.c - shimctl status: the stack as the state file and the
  * router see it. Per set: implementation, weight, policy, replicas wanted
- * and running; per replica: address, id (pid), alive, restarts and, from
+ * and running; per replica: address ("127.0.0.1:PORT", or "unix:PATH" with
+ * replica_sockets: unix), id (pid), alive, restarts and, from
  * the router's ListSets, serving, outstanding, calls, failures.
  */
 #define _XOPEN_SOURCE 700
@@ -12,6 +13,7 @@
 #include "admin.h"
 #include "env.h"
 #include "shimctl.h"
+#include "sockets.h"
 #include "supervise.h"
 
 static const Shimkit__Router__V1__BackendStatus *find_backend(const Shimkit__Router__V1__SetStatus *s,
@@ -73,8 +75,8 @@ int shimctl_cmd_status(const shimctl_opts *o, int argc, char **argv) {
            set->retiring ? "  RETIRING" : "", list != NULL && ls == NULL && !set->retiring ? "  NOT ROUTED" : "");
     for (int r = 0; r < set->n_rep; r++) {
       const shimctl_replica *rep = &set->rep[r];
-      char addr[64];
-      snprintf(addr, sizeof addr, "127.0.0.1:%d", rep->port);
+      char addr[SHIMCTL_ADDR];
+      shimctl_replica_addr(rep, addr, sizeof addr);
       int alive = rep->id[0] != '\0' && env != NULL ? env->alive(rep->id) : 0;
       const Shimkit__Router__V1__BackendStatus *b = find_backend(ls, addr);
       printf("  replica %d  %s  id %s  %s  restarts %d", rep->index, addr, rep->id[0] ? rep->id : "-",

@@ -28,6 +28,7 @@
 #include "admin.h"
 #include "copy.h"
 #include "shimctl.h"
+#include "sockets.h"
 #include "supervise.h"
 
 #define SWAP_MAX_STEPS 16
@@ -170,13 +171,13 @@ static int wait_idle(shimctl_admin *router, const char *set_name, int timeout_ms
   }
 }
 
-/* "127.0.0.1:PORT" of the first wanted replica of set that answers
- * SERVING. 0, or -1 leaving addr "". */
+/* The address ("127.0.0.1:PORT" or "unix:PATH") of the first wanted replica
+ * of set that answers SERVING. 0, or -1 leaving addr "". */
 static int serving_replica(const shimctl_set *set, char *addr, size_t len) {
   addr[0] = '\0';
   for (int i = 0; set != NULL && i < set->n_rep; i++) {
-    char a[64];
-    snprintf(a, sizeof a, "127.0.0.1:%d", set->rep[i].port);
+    char a[SHIMCTL_ADDR];
+    shimctl_replica_addr(&set->rep[i], a, sizeof a);
     if (set->rep[i].index < set->replicas && shimctl_health_serving(a, 2000)) {
       snprintf(addr, len, "%s", a);
       return 0;
@@ -320,6 +321,12 @@ int shimctl_cmd_swap(const shimctl_opts *o, int argc, char **argv) {
     fprintf(stderr, "shimctl swap: the supervisor of stack %s is not running (shimctl up starts it)\n", st->stack);
     goto out;
   }
+  if (a.port != 0 && st->replica_sockets == SHIMCTL_SOCKETS_UNIX) {
+    fprintf(stderr, "shimctl swap: --port has no meaning with replica_sockets: unix (each replica listens on a "
+                    "unix socket in the state folder)\n");
+    rc = SHIMCTL_EXIT_USAGE;
+    goto out;
+  }
   router = shimctl_admin_open(st->router_listen);
   if (again != NULL) {
     *nset = *again;
@@ -335,10 +342,10 @@ int shimctl_cmd_swap(const shimctl_opts *o, int argc, char **argv) {
     snprintf(nset->hash_field, sizeof nset->hash_field, "%s", old->hash_field);
     snprintf(nset->hash_key, sizeof nset->hash_key, "%s", old->hash_key);
   }
-  char old_name[SHIMCTL_STR], old_addr[64], new_addr[64];
+  char old_name[SHIMCTL_STR], old_addr[SHIMCTL_ADDR], new_addr[SHIMCTL_ADDR];
   snprintf(old_name, sizeof old_name, "%s", old->name);
-  snprintf(old_addr, sizeof old_addr, "127.0.0.1:%d", old->rep[0].port);
-  snprintf(new_addr, sizeof new_addr, "127.0.0.1:%d", nset->rep[0].port);
+  shimctl_replica_addr(&old->rep[0], old_addr, sizeof old_addr);
+  shimctl_replica_addr(&nset->rep[0], new_addr, sizeof new_addr);
   int old_drain = old->drain_grace_ms;
 
   int64_t t0 = shimctl_mono_ms();
@@ -351,7 +358,7 @@ int shimctl_cmd_swap(const shimctl_opts *o, int argc, char **argv) {
     goto out;
   }
   shimctl_supervisor_signal(dir, SIGHUP);
-  char addrs[SHIMCTL_MAX_REPLICAS][64];
+  char addrs[SHIMCTL_MAX_REPLICAS][SHIMCTL_ADDR];
   const char *ptrs[SHIMCTL_MAX_REPLICAS];
   int n = shimctl_set_addrs(nset, addrs, ptrs);
   shimctl_say("%s: starting %d replica%s", nset->name, n, n == 1 ? "" : "s");

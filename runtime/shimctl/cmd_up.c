@@ -37,6 +37,7 @@ static int initial_state(const shimctl_opts *o, const shimctl_stack *stack, shim
   snprintf(st->router_listen, sizeof st->router_listen, "%s", stack->router_listen);
   snprintf(st->router_metrics, sizeof st->router_metrics, "%s",
            stack->router_metrics != NULL ? stack->router_metrics : "");
+  st->replica_sockets = stack->replica_sockets;
   int ports[2] = {shimctl_addr_port(st->router_listen),
                   st->router_metrics[0] != '\0' ? shimctl_addr_port(st->router_metrics) : 0};
   for (int i = 0; i < 2; i++) {
@@ -80,7 +81,7 @@ static int bring_up(const shimctl_opts *o, const char *dir, const char *router) 
     if (set->retiring) {
       continue;
     }
-    char addrs[SHIMCTL_MAX_REPLICAS][64];
+    char addrs[SHIMCTL_MAX_REPLICAS][SHIMCTL_ADDR];
     const char *ptrs[SHIMCTL_MAX_REPLICAS];
     int n = shimctl_set_addrs(set, addrs, ptrs);
     shimctl_say("%s: starting %d replica%s of %s", set->name, n, n == 1 ? "" : "s", set->program);
@@ -102,7 +103,7 @@ static int bring_up(const shimctl_opts *o, const char *dir, const char *router) 
       rc = -1;
       break;
     }
-    char addrs[SHIMCTL_MAX_REPLICAS][64];
+    char addrs[SHIMCTL_MAX_REPLICAS][SHIMCTL_ADDR];
     const char *ptrs[SHIMCTL_MAX_REPLICAS];
     if (shimctl_wait_routed(admin, set->name, shimctl_set_addrs(set, addrs, ptrs), o->timeout_ms) != 0) {
       rc = -1;

@@ -10,7 +10,8 @@
  *   - same implementation and count: nothing.
  * What up cannot change on a running stack is said and left alone, with a
  * non-zero exit: a service added to or removed from the file, a service in
- * the middle of a swap, the router's address, the environment. Other
+ * the middle of a swap, the router's address, the environment, where the
+ * replicas listen (replica_sockets). Other
  * per-service settings (config flags, policy, ports) take effect with the
  * next swap of that service, or after down and up.
  */
@@ -61,6 +62,13 @@ int shimctl_up_apply(const shimctl_opts *o, const shimctl_stack *stack, const sh
             "shimctl up: the stack runs in environment %s with its router on %s; the file says %s and %s: "
             "that needs shimctl down, then up\n",
             st->environment, st->router_listen, stack->environment, stack->router_listen);
+    return SHIMCTL_EXIT_FAIL;
+  }
+  if (stack->replica_sockets != st->replica_sockets) {
+    fprintf(stderr, "shimctl up: the stack's replicas listen on %s; the file says replica_sockets: %s: that needs "
+                    "shimctl down, then up\n",
+            st->replica_sockets == SHIMCTL_SOCKETS_UNIX ? "unix sockets" : "loopback ports",
+            shimctl_sockets_name(stack->replica_sockets));
     return SHIMCTL_EXIT_FAIL;
   }
   for (size_t i = 0; i < stack->n_services; i++) {

@@ -32,11 +32,15 @@ typedef struct shimctl_replica_spec {
   const char *program_path;/* process: absolute path of the program */
   const char *image;       /* docker/kubernetes: image reference, e.g. "shimkit/feature_store-sqlite:dev" */
   /* shim arguments after the program name, NULL-terminated: everything but
-   * --listen, which the environment adds (process: HOST:PORT; container:
-   * 0.0.0.0:PORT). They include --drain-grace-ms. */
+   * --listen, which the environment adds (process: HOST:PORT or listen;
+   * container: 0.0.0.0:PORT). They include --drain-grace-ms. */
   const char *const *args;
   const char *host;        /* address the replica is reached on, "127.0.0.1" */
   int port;                /* port it listens on (and is published on) */
+  /* process: "unix:PATH" to listen on instead of host:port (replica_sockets:
+   * unix, sockets.h), or NULL. Containers refuse it: they are reached on a
+   * published port. */
+  const char *listen;
   int drain_grace_ms;      /* the shim's --drain-grace-ms; stop waits this long plus a margin */
   const char *log_path;    /* file its stdout and stderr go to (appended); docker: where its output is
                             * kept when its container goes (docker_log.h) */

@@ -155,6 +155,11 @@ static int host_folder(const char *arg, char *dir, size_t len) {
 }
 
 static int docker_start(const shimctl_replica_spec *spec, char *id, size_t id_len, char *err, size_t err_len) {
+  if (spec->listen != NULL) {
+    snprintf(err, err_len, "set %s: a container is reached on a published port, not on %s (replica_sockets: unix "
+             "is for the process environment)", spec->set, spec->listen);
+    return -1;
+  }
   if (!spec->image || !*spec->image) {
     snprintf(err, err_len, "set %s: no image (shimctl build makes shimkit/<service>-<impl>:<tag>)", spec->set);
     return -1;

@@ -1,6 +1,7 @@
 /*
  * env_process.c - the process environment: every replica is a child
- * process on loopback, its stdout and stderr appended to a log file.
+ * process on loopback (a port on 127.0.0.1, or the unix socket its spec
+ * names), its stdout and stderr appended to a log file.
  *
  * A replica's id is "PID@STARTTIME" (the start time from /proc/PID/stat, in
  * clock ticks since boot), so a pid reused by another process after the
@@ -117,13 +118,17 @@ static int process_alive(const char *id) {
 
 static int process_start(const shimctl_replica_spec *spec, char *id, size_t id_len, char *err, size_t err_len) {
   const char *argv[PROCESS_MAX_ARGS + 4];
-  char listen[128];
+  char listen[256];
   int n = 0;
   argv[n++] = spec->program_path;
   for (const char *const *a = spec->args; a != NULL && *a != NULL && n < PROCESS_MAX_ARGS; a++) {
     argv[n++] = *a;
   }
-  snprintf(listen, sizeof listen, "%s:%d", spec->host != NULL ? spec->host : "127.0.0.1", spec->port);
+  if (spec->listen != NULL) {
+    snprintf(listen, sizeof listen, "%s", spec->listen);
+  } else {
+    snprintf(listen, sizeof listen, "%s:%d", spec->host != NULL ? spec->host : "127.0.0.1", spec->port);
+  }
   argv[n++] = "--listen";
   argv[n++] = listen;
   argv[n] = NULL;

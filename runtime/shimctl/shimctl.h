@@ -90,15 +90,17 @@ int shimctl_state_ports(const shimctl_state *st, int *ports, int max);
  * Builds a set for svc with implementation impl: name kind-impl (or
  * kind-impl-2, ... when taken in st), program, flags (--backend, config,
  * the implementation's config, router-provided addresses), replicas with
- * ports from base_port (0: free ports). weight is set as given. 0, or -1
- * with a reason in err.
+ * ports from base_port (0: free ports), or, when st's replica_sockets is
+ * unix, each on its unix socket in the state folder (sockets.h; base_port
+ * is then not used). weight is set as given. 0, or -1 with a reason in err.
  */
 int shimctl_make_set(const shimctl_opts *o, const shimctl_stack *stack, const shimctl_state *st,
                      const shimctl_service_spec *svc, const char *impl, int base_port, int weight, shimctl_set *out,
                      char *err, size_t err_len);
 
-/* "127.0.0.1:PORT" of each replica 0..replicas-1 of set into addrs (64 bytes each); returns the count. */
-int shimctl_set_addrs(const shimctl_set *set, char addrs[][64], const char **ptrs);
+/* The address of each replica 0..replicas-1 of set ("127.0.0.1:PORT" or
+ * "unix:PATH", shimctl_replica_addr) into addrs, pointed to by ptrs; returns the count. */
+int shimctl_set_addrs(const shimctl_set *set, char addrs[][SHIMCTL_ADDR], const char **ptrs);
 
 /* A progress line on stdout, flushed: "shimctl: ...". */
 void shimctl_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

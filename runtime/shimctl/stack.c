@@ -20,6 +20,8 @@
 
 #include <yaml.h>
 
+#include "sockets.h"
+
 #define STACK_MAX_FILE_BYTES (1024 * 1024)
 
 typedef struct parse_ctx {
@@ -30,6 +32,9 @@ typedef struct parse_ctx {
   int port_line[SHIMCTL_MAX_SERVICES]; /* line of each service's port (or of the service) */
   int router_line;
   int metrics_line;
+  int sockets_line;     /* line of replica_sockets (0: not given) */
+  int environment_line; /* line of environment (0: not given) */
+  int state_dir_line;   /* line of state_dir (0: not given) */
 } parse_ctx;
 
 static void add_error(shimctl_errors *errs, const char *path, int line, const char *fmt, ...)
@@ -95,6 +100,18 @@ const char *shimctl_policy_name(shimctl_policy p) {
     default:
       return "round_robin";
   }
+}
+
+const char *shimctl_sockets_name(shimctl_sockets s) { return s == SHIMCTL_SOCKETS_UNIX ? "unix" : "tcp"; }
+
+int shimctl_sockets_parse(const char *name) {
+  if (name != NULL && strcmp(name, "tcp") == 0) {
+    return SHIMCTL_SOCKETS_TCP;
+  }
+  if (name != NULL && strcmp(name, "unix") == 0) {
+    return SHIMCTL_SOCKETS_UNIX;
+  }
+  return -1;
 }
 
 int shimctl_policy_parse(const char *name) {
@@ -428,9 +445,83 @@ static void top_pair(parse_ctx *c, const char *key, yaml_node_t *k, yaml_node_t 
     }
     free(st->environment);
     st->environment = strdup(s);
+    c->environment_line = node_line(v);
   } else if (strcmp(key, "state_dir") == 0) {
     st->state_dir = strdup(s);
+    c->state_dir_line = node_line(v);
+  } else if (strcmp(key, "replica_sockets") == 0) {
+    int m = shimctl_sockets_parse(s);
+    c->sockets_line = node_line(v);
+    if (m < 0) {
+      add_error(c->errs, c->path, node_line(v), "unknown replica_sockets '%s' (valid: tcp, unix)", s);
+    } else {
+      st->replica_sockets = (shimctl_sockets)m;
+    }
   }
+}
+
+/* replica_sockets: unix, on what the whole file says: the process
+ * environment only, and no per-service port (a replica on a socket has none). */
+static void check_unix_sockets(parse_ctx *c) {
+  shimctl_stack *st = c->stack;
+  if (st->replica_sockets != SHIMCTL_SOCKETS_UNIX) {
+    return;
+  }
+  if (st->environment != NULL && strcmp(st->environment, "process") != 0) {
+    add_error(c->errs, c->path, c->sockets_line,
+              "replica_sockets: unix is for the process environment only (environment %s, line %d, reaches "
+              "each replica on a port); remove it or use environment: process",
+              st->environment, c->environment_line);
+  }
+  for (size_t i = 0; i < st->n_services; i++) {
+    if (st->services[i].port != 0) {
+      add_error(c->errs, c->path, c->port_line[i],
+                "services.%s: port has no meaning with replica_sockets: unix (line %d: each replica listens on "
+                "a unix socket in the state folder); remove it",
+                st->services[i].kind->name, c->sockets_line);
+    }
+  }
+}
+
+/* replica_sockets: unix, once state_dir is absolute: every socket path a
+ * set of the file can get (sockets.h) is a valid unix: address of the
+ * router, at most 107 bytes of its characters. */
+static void check_socket_paths(parse_ctx *c) {
+  shimctl_stack *st = c->stack;
+  if (st->replica_sockets != SHIMCTL_SOCKETS_UNIX || st->name == NULL) {
+    return;
+  }
+  int line = c->state_dir_line != 0 ? c->state_dir_line : c->sockets_line;
+  size_t n = strlen(st->state_dir) + 1 + strlen(st->name) + 2;
+  char *dir = malloc(n);
+  if (dir == NULL) {
+    add_error(c->errs, c->path, line, "out of memory");
+    return;
+  }
+  snprintf(dir, n, "%s/%s", st->state_dir, st->name);
+  for (const char *p = dir; *p != '\0'; p++) {
+    char one[2] = {*p, '\0'};
+    if (*p != '/' && !shimctl_socket_path_ok(one)) {
+      add_error(c->errs, c->path, line,
+                "replica_sockets: unix needs a state_dir of letters, digits and ._/+~@=,- only (a unix: address "
+                "of the router allows no other), not '%c' in %s",
+                *p, dir);
+      free(dir);
+      return;
+    }
+  }
+  for (size_t i = 0; i < st->n_services; i++) {
+    const shimctl_kind *kind = st->services[i].kind;
+    size_t longest = shimctl_socket_longest(dir, kind);
+    if (longest > SHIMCTL_UNIX_PATH_MAX) {
+      add_error(c->errs, c->path, line,
+                "replica_sockets: unix needs a shorter state_dir: %s's replica sockets in %s/" SHIMCTL_SOCKETS_DIR
+                "/ would take up to %zu bytes, and a unix socket path holds at most %d",
+                kind->name, dir, longest, SHIMCTL_UNIX_PATH_MAX);
+      break;
+    }
+  }
+  free(dir);
 }
 
 /* Ports: each set's range, the router and its metrics must not overlap. */
@@ -442,7 +533,7 @@ static void check_ports(parse_ctx *c) {
     add_error(c->errs, c->path, c->metrics_line, "port clash: router metrics_listen uses the router's port %d",
               rport);
   }
-  for (size_t i = 0; i < st->n_services; i++) {
+  for (size_t i = 0; i < st->n_services && st->replica_sockets != SHIMCTL_SOCKETS_UNIX; i++) {
     const shimctl_service_spec *a = &st->services[i];
     if (a->port == 0) {
       continue;
@@ -521,7 +612,8 @@ shimctl_stack *shimctl_stack_parse(const char *path, const char *text, size_t le
   if (root == NULL) {
     add_error(errs, path, 1, "the file is empty");
   } else {
-    static const char *const keys[] = {"stack", "environment", "state_dir", "router", "services", NULL};
+    static const char *const keys[] = {"stack",  "environment", "state_dir", "replica_sockets",
+                                       "router", "services",    NULL};
     if (walk_mapping(&c, root, "the stack file", keys, top_pair, NULL)) {
       int line = node_line(root);
       if (st->name == NULL) {
@@ -533,6 +625,7 @@ shimctl_stack *shimctl_stack_parse(const char *path, const char *text, size_t le
       if (st->n_services == 0 && errs->n == 0) {
         add_error(errs, path, line, "missing field 'services'");
       }
+      check_unix_sockets(&c);
       check_ports(&c);
     }
   }
@@ -555,6 +648,9 @@ shimctl_stack *shimctl_stack_parse(const char *path, const char *text, size_t le
     }
     free(st->state_dir);
     st->state_dir = abs;
+    if (abs != NULL) {
+      check_socket_paths(&c);
+    }
   }
   if (errs->n > 0 || st->path == NULL || st->dir == NULL || st->state_dir == NULL || st->environment == NULL) {
     if (errs->n == 0) {

@@ -28,6 +28,12 @@ typedef enum shimctl_policy {
   SHIMCTL_POLICY_HASH = 2,
 } shimctl_policy;
 
+/* Where the replicas of the process environment listen (replica_sockets:). */
+typedef enum shimctl_sockets {
+  SHIMCTL_SOCKETS_TCP = 0,  /* a port on 127.0.0.1 (the default) */
+  SHIMCTL_SOCKETS_UNIX = 1, /* a unix socket in the state folder (sockets.h) */
+} shimctl_sockets;
+
 /* One "key: value" of a config mapping: the shim flag --key value. */
 typedef struct shimctl_kv {
   char *key;
@@ -63,6 +69,7 @@ typedef struct shimctl_stack {
   char *state_dir;      /* absolute; default <dir>/.shimctl */
   char *router_listen;  /* host:port */
   char *router_metrics; /* host:port or NULL */
+  shimctl_sockets replica_sockets; /* tcp (default) or unix: process environment only */
   size_t n_services;
   shimctl_service_spec services[SHIMCTL_MAX_SERVICES];
 } shimctl_stack;
@@ -95,6 +102,10 @@ const shimctl_config *shimctl_service_impl_config(const shimctl_service_spec *sv
 /* "round_robin", "least_outstanding", "hash"; parse returns -1 for an unknown name. */
 const char *shimctl_policy_name(shimctl_policy p);
 int shimctl_policy_parse(const char *name);
+
+/* "tcp", "unix"; parse returns -1 for anything else. */
+const char *shimctl_sockets_name(shimctl_sockets s);
+int shimctl_sockets_parse(const char *name);
 
 /* Port of a "host:port" address, or -1 if it has none or it is not 1..65535. */
 int shimctl_addr_port(const char *addr);

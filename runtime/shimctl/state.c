@@ -7,9 +7,11 @@
  *   shimctl-state 1
  *   stack NAME / environment ENV / base_dir PATH / stack_file PATH
  *   router PROGRAM LISTEN METRICS ID RESTARTS
+ *   replica_sockets tcp|unix   (absent in older states: tcp)
  *   set NAME KIND IMPL PROGRAM POLICY HASH_FIELD HASH_KEY WEIGHT DRAIN REPLICAS RETIRING
  *   arg VALUE                  (of the last set)
- *   replica INDEX PORT ID RESTARTS STARTED_MS LAST_EXIT   (of the last set)
+ *   replica INDEX PORT ID RESTARTS STARTED_MS LAST_EXIT ADDR   (of the last set;
+ *                              ADDR "unix:PATH" or "-", absent in older states)
  */
 #define _XOPEN_SOURCE 700
 #include "state.h"
@@ -116,6 +118,8 @@ int shimctl_state_write(const char *dir, const shimctl_state *st) {
   put(f, st->router_metrics);
   put(f, st->router_id);
   put_int(f, st->router_restarts);
+  fprintf(f, "\nreplica_sockets");
+  put(f, shimctl_sockets_name(st->replica_sockets));
   fputc('\n', f);
   for (int i = 0; i < st->n_sets; i++) {
     const shimctl_set *s = &st->sets[i];
@@ -146,6 +150,7 @@ int shimctl_state_write(const char *dir, const shimctl_state *st) {
       put_int(f, rep->restarts);
       put_int(f, (long long)rep->started_ms);
       put(f, rep->last_exit);
+      put(f, rep->addr);
       fputc('\n', f);
     }
   }
@@ -211,6 +216,8 @@ int shimctl_state_read(const char *dir, shimctl_state *st) {
       copy(st->router_metrics, sizeof st->router_metrics, fl[3]);
       copy(st->router_id, sizeof st->router_id, fl[4]);
       st->router_restarts = atoi(fl[5]);
+    } else if (strcmp(fl[0], "replica_sockets") == 0 && n == 2 && shimctl_sockets_parse(fl[1]) >= 0) {
+      st->replica_sockets = (shimctl_sockets)shimctl_sockets_parse(fl[1]);
     } else if (strcmp(fl[0], "set") == 0 && n == 12 && st->n_sets < SHIMCTL_MAX_SETS) {
       set = &st->sets[st->n_sets++];
       copy(set->name, sizeof set->name, fl[1]);
@@ -226,7 +233,7 @@ int shimctl_state_read(const char *dir, shimctl_state *st) {
       set->retiring = atoi(fl[11]) != 0;
     } else if (strcmp(fl[0], "arg") == 0 && n <= 2 && set != NULL && set->n_args < SHIMCTL_MAX_ARGS) {
       copy(set->args[set->n_args++], SHIMCTL_STR, n == 2 ? fl[1] : "");
-    } else if (strcmp(fl[0], "replica") == 0 && n == 7 && set != NULL && set->n_rep < SHIMCTL_MAX_REPLICAS) {
+    } else if (strcmp(fl[0], "replica") == 0 && (n == 7 || n == 8) && set != NULL && set->n_rep < SHIMCTL_MAX_REPLICAS) {
       shimctl_replica *r = &set->rep[set->n_rep++];
       r->index = atoi(fl[1]);
       r->port = atoi(fl[2]);
@@ -234,6 +241,7 @@ int shimctl_state_read(const char *dir, shimctl_state *st) {
       r->restarts = atoi(fl[4]);
       r->started_ms = strtoll(fl[5], NULL, 10);
       copy(r->last_exit, sizeof r->last_exit, fl[6]);
+      copy(r->addr, sizeof r->addr, n == 8 ? fl[7] : "");
     } else {
       bad = true;
     }

@@ -19,10 +19,12 @@
 #define SHIMCTL_MAX_ARGS 64   /* shim arguments of one set */
 #define SHIMCTL_STR 256       /* longest name, address or argument */
 #define SHIMCTL_PATH 1024     /* longest path */
+#define SHIMCTL_ADDR 128      /* longest replica address: "unix:" + 107 bytes of path, or "127.0.0.1:PORT" */
 
 typedef struct shimctl_replica {
   int index;                /* replica number in the set */
-  int port;                 /* its port on 127.0.0.1 */
+  int port;                 /* its port on 127.0.0.1; 0 when it listens on a unix socket */
+  char addr[SHIMCTL_ADDR];  /* "unix:PATH" it listens on, or "" = 127.0.0.1:port (sockets.h) */
   char id[SHIMCTL_STR];     /* environment id (process: "PID@STARTTIME"); "" = not started */
   int restarts;             /* times the supervisor started it again */
   int64_t started_ms;       /* wall clock of the last start */
@@ -57,6 +59,7 @@ typedef struct shimctl_state {
   char router_metrics[SHIMCTL_STR]; /* "" = none */
   char router_id[SHIMCTL_STR];      /* "" = not started */
   int router_restarts;
+  shimctl_sockets replica_sockets;  /* where new replicas listen (the stack file's replica_sockets) */
   int n_sets;
   shimctl_set sets[SHIMCTL_MAX_SETS];
 } shimctl_state;

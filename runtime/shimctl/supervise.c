@@ -34,6 +34,7 @@
 
 #include "env.h"
 #include "image.h"
+#include "sockets.h"
 #include "state.h"
 
 #define SUP_MAX_TRACK (SHIMCTL_MAX_SETS * SHIMCTL_MAX_REPLICAS + 1)
@@ -419,7 +420,12 @@ static bool start_router(pass_ctx *pc, shimctl_state *st) {
 }
 
 static bool start_replica(pass_ctx *pc, shimctl_state *st, shimctl_set *set, shimctl_replica *rep) {
-  char log_path[SHIMCTL_PATH + SHIMCTL_STR], drain[16], delay[16];
+  char log_path[SHIMCTL_PATH + SHIMCTL_STR], drain[16], delay[16], addr[SHIMCTL_ADDR], err[256];
+  shimctl_replica_addr(rep, addr, sizeof addr);
+  if (shimctl_socket_prepare(addr, err, sizeof err) != 0) { /* a killed replica's socket file, if any */
+    logf_("cannot start %s/%d: %s", set->name, rep->index, err);
+    return false;
+  }
   snprintf(log_path, sizeof log_path, "%s/logs/%s-%d.log", pc->dir, set->name, rep->index);
   snprintf(drain, sizeof drain, "%d", set->drain_grace_ms);
   snprintf(delay, sizeof delay, "%d", SHIMCTL_REPLICA_DRAIN_DELAY_MS);
@@ -444,6 +450,7 @@ static bool start_replica(pass_ctx *pc, shimctl_state *st, shimctl_set *set, shi
   spec.args = args;
   spec.host = "127.0.0.1";
   spec.port = rep->port;
+  spec.listen = shimctl_replica_is_unix(rep) ? rep->addr : NULL;
   spec.drain_grace_ms = set->drain_grace_ms;
   spec.log_path = log_path;
   spec.workdir = st->base_dir;
@@ -452,7 +459,6 @@ static bool start_replica(pass_ctx *pc, shimctl_state *st, shimctl_set *set, shi
   if (shimctl_image_ref(set->kind, set->impl, shimctl_image_tag(), image, sizeof image) == 0) {
     spec.image = image;
   }
-  char err[256];
   if (pc->env->start(&spec, rep->id, sizeof rep->id, err, sizeof err) != 0) {
     logf_("cannot start %s/%d: %s", set->name, rep->index, err);
     rep->id[0] = '\0';
@@ -460,7 +466,7 @@ static bool start_replica(pass_ctx *pc, shimctl_state *st, shimctl_set *set, shi
   }
   ending_forget(rep->id); /* same name as an earlier container of this replica (docker) */
   rep->started_ms = shimctl_now_ms();
-  logf_("%s/%d started on 127.0.0.1:%d (%s)", set->name, rep->index, rep->port, rep->id);
+  logf_("%s/%d started on %s (%s)", set->name, rep->index, addr, rep->id);
   return true;
 }
 
@@ -555,7 +561,8 @@ static int pass(shimctl_state *st, void *arg) {
       } else if (!wanted && alive) {
         stop_async(pc->env, rep->id, set->drain_grace_ms);
       } else if (!wanted && rep->id[0] == '\0' && !pc->shutting_down) {
-        /* Stopped and not wanted: forget it. */
+        /* Stopped and not wanted: forget it (and a socket file a kill left behind). */
+        shimctl_socket_remove(rep->addr);
         memmove(rep, rep + 1, (size_t)(set->n_rep - r - 1) * sizeof *rep);
         set->n_rep--;
         r--;

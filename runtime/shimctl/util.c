@@ -22,6 +22,7 @@
 #include "catalog.h"
 #include "env.h"
 #include "shimctl.h"
+#include "sockets.h"
 
 #ifndef SHIMCTL_BUILD_DIR
 #define SHIMCTL_BUILD_DIR ""
@@ -191,7 +192,9 @@ int shimctl_state_ports(const shimctl_state *st, int *ports, int max) {
   }
   for (int s = 0; s < st->n_sets; s++) {
     for (int r = 0; r < st->sets[s].n_rep && n < max; r++) {
-      ports[n++] = st->sets[s].rep[r].port;
+      if (st->sets[s].rep[r].port > 0) { /* 0: on a unix socket */
+        ports[n++] = st->sets[s].rep[r].port;
+      }
     }
   }
   return n;
@@ -219,6 +222,22 @@ static int add_config(shimctl_set *set, const shimctl_config *cfg) {
     char flag[SHIMCTL_STR];
     snprintf(flag, sizeof flag, "--%s", cfg->kv[i].key);
     if (add_arg(set, flag) != 0 || add_arg(set, cfg->kv[i].value) != 0) {
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* The replicas 0..out->replicas-1 of out, each on its unix socket in the stack's state folder. */
+static int unix_replicas(const shimctl_stack *stack, shimctl_set *out, char *err, size_t err_len) {
+  char dir[SHIMCTL_PATH];
+  shimctl_state_dir(stack, dir, sizeof dir);
+  for (int i = 0; i < out->replicas; i++) {
+    shimctl_replica *r = &out->rep[out->n_rep++];
+    r->index = i;
+    if (shimctl_socket_addr(dir, out->name, i, r->addr, sizeof r->addr) != 0) {
+      snprintf(err, err_len, "the unix socket of %s replica %d in %s/%s does not fit in %d bytes (set a shorter "
+               "state_dir)", out->name, i, dir, SHIMCTL_SOCKETS_DIR, SHIMCTL_UNIX_PATH_MAX);
       return -1;
     }
   }
@@ -269,6 +288,9 @@ int shimctl_make_set(const shimctl_opts *o, const shimctl_stack *stack, const sh
     snprintf(err, err_len, "%s: too many or too long flags", out->name);
     return -1;
   }
+  if (st->replica_sockets == SHIMCTL_SOCKETS_UNIX) {
+    return unix_replicas(stack, out, err, err_len);
+  }
   int used[SHIMCTL_MAX_SETS * SHIMCTL_MAX_REPLICAS + 2 + SHIMCTL_MAX_REPLICAS];
   int n_used = shimctl_state_ports(st, used, SHIMCTL_MAX_SETS * SHIMCTL_MAX_REPLICAS + 2);
   for (int i = 0; i < svc->replicas; i++) {
@@ -294,11 +316,11 @@ int shimctl_make_set(const shimctl_opts *o, const shimctl_stack *stack, const sh
   return 0;
 }
 
-int shimctl_set_addrs(const shimctl_set *set, char addrs[][64], const char **ptrs) {
+int shimctl_set_addrs(const shimctl_set *set, char addrs[][SHIMCTL_ADDR], const char **ptrs) {
   int n = 0;
   for (int i = 0; i < set->n_rep; i++) {
     if (set->rep[i].index < set->replicas) {
-      snprintf(addrs[n], 64, "127.0.0.1:%d", set->rep[i].port);
+      shimctl_replica_addr(&set->rep[i], addrs[n], SHIMCTL_ADDR);
       ptrs[n] = addrs[n];
       n++;
     }

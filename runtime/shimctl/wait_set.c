@@ -15,6 +15,7 @@
 
 #include "admin.h"
 #include "shimctl.h"
+#include "sockets.h"
 
 #define SHIMCTL_CRASH_LIMIT 3 /* exits without ever being SERVING that end the wait */
 #define SHIMCTL_LOG_TAIL 5    /* lines of its log shown then */
@@ -25,7 +26,7 @@ typedef struct waited {
   int index;     /* replica number */
   int base;      /* its restarts when the wait began */
   bool serving;  /* answered SERVING once */
-  char addr[64]; /* 127.0.0.1:PORT */
+  char addr[SHIMCTL_ADDR]; /* 127.0.0.1:PORT or unix:PATH */
 } waited;
 
 /* Prints the last n lines of the file at path, indented; nothing when it cannot be read. */
@@ -68,7 +69,7 @@ static int begin(const char *dir, const char *set_name, shimctl_state *st, waite
   for (int i = 0; i < set->n_rep && n < SHIMCTL_MAX_REPLICAS; i++) {
     if (set->rep[i].index < set->replicas) {
       w[n] = (waited){.index = set->rep[i].index, .base = set->rep[i].restarts};
-      snprintf(w[n].addr, sizeof w[n].addr, "127.0.0.1:%d", set->rep[i].port);
+      shimctl_replica_addr(&set->rep[i], w[n].addr, sizeof w[n].addr);
       n++;
     }
   }

@@ -1,8 +1,9 @@
 /*
  * test_stack.c - the stack file: a good file gives the model it describes;
  * a table of bad files, each refused with "FILE:LINE: reason" (the line and
- * a part of the reason are checked); every truncation and many corruptions
- * of a good file are refused or accepted without a crash (run under ASan).
+ * a part of the reason are checked), replica_sockets among them; every
+ * truncation and many corruptions of a good file are refused or accepted
+ * without a crash (run under ASan).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "sockets.h"
 #include "stack.h"
 
 static const char good[] =
@@ -109,6 +111,11 @@ typedef struct bad_case {
 
 #define HEAD "stack: s\nrouter:\n  listen: 127.0.0.1:50100\nservices:\n"
 
+/* With it, state_dir "/tmp/" STATE_DIR_68 is 73 bytes, and stack s's echo
+ * sockets take up to 73 + 34 = 107 bytes ("/s" "/sockets/" "echo-builtin"
+ * "-NN" "-NN" ".sock", sockets.h): just what fits; one byte more does not. */
+#define STATE_DIR_68 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
 static const bad_case bad_cases[] = {
     {"empty", "", 1, "empty"},
     {"not a mapping", "- a\n- b\n", 1, "must be a mapping"},
@@ -171,6 +178,31 @@ static const bad_case bad_cases[] = {
     {"services not a mapping", "stack: s\nrouter: {listen: 127.0.0.1:1}\nservices: [echo]\n", 3,
      "services must be a mapping"},
     {"drain not a number", HEAD "  echo:\n    drain_grace_ms: soon\n", 6, "drain_grace_ms must be a number"},
+    {"replica_sockets unknown", "stack: s\nreplica_sockets: udp\nrouter: {listen: 127.0.0.1:1}\nservices: {echo: {}}\n",
+     2, "unknown replica_sockets 'udp' (valid: tcp, unix)"},
+    {"replica_sockets not a value", "stack: s\nreplica_sockets: [unix]\nrouter: {listen: 127.0.0.1:1}\n"
+                                    "services: {echo: {}}\n",
+     2, "replica_sockets must be a single value"},
+    {"replica_sockets unix in docker", "stack: s\nenvironment: docker\nreplica_sockets: unix\n"
+                                       "router: {listen: 127.0.0.1:1}\nservices: {echo: {}}\n",
+     3, "replica_sockets: unix is for the process environment only (environment docker, line 2"},
+    {"replica_sockets unix in kubernetes", "stack: s\nreplica_sockets: unix\nenvironment: kubernetes\n"
+                                           "router: {listen: 127.0.0.1:1}\nservices: {echo: {}}\n",
+     2, "replica_sockets: unix is for the process environment only (environment kubernetes, line 3"},
+    {"replica_sockets unix with a port", "stack: s\nstate_dir: /tmp/x\nrouter: {listen: 127.0.0.1:1}\n"
+                                         "services:\n  echo:\n    port: 50200\nreplica_sockets: unix\n",
+     6, "services.echo: port has no meaning with replica_sockets: unix (line 7"},
+    {"replica_sockets unix, state_dir with a space", "stack: s\nreplica_sockets: unix\nstate_dir: '/tmp/a b'\n"
+                                                      "router: {listen: 127.0.0.1:1}\nservices: {echo: {}}\n",
+     3, "replica_sockets: unix needs a state_dir of letters, digits and ._/+~@=,- only"},
+    {"replica_sockets unix, state_dir too deep",
+     "stack: s\nreplica_sockets: unix\nstate_dir: /tmp/" STATE_DIR_68 "b\nrouter: {listen: 127.0.0.1:1}\n"
+     "services: {echo: {}}\n",
+     3, "replica_sockets: unix needs a shorter state_dir: echo's replica sockets in /tmp/aaa"},
+    {"replica_sockets unix, a longer kind too deep",
+     "stack: s\nreplica_sockets: unix\nstate_dir: /tmp/" STATE_DIR_68 "\nrouter: {listen: 127.0.0.1:1}\n"
+     "services: {echo: {}, model_repository: {implementation: fs}}\n",
+     3, "model_repository's replica sockets in /tmp/"},
 };
 
 static void test_bad_files(void **state) {
@@ -195,6 +227,48 @@ static void test_bad_files(void **state) {
     shimctl_stack_free(st);
   }
   assert_int_equal(failures, 0);
+}
+
+/* replica_sockets: tcp by default; unix in the process environment, with
+ * the longest socket path exactly 107 bytes; the default state_dir (next to
+ * the file) too deep is reported at the replica_sockets line. */
+static void test_replica_sockets(void **state) {
+  (void)state;
+  shimctl_errors errs;
+  shimctl_stack *st = parse("stack: s\nrouter: {listen: 127.0.0.1:1}\nservices:\n  echo: {port: 50200}\n", &errs);
+  assert_non_null(st);
+  assert_int_equal(st->replica_sockets, SHIMCTL_SOCKETS_TCP);
+  shimctl_stack_free(st);
+  st = parse("stack: s\nreplica_sockets: tcp\nenvironment: docker\nrouter: {listen: 127.0.0.1:1}\n"
+             "services:\n  echo: {port: 50200}\n",
+             &errs);
+  assert_non_null(st);
+  assert_int_equal(st->replica_sockets, SHIMCTL_SOCKETS_TCP);
+  shimctl_stack_free(st);
+  st = parse("stack: s\nreplica_sockets: unix\nenvironment: process\nstate_dir: /tmp/" STATE_DIR_68 "\n"
+             "router: {listen: 127.0.0.1:50100}\nservices:\n  echo: {replicas: 3}\n",
+             &errs);
+  for (size_t i = 0; st == NULL && i < errs.n; i++) {
+    print_error("%s\n", errs.msg[i]);
+  }
+  assert_non_null(st);
+  assert_int_equal(st->replica_sockets, SHIMCTL_SOCKETS_UNIX);
+  assert_int_equal(shimctl_socket_longest("/tmp/" STATE_DIR_68 "/s", shimctl_kind_find("echo")), 107);
+  shimctl_stack_free(st);
+  /* No state_dir: .shimctl next to the file, here in a folder that does not exist (kept as named). */
+  char path[200];
+  snprintf(path, sizeof path, "/srv/%s/stack.yaml", STATE_DIR_68);
+  const char *text = "stack: s\nreplica_sockets: unix\nrouter: {listen: 127.0.0.1:1}\nservices: {echo: {}}\n";
+  st = shimctl_stack_parse(path, text, strlen(text), &errs);
+  assert_null(st);
+  assert_int_equal(errs.n, 1);
+  char want[512];
+  snprintf(want, sizeof want, "%s:2: replica_sockets: unix needs a shorter state_dir: echo's replica sockets in "
+           "/srv/%s/.shimctl/s/sockets/ would take up to 116 bytes", path, STATE_DIR_68);
+  assert_non_null(strstr(errs.msg[0], want));
+  assert_int_equal(shimctl_sockets_parse("unix"), SHIMCTL_SOCKETS_UNIX);
+  assert_int_equal(shimctl_sockets_parse("UNIX"), -1);
+  assert_string_equal(shimctl_sockets_name(SHIMCTL_SOCKETS_TCP), "tcp");
 }
 
 static void test_every_problem_reported(void **state) {
@@ -286,6 +360,7 @@ int main(void) {
       cmocka_unit_test(test_bad_files),         cmocka_unit_test(test_every_problem_reported),
       cmocka_unit_test(test_no_services),       cmocka_unit_test(test_missing_file),
       cmocka_unit_test(test_malformed_input),   cmocka_unit_test(test_helpers),
+      cmocka_unit_test(test_replica_sockets),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

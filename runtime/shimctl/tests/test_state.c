@@ -2,7 +2,8 @@
  * test_state.c - the state file: what is written reads back the same
  * (names with spaces, '%', "-" and empty arguments included); a missing
  * file reads as "no state"; malformed lines and corrupted bytes are
- * refused without a crash; update() changes only what its function changed.
+ * refused without a crash; update() changes only what its function changed;
+ * a state from before replica_sockets reads as replicas on loopback ports.
  */
 #define _XOPEN_SOURCE 700
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "sockets.h"
 #include "state.h"
 
 static char g_dir[256];
@@ -76,6 +78,9 @@ static void fill(shimctl_state *st) {
   snprintf(t->kind, sizeof t->kind, "feature_store");
   t->retiring = true;
   t->replicas = 1;
+  st->replica_sockets = SHIMCTL_SOCKETS_UNIX; /* a replica on a unix socket: no port, its address */
+  t->n_rep = 1;
+  snprintf(t->rep[0].addr, sizeof t->rep[0].addr, "unix:/tmp/s/sockets/feature_store-redis-0.sock");
 }
 
 static void test_round_trip(void **state) {
@@ -121,6 +126,8 @@ static void test_malformed(void **state) {
       "set x\n",
       "arg before-any-set\n",
       "replica 0 1 2 3 4 5\n",
+      "replica_sockets udp\n",
+      "replica_sockets\n",
   };
   shimctl_state *st = shimctl_state_new();
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -157,6 +164,28 @@ static void test_malformed(void **state) {
   free(st);
 }
 
+/* A state written before replica_sockets (no such line, 7-field replica
+ * lines): replicas on loopback ports, reached as 127.0.0.1:PORT. */
+static void test_older_state(void **state) {
+  (void)state;
+  static const char text[] = "shimctl-state 1\nstack ml\nenvironment process\nbase_dir /tmp\nstack_file /tmp/s.yaml\n"
+                             "router /bin/r 127.0.0.1:50100 - 1@2 0\n"
+                             "set echo-builtin echo builtin /bin/echo_shim 0 - - 100 500 1 0\n"
+                             "replica 0 50110 3@4 0 1795629287059 -\n";
+  write_text(text, strlen(text));
+  shimctl_state *st = shimctl_state_new();
+  assert_int_equal(shimctl_state_read(g_dir, st), 0);
+  assert_int_equal(st->replica_sockets, SHIMCTL_SOCKETS_TCP);
+  assert_int_equal(st->sets[0].n_rep, 1);
+  const shimctl_replica *rep = &st->sets[0].rep[0];
+  assert_string_equal(rep->addr, "");
+  assert_false(shimctl_replica_is_unix(rep));
+  char addr[SHIMCTL_ADDR];
+  shimctl_replica_addr(rep, addr, sizeof addr);
+  assert_string_equal(addr, "127.0.0.1:50110");
+  free(st);
+}
+
 static int bump(shimctl_state *st, void *arg) {
   (void)arg;
   st->router_restarts++;
@@ -188,6 +217,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_update, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_older_state, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

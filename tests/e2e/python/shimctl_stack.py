@@ -197,7 +197,8 @@ class Stack:
 
     # -- the state file ------------------------------------------------------
     def state(self):
-        """{"router": {...}, "sets": {name: {..., "replicas": [{index, port, id, restarts}]}}}"""
+        """{"router": {...}, "sets": {name: {..., "replicas": [{index, port, id, restarts, addr}]}}}: addr is
+        "unix:PATH" for a replica on a unix socket (replica_sockets: unix), else "127.0.0.1:PORT"."""
         out = {"router": None, "sets": {}}
         cur = None
         with open(os.path.join(self.state_dir, "state")) as f:
@@ -210,8 +211,9 @@ class Stack:
                            "want": int(fl[10]), "retiring": fl[11] == "1", "replicas": []}
                     out["sets"][fl[1]] = cur
                 elif fl[0] == "replica":
+                    addr = fl[7] if len(fl) > 7 and fl[7] else f"127.0.0.1:{fl[2]}"
                     cur["replicas"].append({"index": int(fl[1]), "port": int(fl[2]), "id": fl[3],
-                                            "restarts": int(fl[4])})
+                                            "restarts": int(fl[4]), "addr": addr})
         return out
 
     def pids(self, set_name):
