@@ -387,6 +387,27 @@ class Postgres:
 _ml = None
 
 
+def missing_feature_rows(target, keys, view="loadgen"):
+    """The keys of a load generator's rows ("...-N", whose one feature holds N) that the FeatureStore at
+    target does not return with that value: [] when every acknowledged write is there."""
+    import importlib
+
+    ml_stubs()
+    pb = importlib.import_module("ml.v1.feature_store_pb2")
+    pbg = importlib.import_module("ml.v1.feature_store_pb2_grpc")
+    with grpc.insecure_channel(target) as ch:
+        stub = pbg.FeatureStoreStub(ch)
+        missing = []
+        for i in range(0, len(keys), 200):
+            part = keys[i:i + 200]
+            r = stub.GetOnlineFeatures(pb.GetOnlineFeaturesRequest(view=view, entity_keys=part), timeout=30,
+                                       wait_for_ready=True)
+            for k, v in zip(part, r.vectors):
+                if v.statuses[0] != pb.VALUE_STATUS_PRESENT or v.values[0].int64_value != int(k.rsplit("-", 1)[1]):
+                    missing.append(k)
+    return missing
+
+
 def ml_stubs():
     """Generates the proto/ml/v1 stubs (importable as ml.v1.*_pb2) once."""
     global _ml

@@ -13,13 +13,11 @@ e2e.shimctl.docker.swap_feature_store (SHIMKIT_SHIMCTL_ENVIRONMENT=docker:
 the replicas are containers of `shimctl build`'s images, Redis stays on the
 host and is reached through the docker bridge; the old containers must be
 gone afterwards)."""
-import importlib
 import re
 
-import grpc
 import pytest
 
-from shimctl_stack import Redis, Stack, build_images, free_port, ml_stubs, skip_without_docker
+from shimctl_stack import Redis, Stack, build_images, free_port, missing_feature_rows, skip_without_docker
 
 pytestmark = skip_without_docker()
 
@@ -35,23 +33,6 @@ def redis():
     r = Redis()
     yield r
     r.close()
-
-
-def check_rows(target, keys, view="loadgen"):
-    ml_stubs()
-    pb = importlib.import_module("ml.v1.feature_store_pb2")
-    pbg = importlib.import_module("ml.v1.feature_store_pb2_grpc")
-    with grpc.insecure_channel(target) as ch:
-        stub = pbg.FeatureStoreStub(ch)
-        missing = []
-        for i in range(0, len(keys), 200):
-            part = keys[i:i + 200]
-            r = stub.GetOnlineFeatures(pb.GetOnlineFeaturesRequest(view=view, entity_keys=part), timeout=30,
-                                       wait_for_ready=True)
-            for k, v in zip(part, r.vectors):
-                if v.statuses[0] != pb.VALUE_STATUS_PRESENT or v.values[0].int64_value != int(k.rsplit("-", 1)[1]):
-                    missing.append(k)
-    return missing
 
 
 def test_feature_store_sqlite_to_redis_under_load(tmp_path, redis, images):
@@ -101,9 +82,9 @@ services:
         assert list(st) == ["feature_store-redis"] and st["feature_store-redis"]["weight"] == 100
         assert not any(stack.replica_exists(r) for r in old), "the old set's replicas are still there"
         # Every acknowledged row, through the router and from a Redis replica directly.
-        assert check_rows(stack.router, keys) == []
+        assert missing_feature_rows(stack.router, keys) == []
         direct = f"127.0.0.1:{stack.state()['sets']['feature_store-redis']['replicas'][0]['port']}"
-        assert check_rows(direct, keys) == []
+        assert missing_feature_rows(direct, keys) == []
     finally:
         stack.close()
 
@@ -143,6 +124,6 @@ services:
         assert [(s.set.name, s.set.weight) for s in sets.sets] == [("feature_store-sqlite", 100)]
         assert list(sets.held_services) == []
         assert list(stack.state()["sets"]) == ["feature_store-sqlite"]
-        assert check_rows(stack.router, open(acked).read().split()) == []
+        assert missing_feature_rows(stack.router, open(acked).read().split()) == []
     finally:
         stack.close()

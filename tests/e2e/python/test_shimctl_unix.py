@@ -11,7 +11,6 @@ keep succeeding; scale up and down; a stateful swap (feature_store sqlite ->
 redis, under load) copies the rows between replicas on sockets and keeps
 every acknowledged one; down leaves no socket file. Stack files that cannot
 have unix sockets are refused by line before anything starts."""
-import importlib
 import os
 import shutil
 import signal
@@ -21,7 +20,7 @@ import tempfile
 import grpc
 import pytest
 
-from shimctl_stack import DOCKER, Redis, Stack, free_port, ml_stubs, pid_alive, port_free
+from shimctl_stack import DOCKER, Redis, Stack, free_port, missing_feature_rows, pid_alive, port_free
 
 pytestmark = pytest.mark.skipif(DOCKER, reason="replica_sockets: unix is for the process environment only")
 
@@ -157,23 +156,6 @@ def test_echo_on_unix_sockets(tmp_path, short_dir):
         stack.close()
 
 
-def check_rows(target, keys, view="loadgen"):
-    ml_stubs()
-    pb = importlib.import_module("ml.v1.feature_store_pb2")
-    pbg = importlib.import_module("ml.v1.feature_store_pb2_grpc")
-    with grpc.insecure_channel(target) as ch:
-        stub = pbg.FeatureStoreStub(ch)
-        missing = []
-        for i in range(0, len(keys), 200):
-            part = keys[i:i + 200]
-            r = stub.GetOnlineFeatures(pb.GetOnlineFeaturesRequest(view=view, entity_keys=part), timeout=30,
-                                       wait_for_ready=True)
-            for k, v in zip(part, r.vectors):
-                if v.statuses[0] != pb.VALUE_STATUS_PRESENT or v.values[0].int64_value != int(k.rsplit("-", 1)[1]):
-                    missing.append(k)
-    return missing
-
-
 @pytest.fixture
 def redis():
     r = Redis()
@@ -215,8 +197,8 @@ def test_stateful_swap_on_unix_sockets(tmp_path, short_dir, redis):
         keys = open(acked).read().split()
         assert len(keys) == result["acked"] and len(keys) > 50
         assert [s.set.name for s in stack.list_sets().sets] == ["feature_store-redis"]
-        assert check_rows(stack.router, keys) == []
-        assert check_rows(new[1], keys) == []  # straight from a Redis replica, on its socket
+        assert missing_feature_rows(stack.router, keys) == []
+        assert missing_feature_rows(new[1], keys) == []  # straight from a Redis replica, on its socket
         assert not any(is_socket(a[len("unix:"):]) for a in old), "the old set's sockets are still there"
         r = stack.run("swap", "feature_store", "--to", "sqlite", "--port", "40000", check=False)
         assert r.returncode == 2 and "--port has no meaning with replica_sockets: unix" in r.stderr, r.stderr
