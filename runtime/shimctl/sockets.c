@@ -15,18 +15,19 @@
 #define UNIX_PREFIX "unix:"
 #define UNIX_PREFIX_LEN 5
 
-bool shimctl_socket_path_ok(const char *path) {
-  size_t n = path != NULL ? strlen(path) : 0;
-  if (n == 0 || n > SHIMCTL_UNIX_PATH_MAX) {
-    return false;
-  }
+const char *shimctl_socket_bad_char(const char *path) {
   for (const char *p = path; *p != '\0'; p++) {
     bool alnum = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
     if (!alnum && strchr("._/+~@=,-", *p) == NULL) {
-      return false;
+      return p;
     }
   }
-  return true;
+  return NULL;
+}
+
+bool shimctl_socket_path_ok(const char *path) {
+  size_t n = path != NULL ? strlen(path) : 0;
+  return n > 0 && n <= SHIMCTL_UNIX_PATH_MAX && shimctl_socket_bad_char(path) == NULL;
 }
 
 int shimctl_socket_addr(const char *dir, const char *set_name, int index, char *addr, size_t len) {

@@ -30,6 +30,9 @@
  */
 bool shimctl_socket_path_ok(const char *path);
 
+/* The first byte of path outside [A-Za-z0-9._/+~@=,-], or NULL when there is none. */
+const char *shimctl_socket_bad_char(const char *path);
+
 /*
  * "unix:<dir>/sockets/<set_name>-<index>.sock" into addr (dir: the stack's
  * state folder, shimctl_state_dir). 0, or -1 when the path would not pass

@@ -499,16 +499,14 @@ static void check_socket_paths(parse_ctx *c) {
     return;
   }
   snprintf(dir, n, "%s/%s", st->state_dir, st->name);
-  for (const char *p = dir; *p != '\0'; p++) {
-    char one[2] = {*p, '\0'};
-    if (*p != '/' && !shimctl_socket_path_ok(one)) {
-      add_error(c->errs, c->path, line,
-                "replica_sockets: unix needs a state_dir of letters, digits and ._/+~@=,- only (a unix: address "
-                "of the router allows no other), not '%c' in %s",
-                *p, dir);
-      free(dir);
-      return;
-    }
+  const char *bad = shimctl_socket_bad_char(dir);
+  if (bad != NULL) {
+    add_error(c->errs, c->path, line,
+              "replica_sockets: unix needs a state_dir of letters, digits and ._/+~@=,- only (a unix: address "
+              "of the router allows no other), not '%c' in %s",
+              *bad, dir);
+    free(dir);
+    return;
   }
   for (size_t i = 0; i < st->n_services; i++) {
     const shimctl_kind *kind = st->services[i].kind;

@@ -24,13 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "closed_port.h"
 #include "router.h"
 
 #define MAX_REPLICAS 8
@@ -379,18 +377,6 @@ static void test_release_counts_failures(void **state) {
 #define N_PORTS 5
 
 /* A loopback port bound but not listening: connecting to it is refused at once. */
-static int closed_port(int *port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  assert_true(fd >= 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-  socklen_t len = sizeof a;
-  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-  *port = ntohs(a.sin_port);
-  return fd;
-}
-
 static router_set_spec make_spec(const char *name, char addresses[][32], int n) {
   router_set_spec s = {0};
   s.name = strdup(name);

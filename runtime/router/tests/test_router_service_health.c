@@ -21,13 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "closed_port.h"
 #include "router.h"
 
 #define ECHO "shimkit.examples.v1.Echo"
@@ -61,18 +59,6 @@ static int published(const recorder *rec, const char *service) {
     }
   }
   return st;
-}
-
-static int closed_port(int *port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  assert_true(fd >= 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-  socklen_t len = sizeof a;
-  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-  *port = ntohs(a.sin_port);
-  return fd;
 }
 
 static router_set_spec make_spec(const char *name, const char *address, const char *service1,

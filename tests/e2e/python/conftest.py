@@ -1,4 +1,4 @@
-"""Shared fixtures of the Python end-to-end tests: generated stubs, shims, certificates."""
+"""Shared fixtures of the Python end-to-end tests: generated stubs, shims, certificates, a Redis server."""
 import importlib
 import os
 import subprocess
@@ -104,3 +104,13 @@ def certs(tmp_path_factory):
     openssl("x509", "-req", "-in", "rogue.csr", "-CA", "rogue-ca.pem", "-CAkey", "rogue-ca.key",
             "-CAcreateserial", "-days", "2", "-extfile", "client.ext", "-out", "rogue.pem", cwd=d)
     return d
+
+
+@pytest.fixture
+def redis():
+    """A Redis server of the test's own (shimctl_stack.Redis), stopped after the test."""
+    from shimctl_stack import Redis
+
+    r = Redis()
+    yield r
+    r.close()

@@ -252,6 +252,11 @@ class Stack:
         with grpc.insecure_channel(self.router) as ch:
             return pb2_grpc.RouterAdminStub(ch).ListSets(pb2.ListSetsRequest(), timeout=10, wait_for_ready=True)
 
+    def calls(self, set_name=None):
+        """Calls the router forwarded to the replicas (of the set set_name only, if given), from ListSets."""
+        return sum(b.calls for s in self.list_sets().sets for b in s.backends
+                   if set_name is None or s.set.name == set_name)
+
     def wait_for(self, what, cond, timeout=30):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -138,8 +138,7 @@ services:
         print(r.stdout)
         m = re.search(r"swapped training to libsvm in ([0-9.]+) s", r.stdout)
         assert m, r.stdout
-        stack.wait_for("calls on the libsvm set", lambda: sum(
-            b.calls for s in stack.list_sets().sets for b in s.backends if s.set.name == "training-libsvm") > 50)
+        stack.wait_for("calls on the libsvm set", lambda: stack.calls("training-libsvm") > 50)
         result = stack.stop_load(load)
         print("docker swap liblinear -> libsvm:", result, "swap duration", m.group(1), "s")
         assert result["failed"] == 0, result

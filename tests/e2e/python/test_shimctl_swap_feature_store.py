@@ -17,7 +17,7 @@ import re
 
 import pytest
 
-from shimctl_stack import Redis, Stack, build_images, free_port, missing_feature_rows, skip_without_docker
+from shimctl_stack import Stack, build_images, free_port, missing_feature_rows, skip_without_docker
 
 pytestmark = skip_without_docker()
 
@@ -26,13 +26,6 @@ pytestmark = skip_without_docker()
 def images(tmp_path_factory):
     """The docker environment's images of the service (nothing in the process environment)."""
     build_images(tmp_path_factory.mktemp("images"), ("feature_store", "sqlite"))
-
-
-@pytest.fixture
-def redis():
-    r = Redis()
-    yield r
-    r.close()
 
 
 def test_feature_store_sqlite_to_redis_under_load(tmp_path, redis, images):
@@ -56,8 +49,7 @@ services:
         old = stack.replica_ids("feature_store-sqlite")
         acked = str(tmp_path / "acked.txt")
         load = stack.start_load("feature_store", rate=60, duration=50, acked=acked)
-        stack.wait_for("rows written before the swap", lambda: sum(
-            b.calls for s in stack.list_sets().sets for b in s.backends) > 60)
+        stack.wait_for("rows written before the swap", lambda: stack.calls() > 60)
         # SetWeights' answer lost after the router applied it (the swap
         # benchmark's failure): shimctl must read the weights back and finish
         # the swap, not remove the set that now has the traffic.
@@ -67,8 +59,7 @@ services:
         assert "SetWeights: DEADLINE_EXCEEDED" in r.stderr and "the router applied it" in r.stderr, r.stderr
         m = re.search(r"swapped feature_store to redis in ([0-9.]+) s \(traffic moved in (\d+) ms", r.stdout)
         assert m, r.stdout
-        stack.wait_for("rows written after the swap", lambda: sum(
-            b.calls for s in stack.list_sets().sets for b in s.backends if s.set.name == "feature_store-redis")
+        stack.wait_for("rows written after the swap", lambda: stack.calls("feature_store-redis")
             > 60)
         result = stack.stop_load(load)
         print("swap sqlite -> redis:", result, "swap", m.group(1), "s, hold", m.group(2), "ms")
@@ -114,9 +105,9 @@ services:
         print(r.stdout, r.stderr)
         assert r.returncode == 1
         assert "copy failed: Import into" in r.stderr and "removing feature_store-redis again" in r.stderr
-        calls = sum(b.calls for s in stack.list_sets().sets for b in s.backends)
+        calls = stack.calls()
         stack.wait_for("more calls after the failed swap",
-                       lambda: sum(b.calls for s in stack.list_sets().sets for b in s.backends) > calls + 30)
+                       lambda: stack.calls() > calls + 30)
         result = stack.stop_load(load)
         print("failed swap:", result)
         assert result["failed"] == 0, result

@@ -96,15 +96,12 @@ services:
         old = stack.replica_ids("model_repository-fs")
         acked = str(tmp_path / "acked.txt")
         load = stack.start_load("model_repository", rate=50, duration=50, acked=acked)
-        stack.wait_for("models registered before the swap", lambda: sum(
-            b.calls for s in stack.list_sets().sets for b in s.backends) > 50)
+        stack.wait_for("models registered before the swap", lambda: stack.calls() > 50)
         r = stack.run("swap", "model_repository", "--to", "postgres")
         print(r.stdout)
         m = re.search(r"swapped model_repository to postgres in ([0-9.]+) s \(traffic moved in (\d+) ms", r.stdout)
         assert m and "state copied:" in r.stdout, r.stdout
-        stack.wait_for("models registered after the swap", lambda: sum(
-            b.calls for s in stack.list_sets().sets for b in s.backends
-            if s.set.name == "model_repository-postgres") > 50)
+        stack.wait_for("models registered after the swap", lambda: stack.calls("model_repository-postgres") > 50)
         result = stack.stop_load(load)
         print("swap fs -> postgres:", result, "swap", m.group(1), "s, hold", m.group(2), "ms")
         assert result["failed"] == 0, result

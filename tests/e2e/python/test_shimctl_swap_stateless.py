@@ -36,10 +36,8 @@ services:
         m = re.search(r"swapped training to libsvm in ([0-9.]+) s", r.stdout)
         assert m, r.stdout
         # More calls after the swap, on the new set only.
-        calls_before = sum(b.calls for s in stack.list_sets().sets for b in s.backends
-                           if s.set.name == "training-libsvm")
-        stack.wait_for("calls on the libsvm set", lambda: sum(
-            b.calls for s in stack.list_sets().sets for b in s.backends if s.set.name == "training-libsvm")
+        calls_before = stack.calls("training-libsvm")
+        stack.wait_for("calls on the libsvm set", lambda: stack.calls("training-libsvm")
             > calls_before + 50)
         result = stack.stop_load(load)
         print("swap liblinear -> libsvm:", result, "swap duration", m.group(1), "s")
@@ -56,8 +54,7 @@ services:
         load = stack.start_load("training", rate=100, duration=40)
         r = stack.run("swap", "training", "--to", "liblinear", env={"SHIMCTL_TEST_LOSE_ANSWER": "SetWeights"})
         assert "SetWeights: DEADLINE_EXCEEDED" in r.stderr and "the router applied it" in r.stderr, r.stderr
-        stack.wait_for("calls on the liblinear set", lambda: sum(
-            b.calls for s in stack.list_sets().sets for b in s.backends if s.set.name == "training-liblinear")
+        stack.wait_for("calls on the liblinear set", lambda: stack.calls("training-liblinear")
             > 50)
         result = stack.stop_load(load)
         print("swap libsvm -> liblinear:", result)

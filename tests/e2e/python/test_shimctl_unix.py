@@ -20,7 +20,7 @@ import tempfile
 import grpc
 import pytest
 
-from shimctl_stack import DOCKER, Redis, Stack, free_port, missing_feature_rows, pid_alive, port_free
+from shimctl_stack import DOCKER, Stack, free_port, missing_feature_rows, pid_alive, port_free
 
 pytestmark = pytest.mark.skipif(DOCKER, reason="replica_sockets: unix is for the process environment only")
 
@@ -156,13 +156,6 @@ def test_echo_on_unix_sockets(tmp_path, short_dir):
         stack.close()
 
 
-@pytest.fixture
-def redis():
-    r = Redis()
-    yield r
-    r.close()
-
-
 def test_stateful_swap_on_unix_sockets(tmp_path, short_dir, redis):
     stack, _ = unix_stack(tmp_path, short_dir, f"""  feature_store:
     implementation: sqlite
@@ -179,8 +172,7 @@ def test_stateful_swap_on_unix_sockets(tmp_path, short_dir, redis):
         old = check_unix_replicas(stack, "feature_store-sqlite", 2)
         acked = str(tmp_path / "acked.txt")
         load = stack.start_load("feature_store", rate=50, duration=50, acked=acked)
-        stack.wait_for("rows written before the swap", lambda: sum(
-            b.calls for s in stack.list_sets().sets for b in s.backends) > 50)
+        stack.wait_for("rows written before the swap", lambda: stack.calls() > 50)
         r = stack.run("swap", "feature_store", "--to", "redis")
         print(r.stdout, r.stderr)
         assert "state copied:" in r.stdout
@@ -188,8 +180,7 @@ def test_stateful_swap_on_unix_sockets(tmp_path, short_dir, redis):
         assert f"-> unix:{stack.state_dir}/sockets/feature_store-redis-" in r.stdout, r.stdout
         assert f"records, unix:{stack.state_dir}/sockets/feature_store-sqlite-" in r.stdout, r.stdout
         new = check_unix_replicas(stack, "feature_store-redis", 2)
-        stack.wait_for("rows written after the swap", lambda: sum(
-            b.calls for s in stack.list_sets().sets for b in s.backends if s.set.name == "feature_store-redis")
+        stack.wait_for("rows written after the swap", lambda: stack.calls("feature_store-redis")
             > 50)
         result = stack.stop_load(load)
         print("swap on unix sockets:", result)
